@@ -1,0 +1,128 @@
+//! Adapters: a signature plus demos plus an input become a prompt; a completion becomes typed
+//! output fields.
+//!
+//! Adapters work on the JSON view of values ([`FieldValues`]) and on [`SignatureInfo`], so one
+//! adapter serves every signature without generics. Three ship with dspy:
+//!
+//! - [`ChatAdapter`]: DSPy's `[[ ## field ## ]]` chat layout (the default for chat models);
+//! - [`JsonAdapter`]: asks for one JSON object and uses the provider's structured-output mode;
+//! - [`CompletionAdapter`]: a plain few-shot transcript for base (non-chat) models.
+
+mod chat;
+mod completion;
+mod json;
+mod message;
+pub mod parse;
+mod render;
+
+pub use chat::ChatAdapter;
+pub use completion::CompletionAdapter;
+pub use json::JsonAdapter;
+pub use message::{Message, Prompt, Role};
+pub use parse::Fix;
+pub use render::{display_value, python_json};
+
+use crate::Result;
+use crate::signature::SignatureInfo;
+use serde_json::{Map, Value};
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// Field name → value: the JSON view of a signature's inputs or outputs.
+pub type FieldValues = Map<String, Value>;
+
+/// What an adapter is asked to format.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatRequest<'a> {
+    /// The signature being called.
+    pub signature: &'a SignatureInfo,
+    /// Instructions to show (the signature's, or a predictor's override).
+    pub instructions: &'a str,
+    /// Few-shot demos, each holding input and output fields.
+    pub demos: &'a [FieldValues],
+    /// The input fields of this call.
+    pub input: &'a FieldValues,
+}
+
+/// A JSON schema the provider should constrain the answer to (OpenAI `response_format`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseSchema {
+    /// A name for the schema, as providers require one.
+    pub name: String,
+    /// The schema of the whole answer object.
+    pub schema: Value,
+    /// Whether the schema meets OpenAI's strict-mode rules.
+    pub strict: bool,
+}
+
+/// How an answer is laid out, so a test double can write answers an adapter will parse.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerFormat {
+    /// `[[ ## field ## ]]` sections ending with `[[ ## completed ## ]]`.
+    Markers,
+    /// One JSON object.
+    Json,
+    /// Completion text after a primed first prefix: `" value\nNext prefix: value"`.
+    Completion,
+}
+
+/// A formatted prompt, ready to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Formatted {
+    /// The messages (chat) or text (completion).
+    pub prompt: Prompt,
+    /// A schema for structured output, used when the LM supports it.
+    pub response_schema: Option<ResponseSchema>,
+    /// Stop sequences the adapter needs (completion mode ends answers this way).
+    pub stop: Vec<String>,
+    /// The layout the answer is expected in.
+    pub answer_format: AnswerFormat,
+}
+
+/// Output fields recovered from a completion, with the repairs that were needed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Parsed {
+    /// Output field values, ready to deserialize into the signature's output type.
+    pub values: FieldValues,
+    /// What lenient parsing fixed on the way.
+    pub fixes: Vec<Fix>,
+}
+
+/// Turns signature calls into prompts and completions back into fields.
+///
+/// Implement it to change how prompts look; `Predict::with_adapter` installs one per predictor.
+///
+/// ```
+/// use dspy_core::adapter::{Adapter, ChatAdapter, FormatRequest, Prompt};
+/// use dspy_core::SignatureInfo;
+/// let sig = SignatureInfo::new("QA").input::<String>("question", "").output::<String>("answer", "");
+/// let input = serde_json::json!({"question": "Why?"}).as_object().unwrap().clone();
+/// let formatted = ChatAdapter::new().format(&FormatRequest {
+///     signature: &sig, instructions: &sig.instructions, demos: &[], input: &input,
+/// });
+/// let Prompt::Chat(messages) = formatted.prompt else { unreachable!() };
+/// assert!(messages[1].content.starts_with("[[ ## question ## ]]\nWhy?"));
+/// let parsed = ChatAdapter::new().parse(&sig, "[[ ## answer ## ]]\nBecause.\n\n[[ ## completed ## ]]").unwrap();
+/// assert_eq!(parsed.values["answer"], "Because.");
+/// ```
+pub trait Adapter: Send + Sync + Debug {
+    /// A short name for errors and traces (`"ChatAdapter"`).
+    fn name(&self) -> &'static str;
+
+    /// Renders the prompt for one call.
+    fn format(&self, request: &FormatRequest<'_>) -> Formatted;
+
+    /// Recovers the output fields from a completion, leniently; fails with [`crate::Error::Parse`].
+    fn parse(&self, signature: &SignatureInfo, completion: &str) -> Result<Parsed>;
+
+    /// The adapter to try once when parsing this one's answer fails (DSPy falls back from chat
+    /// markers to JSON).
+    fn fallback(&self) -> Option<Arc<dyn Adapter>> {
+        None
+    }
+
+    /// Whether to re-ask once, showing the model its parse error, when parsing fails.
+    fn reask_on_error(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,31 @@
+//! The runtime of [dspy](https://docs.rs/dspy): typed signatures, adapters, LM clients and
+//! modules.
+//!
+//! Most users depend on the `dspy` facade crate and write `use dspy::prelude::*;`. This crate
+//! holds the layers, each depending only on the ones above it:
+//!
+//! 1. [`signature`]: the [`Signature`] trait and its runtime description, [`SignatureInfo`];
+//! 2. [`adapter`]: prompts from signatures, typed fields from completions;
+//! 3. [`lm`]: the [`LanguageModel`] trait, the [`LM`] handle and its backends;
+//! 4. [`module`]: [`Module`], [`Predict`] and friends.
+#![warn(missing_docs)]
+
+pub mod adapter;
+mod error;
+pub mod lm;
+pub mod module;
+pub mod signature;
+
+pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
+pub use error::{Error, LmErrorKind, Result};
+pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
+pub use module::{Module, Predict, PredictConfig, Prediction};
+pub use signature::{Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint};
+
+/// What generated code needs; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+}

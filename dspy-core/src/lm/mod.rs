@@ -1,0 +1,15 @@
+//! Language models: one object-safe trait for every backend, and the [`LM`] handle users hold.
+
+mod dummy;
+mod handle;
+#[cfg(feature = "openai")]
+mod openai;
+mod request;
+mod settings;
+
+pub use dummy::DummyLm;
+pub use handle::{LM, LanguageModel, BoxFuture};
+#[cfg(feature = "openai")]
+pub use openai::{OpenAiLm, Mode};
+pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
+pub use settings::{configure, current_lm, with_lm};

@@ -1,0 +1,138 @@
+//! One predictor call: format, ask the LM, parse, and recover from bad answers.
+
+use super::predict::{PredictConfig, Prediction};
+use crate::adapter::{Adapter, AnswerFormat, Formatted, FormatRequest, Message, Parsed, Prompt};
+use crate::lm::{FinishReason, LM, LmRequest, Usage};
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// Runs one call through `adapter` on `lm`, then turns each parsed choice into `O` with `decode`.
+///
+/// On a parse failure it tries the adapter's fallback (ChatAdapter → JsonAdapter) once, then
+/// re-asks once with the error shown to the model, when the adapter allows it. Every failure is
+/// an [`Error::Parse`] that lists what was tried.
+pub async fn run_adapter<O: Clone>(
+    lm: &LM,
+    adapter: Arc<dyn Adapter>,
+    request: &FormatRequest<'_>,
+    config: &PredictConfig,
+    decode: impl Fn(Parsed) -> Result<O>,
+) -> Result<Prediction<O>> {
+    let mut usage = Usage::default();
+    let mut lm_calls = 0u32;
+    let mut tried: Vec<String> = Vec::new();
+    let mut current = adapter;
+    let mut formatted = current.format(request);
+    let mut reasked = false;
+    let mut fell_back = false;
+    loop {
+        let response = lm.complete(to_lm_request(lm, &formatted, config)).await?;
+        lm_calls += 1;
+        usage += response.usage;
+        let mut outputs = Vec::new();
+        let mut fixes = Vec::new();
+        let mut first_error = None;
+        for choice in &response.choices {
+            match parse_choice(&*current, request, &formatted, &choice.text, choice.finish_reason)
+                .and_then(|parsed| {
+                    let choice_fixes = parsed.fixes.clone();
+                    decode(parsed).map(|o| (o, choice_fixes))
+                }) {
+                Ok((output, choice_fixes)) => {
+                    if outputs.is_empty() {
+                        fixes = choice_fixes;
+                    }
+                    outputs.push(output);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if !outputs.is_empty() {
+            let raw = response.choices.first().map(|c| c.text.clone()).unwrap_or_default();
+            return Ok(Prediction { output: outputs[0].clone(), completions: outputs, fixes, usage, lm_calls, raw });
+        }
+        let raw_text = response.choices.first().map(|c| c.text.clone()).unwrap_or_default();
+        let error = first_error.unwrap_or_else(|| Error::Parse {
+            field: "*".into(),
+            raw: String::new(),
+            tried: vec!["the LM returned no choices".into()],
+        });
+        let (field, raw, mut this_tried) = match error {
+            Error::Parse { field, raw, tried } => (field, raw, tried),
+            other => return Err(other),
+        };
+        let label = format!("{}: ", current.name());
+        tried.extend(this_tried.iter_mut().map(|t| format!("{label}{t}")));
+
+        if !fell_back {
+            fell_back = true;
+            if let Some(next) = current.fallback() {
+                formatted = next.format(request);
+                current = next;
+                continue;
+            }
+        }
+        if !reasked && current.reask_on_error() {
+            reasked = true;
+            if let Prompt::Chat(messages) = &mut formatted.prompt {
+                messages.push(Message::assistant(raw_text));
+                messages.push(Message::user(format!(
+                    "Your answer could not be read: field `{field}`: {}. Answer again, following exactly \
+                     the structure described above.",
+                    this_tried.last().map(String::as_str).unwrap_or("unreadable")
+                )));
+                continue;
+            }
+        }
+        return Err(Error::Parse { field, raw, tried });
+    }
+}
+
+fn parse_choice(
+    adapter: &dyn Adapter,
+    request: &FormatRequest<'_>,
+    formatted: &Formatted,
+    text: &str,
+    finish: FinishReason,
+) -> Result<Parsed> {
+    let parsed = adapter.parse(request.signature, text);
+    if finish != FinishReason::Length {
+        return parsed;
+    }
+    let cut_off = "the answer was cut off by max_tokens; raise max_tokens".to_string();
+    match parsed {
+        Ok(_) if formatted.answer_format == AnswerFormat::Markers && !text.contains("[[ ## completed ## ]]") => {
+            Err(Error::Parse {
+                field: request.signature.outputs.last().map(|f| f.name.clone()).unwrap_or_default(),
+                raw: text.to_string(),
+                tried: vec![cut_off],
+            })
+        }
+        Err(Error::Parse { field, raw, mut tried }) => {
+            tried.push(cut_off);
+            Err(Error::Parse { field, raw, tried })
+        }
+        other => other,
+    }
+}
+
+fn to_lm_request(lm: &LM, formatted: &Formatted, config: &PredictConfig) -> LmRequest {
+    let mut stop = formatted.stop.clone();
+    stop.extend(config.stop.iter().cloned());
+    LmRequest {
+        prompt: formatted.prompt.clone(),
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        n: config.n.max(1),
+        stop,
+        response_schema: if lm.capabilities().structured_output {
+            formatted.response_schema.clone()
+        } else {
+            None
+        },
+        rollout_id: config.rollout_id,
+        answer_format: Some(formatted.answer_format.clone()),
+    }
+}

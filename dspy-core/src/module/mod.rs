@@ -1,0 +1,34 @@
+//! Modules: the building blocks of programs. Every module is an async function from a typed
+//! input to a typed output.
+
+mod call;
+mod predict;
+
+pub use call::run_adapter;
+pub use predict::{Predict, PredictConfig, Prediction};
+
+use crate::Result;
+use std::future::Future;
+
+/// An LM-backed step of a program, from `Input` to `Output`.
+///
+/// ```
+/// use dspy_core::{Module, Result};
+/// struct Shout;
+/// impl Module for Shout {
+///     type Input = String;
+///     type Output = String;
+///     async fn call(&self, input: String) -> Result<String> { Ok(input.to_uppercase()) }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// assert_eq!(Shout.call("hi".into()).await.unwrap(), "HI");
+/// # });
+/// ```
+pub trait Module: Send + Sync {
+    /// What the module takes.
+    type Input: Send;
+    /// What the module returns.
+    type Output: Send;
+    /// Runs the module once.
+    fn call(&self, input: Self::Input) -> impl Future<Output = Result<Self::Output>> + Send;
+}

@@ -1,0 +1,300 @@
+use super::Module;
+use super::call::run_adapter;
+use crate::adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, FieldValues, FormatRequest, Formatted, Parsed};
+use crate::lm::{LM, Usage, current_lm};
+use crate::signature::Signature;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Sampling settings of one predictor.
+///
+/// ```
+/// use dspy_core::PredictConfig;
+/// let config = PredictConfig { temperature: Some(0.7), n: 3, ..Default::default() };
+/// assert_eq!(config.n, 3);
+/// assert_eq!(PredictConfig::default().n, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictConfig {
+    /// Sampling temperature; `None` leaves the LM's default.
+    pub temperature: Option<f32>,
+    /// Most tokens per completion.
+    pub max_tokens: Option<u32>,
+    /// Completions per call; all are parsed and kept in [`Prediction::completions`].
+    pub n: u32,
+    /// Extra stop sequences.
+    pub stop: Vec<String>,
+    /// Set to get a fresh sample for an otherwise identical call (bypasses caches).
+    pub rollout_id: Option<u64>,
+}
+
+impl Default for PredictConfig {
+    fn default() -> Self {
+        PredictConfig { temperature: None, max_tokens: None, n: 1, stop: Vec::new(), rollout_id: None }
+    }
+}
+
+/// The full result of a call: the output, every completion when `n > 1`, and what it cost.
+///
+/// It derefs to the output, so `prediction.answer` reads a field directly.
+#[derive(Debug, Clone)]
+pub struct Prediction<O> {
+    /// The first completion that parsed.
+    pub output: O,
+    /// Every completion that parsed, in order (the first is `output`).
+    pub completions: Vec<O>,
+    /// Repairs lenient parsing made to `output`.
+    pub fixes: Vec<Fix>,
+    /// Tokens used, over every LM call this prediction made.
+    pub usage: Usage,
+    /// LM calls made (more than one after a fallback or re-ask).
+    pub lm_calls: u32,
+    /// The raw text of the first completion of the last call.
+    pub raw: String,
+}
+
+impl<O> Deref for Prediction<O> {
+    type Target = O;
+    fn deref(&self) -> &O {
+        &self.output
+    }
+}
+
+/// The basic module: one LM call for signature `S`.
+///
+/// It holds what optimizers tune: few-shot `demos` (complete examples of `S`) and
+/// `instructions` that override the signature's.
+///
+/// ```
+/// use dspy_core::{DummyLm, LM, Module, Predict, Signature};
+/// # use dspy_macros::Signature;
+///
+/// /// Answer questions with short factoid answers.
+/// #[derive(Signature, Clone, Debug)]
+/// # #[dspy(crate = "dspy_core")]
+/// struct QA {
+///     #[input] question: String,
+///     #[output] answer: String,
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let lm = LM::new(DummyLm::new([serde_json::json!({"answer": "Paris"})]));
+/// let qa = Predict::<QA>::new().with_lm(lm);
+/// let out = qa.call(QAInput { question: "Capital of France?".into() }).await.unwrap();
+/// assert_eq!(out.answer, "Paris");
+/// # });
+/// ```
+pub struct Predict<S: Signature> {
+    /// Few-shot demonstrations shown before the input.
+    pub demos: Vec<S>,
+    /// Instructions replacing the signature's doc comment, when set.
+    pub instructions: Option<String>,
+    /// Sampling settings.
+    pub config: PredictConfig,
+    lm: Option<LM>,
+    adapter: Option<Arc<dyn Adapter>>,
+    _signature: PhantomData<fn() -> S>,
+}
+
+impl<S: Signature> Predict<S> {
+    /// A predictor with no demos, the signature's instructions and the configured LM.
+    pub fn new() -> Self {
+        Predict {
+            demos: Vec::new(),
+            instructions: None,
+            config: PredictConfig::default(),
+            lm: None,
+            adapter: None,
+            _signature: PhantomData,
+        }
+    }
+
+    /// Sets the demos.
+    pub fn with_demos(mut self, demos: impl IntoIterator<Item = S>) -> Self {
+        self.demos = demos.into_iter().collect();
+        self
+    }
+
+    /// Overrides the signature's instructions.
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Uses `lm` for this predictor instead of the configured one.
+    pub fn with_lm(mut self, lm: LM) -> Self {
+        self.lm = Some(lm);
+        self
+    }
+
+    /// Uses `adapter` for this predictor (default: [`ChatAdapter`] for chat models,
+    /// [`CompletionAdapter`] for base models).
+    pub fn with_adapter(mut self, adapter: impl Adapter + 'static) -> Self {
+        self.adapter = Some(Arc::new(adapter));
+        self
+    }
+
+    /// Replaces the sampling settings.
+    pub fn with_config(mut self, config: PredictConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the temperature.
+    pub fn temperature(mut self, temperature: f32) -> Self {
+        self.config.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets the token limit per completion.
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
+        self.config.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Asks for `n` completions per call.
+    pub fn n(mut self, n: u32) -> Self {
+        self.config.n = n.max(1);
+        self
+    }
+
+    /// Adds a stop sequence.
+    pub fn stop(mut self, stop: impl Into<String>) -> Self {
+        self.config.stop.push(stop.into());
+        self
+    }
+
+    /// The LM this predictor would use now: its own, else the task's or process default.
+    pub fn lm(&self) -> Result<LM> {
+        self.lm.clone().or_else(current_lm).ok_or_else(|| {
+            Error::config(
+                "no LM configured: call dspy::configure(LM::from_env()?) once, wrap the call in \
+                 dspy::with_lm(lm, ..), or give this predictor one with .with_lm(lm)",
+            )
+        })
+    }
+
+    /// The instructions in effect.
+    pub fn effective_instructions(&self) -> &str {
+        self.instructions.as_deref().unwrap_or(&S::info().instructions)
+    }
+
+    /// The adapter used with `lm`.
+    pub fn adapter_for(&self, lm: &LM) -> Arc<dyn Adapter> {
+        match &self.adapter {
+            Some(adapter) => adapter.clone(),
+            None if lm.capabilities().chat => Arc::new(ChatAdapter::new()),
+            None => Arc::new(CompletionAdapter::new()),
+        }
+    }
+
+    /// The prompt this predictor would send for `input`, without sending it.
+    pub fn render(&self, input: &S::Input) -> Result<Formatted> {
+        let adapter = match (&self.adapter, self.lm()) {
+            (Some(adapter), _) => adapter.clone(),
+            (None, Ok(lm)) => self.adapter_for(&lm),
+            (None, Err(_)) => Arc::new(ChatAdapter::new()),
+        };
+        let input = to_fields(input)?;
+        let demos = self.demo_fields()?;
+        Ok(adapter.format(&self.format_request(&demos, &input)))
+    }
+
+    /// Runs the predictor and returns the full [`Prediction`].
+    pub async fn forward(&self, input: S::Input) -> Result<Prediction<S::Output>> {
+        let lm = self.lm()?;
+        let adapter = self.adapter_for(&lm);
+        let input = to_fields(&input)?;
+        let demos = self.demo_fields()?;
+        let request = self.format_request(&demos, &input);
+        run_adapter(&lm, adapter, &request, &self.config, decode::<S::Output>).await
+    }
+
+    fn demo_fields(&self) -> Result<Vec<FieldValues>> {
+        self.demos.iter().map(to_fields).collect()
+    }
+
+    fn format_request<'a>(&'a self, demos: &'a [FieldValues], input: &'a FieldValues) -> FormatRequest<'a> {
+        FormatRequest {
+            signature: S::info(),
+            instructions: self.effective_instructions(),
+            demos,
+            input,
+        }
+    }
+}
+
+/// Parsed fields → the typed output; a type mismatch the parser let through is a parse error.
+pub(crate) fn decode<O: serde::de::DeserializeOwned>(parsed: Parsed) -> Result<O> {
+    let raw = serde_json::Value::Object(parsed.values);
+    serde_json::from_value(raw.clone()).map_err(|e| Error::Parse {
+        field: field_of_serde_error(&e.to_string()),
+        raw: raw.to_string(),
+        tried: vec![format!("convert to the output type: {e}")],
+    })
+}
+
+fn field_of_serde_error(message: &str) -> String {
+    // serde names missing fields as "missing field `x`"; otherwise the error is about the answer.
+    message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("missing field"))
+        .unwrap_or("*")
+        .to_string()
+}
+
+/// The JSON view of a value's fields.
+pub(crate) fn to_fields<T: Serialize>(value: &T) -> Result<FieldValues> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::Object(map) => Ok(map),
+        other => Err(Error::config(format!(
+            "signature values must serialize to JSON objects, got {other}"
+        ))),
+    }
+}
+
+impl<S: Signature> Default for Predict<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Signature> Clone for Predict<S> {
+    fn clone(&self) -> Self {
+        Predict {
+            demos: self.demos.clone(),
+            instructions: self.instructions.clone(),
+            config: self.config.clone(),
+            lm: self.lm.clone(),
+            adapter: self.adapter.clone(),
+            _signature: PhantomData,
+        }
+    }
+}
+
+impl<S: Signature> fmt::Debug for Predict<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Predict")
+            .field("signature", &S::info().name)
+            .field("demos", &self.demos.len())
+            .field("instructions", &self.instructions)
+            .field("config", &self.config)
+            .field("lm", &self.lm.as_ref().map(LM::model))
+            .field("adapter", &self.adapter.as_ref().map(|a| a.name()))
+            .finish()
+    }
+}
+
+impl<S: Signature> Module for Predict<S> {
+    type Input = S::Input;
+    type Output = S::Output;
+
+    async fn call(&self, input: S::Input) -> Result<S::Output> {
+        self.forward(input).await.map(|p| p.output)
+    }
+}

@@ -1,0 +1,3 @@
+//! dspy (facade; being written)
+pub use dspy_core::*;
+pub use dspy_macros::Signature;
