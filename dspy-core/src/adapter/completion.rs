@@ -1,16 +1,186 @@
-use super::{Adapter, FormatRequest, Formatted, Parsed};
-use crate::Result;
-use crate::signature::SignatureInfo;
+use super::parse::parse_field;
+use super::render::display_value;
+use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt};
+use crate::signature::{FieldSpec, SignatureInfo};
+use crate::{Error, Result};
 
-/// DSPy's chat layout (stub).
+/// Plain few-shot completion text for base (non-chat) models.
+///
+/// Base models do not follow instructions, but they continue patterns. The prompt is the
+/// instructions, then each demo as `Prefix: value` lines, then the input with the first output's
+/// prefix left open for the model to complete:
+///
+/// ```text
+/// Classify the question by the kind of answer it expects.
+///
+/// Question: What is AI ?
+/// Answer type: description
+///
+/// Question: Who was Galileo ?
+/// Answer type:
+/// ```
+///
+/// The answer ends at the first blank line (a stop sequence), so blank lines inside demo values
+/// are written as single line breaks.
+///
+/// ```
+/// use dspy_core::adapter::{Adapter, CompletionAdapter};
+/// use dspy_core::SignatureInfo;
+/// let sig = SignatureInfo::new("QA").input::<String>("question", "").output::<String>("answer", "");
+/// let parsed = CompletionAdapter::new().parse(&sig, " Paris").unwrap();
+/// assert_eq!(parsed.values["answer"], "Paris");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct CompletionAdapter {}
+
 impl CompletionAdapter {
-    /// A chat adapter.
-    pub fn new() -> Self { CompletionAdapter {} }
+    /// A completion adapter.
+    pub fn new() -> Self {
+        CompletionAdapter {}
+    }
 }
+
 impl Adapter for CompletionAdapter {
-    fn name(&self) -> &'static str { "CompletionAdapter" }
-    fn format(&self, _request: &FormatRequest<'_>) -> Formatted { unimplemented!() }
-    fn parse(&self, _signature: &SignatureInfo, _completion: &str) -> Result<Parsed> { unimplemented!() }
+    fn name(&self) -> &'static str {
+        "CompletionAdapter"
+    }
+
+    fn format(&self, request: &FormatRequest<'_>) -> Formatted {
+        let sig = request.signature;
+        let mut blocks = Vec::with_capacity(request.demos.len() + 2);
+        let instructions = request.instructions.trim();
+        if !instructions.is_empty() {
+            blocks.push(instructions.to_string());
+        }
+        for demo in request.demos {
+            let mut lines = field_lines(&sig.inputs, demo);
+            lines.extend(field_lines(&sig.outputs, demo));
+            blocks.push(lines.join("\n"));
+        }
+        let mut last = field_lines(&sig.inputs, request.input);
+        if let Some(first) = sig.outputs.first() {
+            last.push(first.prefix.clone());
+        }
+        blocks.push(last.join("\n"));
+        Formatted {
+            prompt: Prompt::Text(blocks.join("\n\n")),
+            response_schema: None,
+            stop: vec!["\n\n".to_string()],
+            answer_format: AnswerFormat::Completion {
+                fields: sig.outputs.iter().map(|f| (f.name.clone(), f.prefix.clone())).collect(),
+            },
+        }
+    }
+
+    fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
+        let texts = split_fields(sig, completion);
+        let mut parsed = Parsed::default();
+        for (field, text) in sig.outputs.iter().zip(texts) {
+            let Some(text) = text else { continue };
+            let (value, fixes) = parse_field(field, &text).map_err(|tried| Error::Parse {
+                field: field.name.clone(),
+                raw: completion.to_string(),
+                tried,
+            })?;
+            parsed.values.insert(field.name.clone(), value);
+            parsed.fixes.extend(fixes);
+        }
+        super::chat::fill_missing(sig, &mut parsed, completion, || {
+            let prefixes: Vec<&str> = sig.outputs.iter().skip(1).map(|f| f.prefix.as_str()).collect();
+            format!("read the answer as the first field, then lines starting with {}", prefixes.join(", "))
+        })?;
+        Ok(parsed)
+    }
+}
+
+use super::Parsed;
+
+/// `Prefix value` lines for the fields present; blank lines inside values are collapsed so a
+/// value never ends the answer early.
+fn field_lines(fields: &[FieldSpec], values: &FieldValues) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|f| {
+            let value = display_value(values.get(&f.name)?);
+            Some(format!("{} {}", f.prefix, collapse_blank_lines(value.trim())))
+        })
+        .collect()
+}
+
+fn collapse_blank_lines(text: &str) -> String {
+    if !text.contains("\n\n") {
+        return text.to_string();
+    }
+    text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+/// The text of each output field: the first starts the answer; each later one starts at a line
+/// beginning with its prefix. `None` for fields not found.
+fn split_fields(sig: &SignatureInfo, completion: &str) -> Vec<Option<String>> {
+    let mut texts: Vec<Option<Vec<&str>>> = vec![None; sig.outputs.len()];
+    let mut current = 0;
+    // The answer may stop at the first blank line the model writes.
+    let answer = completion.split("\n\n").next().unwrap_or_default();
+    for (i, line) in answer.lines().enumerate() {
+        let started = sig
+            .outputs
+            .iter()
+            .enumerate()
+            .skip(current + 1)
+            .find_map(|(j, f)| line.trim_start().strip_prefix(f.prefix.as_str()).map(|rest| (j, rest)));
+        match started {
+            Some((j, rest)) => {
+                current = j;
+                texts[j] = Some(vec![rest]);
+            }
+            None if i == 0 => texts[0] = Some(vec![line]),
+            None => {
+                if let Some(lines) = texts[current].as_mut() {
+                    lines.push(line);
+                }
+            }
+        }
+    }
+    texts.into_iter().map(|t| t.map(|lines| lines.join("\n").trim().to_string())).collect()
+}
+
+/// Renders output values as a completion would continue the primed prompt.
+pub(crate) fn render_completion(sig_prefixes: &[(String, String)], values: &FieldValues) -> String {
+    let mut out = String::new();
+    for (i, (name, prefix)) in sig_prefixes.iter().enumerate() {
+        let Some(value) = values.get(name) else { continue };
+        if i == 0 {
+            out.push(' ');
+        } else {
+            out.push('\n');
+            out.push_str(prefix);
+            out.push(' ');
+        }
+        out.push_str(&display_value(value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig() -> SignatureInfo {
+        SignatureInfo::new("S")
+            .input::<String>("question", "")
+            .output::<String>("reasoning", "")
+            .output::<String>("answer", "")
+    }
+
+    #[test]
+    fn splits_later_fields_by_prefix() {
+        let texts = split_fields(&sig(), " it is big\nso big\nAnswer: yes\n\nQuestion: next");
+        assert_eq!(texts, vec![Some("it is big\nso big".into()), Some("yes".into())]);
+    }
+
+    #[test]
+    fn missing_field_is_a_parse_error() {
+        let err = CompletionAdapter::new().parse(&sig(), " only reasoning").unwrap_err();
+        assert!(matches!(err, Error::Parse { ref field, .. } if field == "answer"), "{err}");
+    }
 }

@@ -1,16 +1,235 @@
-use super::{Adapter, FormatRequest, Formatted, Parsed};
-use crate::Result;
+use super::chat::{field_descriptions, fill_missing, input_sections, placeholder, task_description, type_reminder};
+use super::parse::{Fix, coerce_field, find_json_object};
+use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Message, Parsed, Prompt, ResponseSchema};
 use crate::signature::SignatureInfo;
+use crate::{Error, Result};
+use serde_json::{Map, Value, json};
 
-/// DSPy's chat layout (stub).
-#[derive(Debug, Clone, Default)]
-pub struct JsonAdapter {}
-impl JsonAdapter {
-    /// A chat adapter.
-    pub fn new() -> Self { JsonAdapter {} }
+/// Asks for the outputs as one JSON object, and sends the output schema as the provider's
+/// structured-output `response_format` when the LM supports it.
+///
+/// Its prompts match DSPy 3's `JSONAdapter`.
+///
+/// ```
+/// use dspy_core::adapter::{Adapter, FormatRequest, JsonAdapter};
+/// use dspy_core::SignatureInfo;
+/// let sig = SignatureInfo::new("QA").input::<String>("question", "").output::<u32>("year", "");
+/// let input = serde_json::json!({"question": "When?"}).as_object().unwrap().clone();
+/// let formatted = JsonAdapter::new().format(&FormatRequest {
+///     signature: &sig, instructions: &sig.instructions, demos: &[], input: &input,
+/// });
+/// let schema = formatted.response_schema.unwrap();
+/// assert_eq!(schema.schema["required"], serde_json::json!(["year"]));
+/// let parsed = JsonAdapter::new().parse(&sig, "```json\n{\"year\": \"1969\"}\n```").unwrap();
+/// assert_eq!(parsed.values["year"], 1969);
+/// assert!(!parsed.fixes.is_empty()); // the quoted number was recorded
+/// ```
+#[derive(Debug, Clone)]
+pub struct JsonAdapter {
+    reask: bool,
 }
+
+impl Default for JsonAdapter {
+    fn default() -> Self {
+        JsonAdapter { reask: true }
+    }
+}
+
+impl JsonAdapter {
+    /// A JSON adapter that re-asks once on a parse error.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether to re-ask once, showing the parse error, when an answer cannot be parsed.
+    pub fn reask(mut self, on: bool) -> Self {
+        self.reask = on;
+        self
+    }
+}
+
 impl Adapter for JsonAdapter {
-    fn name(&self) -> &'static str { "JsonAdapter" }
-    fn format(&self, _request: &FormatRequest<'_>) -> Formatted { unimplemented!() }
-    fn parse(&self, _signature: &SignatureInfo, _completion: &str) -> Result<Parsed> { unimplemented!() }
+    fn name(&self) -> &'static str {
+        "JsonAdapter"
+    }
+
+    fn format(&self, request: &FormatRequest<'_>) -> Formatted {
+        let sig = request.signature;
+        let system = format!(
+            "{}\n{}\n{}",
+            field_descriptions(sig),
+            structure(sig),
+            task_description(request.instructions)
+        );
+        let mut messages = Vec::with_capacity(2 + 2 * request.demos.len());
+        messages.push(Message::system(system));
+        for demo in request.demos {
+            messages.push(Message::user(input_sections(sig, demo)));
+            messages.push(Message::assistant(output_json(sig, demo)));
+        }
+        let order: Vec<String> = sig.outputs.iter().map(|f| format!("`{}`{}", f.name, type_reminder(f))).collect();
+        messages.push(Message::user(format!(
+            "{}\n\nRespond with a JSON object in the following order of fields: {}.",
+            input_sections(sig, request.input),
+            order.join(", then ")
+        )));
+        Formatted {
+            prompt: Prompt::Chat(messages),
+            response_schema: Some(response_schema(sig)),
+            stop: Vec::new(),
+            answer_format: AnswerFormat::Json,
+        }
+    }
+
+    fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
+        let Some((mut object, repairs)) = find_json_object(completion) else {
+            return Err(Error::Parse {
+                field: "*".into(),
+                raw: completion.to_string(),
+                tried: vec!["find a JSON object in the answer: none found".into()],
+            });
+        };
+        let mut parsed = Parsed {
+            values: Map::new(),
+            fixes: repairs.into_iter().map(|what| Fix { field: "*".into(), what }).collect(),
+        };
+        for field in &sig.outputs {
+            let Some(value) = object.shift_remove(&field.name) else { continue };
+            let (value, fixes) = coerce_field(field, value).map_err(|tried| Error::Parse {
+                field: field.name.clone(),
+                raw: completion.to_string(),
+                tried,
+            })?;
+            parsed.values.insert(field.name.clone(), value);
+            parsed.fixes.extend(fixes);
+        }
+        fill_missing(sig, &mut parsed, completion, || {
+            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+            format!("read the JSON object; its other keys: {}", if keys.is_empty() { "none".into() } else { keys.join(", ") })
+        })?;
+        Ok(parsed)
+    }
+
+    fn reask_on_error(&self) -> bool {
+        self.reask
+    }
+}
+
+fn structure(sig: &SignatureInfo) -> String {
+    let inputs: Vec<String> =
+        sig.inputs.iter().map(|f| format!("[[ ## {} ## ]]\n{}", f.name, placeholder(f, false))).collect();
+    let outputs: Map<String, Value> =
+        sig.outputs.iter().map(|f| (f.name.clone(), Value::String(placeholder(f, true)))).collect();
+    format!(
+        "All interactions will be structured in the following way, with the appropriate values filled in.\n\n\
+         Inputs will have the following structure:\n\n{}\n\nOutputs will be a JSON object with the following fields.\n\n{}",
+        inputs.join("\n\n"),
+        pretty(&Value::Object(outputs))
+    )
+}
+
+fn output_json(sig: &SignatureInfo, values: &FieldValues) -> String {
+    let outputs: Map<String, Value> = sig
+        .outputs
+        .iter()
+        .map(|f| (f.name.clone(), values.get(&f.name).cloned().unwrap_or(Value::Null)))
+        .collect();
+    pretty(&Value::Object(outputs))
+}
+
+/// `json.dumps(value, indent=2, ensure_ascii=False)`; serde_json's pretty printer writes the same.
+pub(crate) fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// The schema of the whole answer object, made strict (every property required, no extra
+/// properties) unless a field is an open map, which strict mode cannot express.
+fn response_schema(sig: &SignatureInfo) -> ResponseSchema {
+    let properties: Map<String, Value> =
+        sig.outputs.iter().map(|f| (f.name.clone(), strip_titles(f.schema.clone()))).collect();
+    let required: Vec<&str> = sig.outputs.iter().map(|f| f.name.as_str()).collect();
+    let mut schema = json!({"type": "object", "properties": properties, "required": required});
+    let strict = sig.outputs.iter().all(|f| !has_open_map(&f.schema));
+    if strict {
+        enforce_strict(&mut schema);
+    }
+    ResponseSchema { name: "DSPyProgramOutputs".into(), schema, strict }
+}
+
+fn strip_titles(mut schema: Value) -> Value {
+    if let Value::Object(map) = &mut schema {
+        map.remove("title");
+    }
+    schema
+}
+
+fn has_open_map(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => {
+            map.get("additionalProperties").is_some_and(Value::is_object)
+                || map.iter().any(|(k, v)| k != "additionalProperties" && has_open_map(v))
+        }
+        Value::Array(items) => items.iter().any(has_open_map),
+        _ => false,
+    }
+}
+
+/// OpenAI strict mode: every object lists all its properties as required and allows no others.
+fn enforce_strict(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("object") {
+                let keys: Vec<Value> = match map.get("properties") {
+                    Some(Value::Object(props)) => props.keys().cloned().map(Value::String).collect(),
+                    _ => {
+                        map.insert("properties".into(), json!({}));
+                        Vec::new()
+                    }
+                };
+                map.insert("required".into(), Value::Array(keys));
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            for value in map.values_mut() {
+                enforce_strict(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(enforce_strict),
+        _ => {}
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::FieldSpec;
+
+    #[test]
+    fn strict_schema_requires_nested_properties() {
+        let sig = SignatureInfo::new("S")
+            .input::<String>("q", "")
+            .output_field_from_schema("item", json!({"type": "object", "properties": {"a": {"type": "string"}}}));
+        let schema = response_schema(&sig);
+        assert!(schema.strict);
+        assert_eq!(schema.schema["properties"]["item"]["required"], json!(["a"]));
+        assert_eq!(schema.schema["properties"]["item"]["additionalProperties"], json!(false));
+        assert_eq!(schema.schema["additionalProperties"], json!(false));
+    }
+
+    #[test]
+    fn open_maps_are_not_strict() {
+        let sig = SignatureInfo::new("S")
+            .input::<String>("q", "")
+            .output::<std::collections::HashMap<String, i32>>("counts", "");
+        assert!(!response_schema(&sig).strict);
+    }
+
+    trait FromSchema {
+        fn output_field_from_schema(self, name: &str, schema: Value) -> Self;
+    }
+    impl FromSchema for SignatureInfo {
+        fn output_field_from_schema(self, name: &str, schema: Value) -> Self {
+            self.with_output(FieldSpec::from_schema(name, "", schema))
+        }
+    }
 }

@@ -63,7 +63,28 @@ pub enum AnswerFormat {
     /// One JSON object.
     Json,
     /// Completion text after a primed first prefix: `" value\nNext prefix: value"`.
-    Completion,
+    Completion {
+        /// `(name, prefix)` of each output field, in order.
+        fields: Vec<(String, String)>,
+    },
+}
+
+impl AnswerFormat {
+    /// Writes output values the way a well-behaved model would answer in this format.
+    ///
+    /// ```
+    /// use dspy_core::adapter::AnswerFormat;
+    /// let values = serde_json::json!({"answer": "Paris"}).as_object().unwrap().clone();
+    /// assert_eq!(AnswerFormat::Markers.render(&values), "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]\n");
+    /// assert_eq!(AnswerFormat::Json.render(&values), "{\n  \"answer\": \"Paris\"\n}");
+    /// ```
+    pub fn render(&self, values: &FieldValues) -> String {
+        match self {
+            AnswerFormat::Markers => chat::render_markers(values),
+            AnswerFormat::Json => json::pretty(&Value::Object(values.clone())),
+            AnswerFormat::Completion { fields } => completion::render_completion(fields, values),
+        }
+    }
 }
 
 /// A formatted prompt, ready to be sent.
