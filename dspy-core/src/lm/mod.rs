@@ -10,6 +10,6 @@ mod settings;
 pub use dummy::DummyLm;
 pub use handle::{LM, LanguageModel, BoxFuture};
 #[cfg(feature = "openai")]
-pub use openai::{OpenAiLm, Mode};
+pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
 pub use settings::{configure, current_lm, with_lm};
