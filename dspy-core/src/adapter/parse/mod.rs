@@ -1,6 +1,53 @@
-//! Lenient parsing of LM answers against field schemas. (Being written.)
+//! Lenient parsing of LM answers against field schemas.
+//!
+//! Adapters cut a completion into per-field texts (or one JSON object) and hand each field here.
+//! Parsing recovers what a careful reader would, and records every repair as a [`Fix`]:
+//!
+//! - code fences, prose around the answer, the first balanced JSON object or array;
+//! - JSON repairs: trailing commas, single or curly quotes, Python `True`/`False`/`None`,
+//!   unquoted keys, comments, missing commas, answers cut off mid-way;
+//! - numbers written as strings or inside a sentence (`"42"`, `"about 3.5"`), `3.0` for an
+//!   integer; bounds (`u8`'s `minimum: 0`) are checked, never clamped;
+//! - yes/no answers for booleans; enum choices in another case, quoted, labelled, or named once
+//!   in a short sentence;
+//! - a single value where a list is expected, bulleted, numbered and comma-separated lists;
+//! - `None`, `N/A` or an empty answer for an optional field.
+//!
+//! What cannot be recovered fails with the list of what was tried, in order. Nothing here
+//! panics, whatever the text.
+//!
+//! ```
+//! use dspy_core::FieldSpec;
+//! use dspy_core::adapter::parse::{Fix, parse_field};
+//! use serde_json::json;
+//!
+//! let field = FieldSpec::of::<Vec<i64>>("numbers", "");
+//! let (value, fixes) = parse_field(&field, "```json\n[1, 2, 3,]\n```").unwrap();
+//! assert_eq!(value, json!([1, 2, 3]));
+//! assert_eq!(fixes, vec![
+//!     Fix { field: "numbers".into(), what: "removed a code fence".into() },
+//!     Fix { field: "numbers".into(), what: "removed a trailing comma".into() },
+//! ]);
+//!
+//! let field = FieldSpec::of::<u8>("age", "");
+//! assert_eq!(parse_field(&field, "42").unwrap(), (json!(42), vec![]));
+//! assert!(parse_field(&field, "-1").is_err());
+//! ```
+
+mod choice;
+mod coerce;
+mod context;
+mod json_find;
+mod list;
+mod repair;
+mod scalar;
+mod shape;
+mod text;
+mod union;
 
 use crate::signature::FieldSpec;
+use context::{Cx, Path};
+use json_find::{Want, find_json};
 use serde_json::{Map, Value};
 
 /// One repair that lenient parsing made to an answer.
@@ -12,37 +59,273 @@ pub struct Fix {
     pub what: String,
 }
 
-/// Parses the text of one field against its schema. `Err` lists what was tried.
+/// Parses the text of one field (a `ChatAdapter` `[[ ## field ## ]]` section, or a
+/// completion-mode value) against its schema.
+///
+/// Plain text fields take the trimmed text as it is; an empty answer is an error, unless the
+/// field is optional (then it is null, with a fix). Other fields are read as JSON first, then
+/// leniently. Returns the value and the fixes made (none for a clean answer).
+///
+/// # Errors
+///
+/// When the text cannot be read as the field's type: the list of what was tried, in order, in
+/// words (for [`crate::Error::Parse`]'s `tried`).
+///
+/// ```
+/// use dspy_core::FieldSpec;
+/// use dspy_core::adapter::parse::parse_field;
+/// use serde_json::json;
+///
+/// let field = FieldSpec::of::<bool>("is_numeric", "");
+/// let (value, fixes) = parse_field(&field, "Yes.").unwrap();
+/// assert_eq!(value, json!(true));
+/// assert_eq!(fixes[0].what, "read \"Yes.\" as true");
+///
+/// let field = FieldSpec::of::<i64>("count", "");
+/// assert_eq!(
+///     parse_field(&field, "abc").unwrap_err(),
+///     vec![
+///         "read as JSON: expected value at line 1 column 1".to_string(),
+///         "read as a number: no number found in \"abc\"".to_string(),
+///     ]
+/// );
+/// ```
 pub fn parse_field(field: &FieldSpec, text: &str) -> Result<(Value, Vec<Fix>), Vec<String>> {
     let text = text.trim();
     if field.is_text() {
+        if text.is_empty() {
+            return Err(vec!["the field is empty".to_string()]);
+        }
         return Ok((Value::String(text.to_string()), Vec::new()));
     }
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => coerce_field(field, v),
-        Err(e) => {
-            if let Some(choices) = field.choices() {
-                if choices.contains(&text) {
-                    return Ok((Value::String(text.into()), Vec::new()));
-                }
-            }
-            Err(vec![format!("read as JSON: {e}")])
+    let mut cx = Cx::new(&field.name, &field.schema);
+    let value = text::parse(&mut cx, &field.schema, text, &Path::Root)?;
+    Ok((value, cx.fixes))
+}
+
+/// Coerces a JSON value (a field taken from a JSON-object answer) to the field's schema.
+///
+/// Values of the right type pass through with no fixes; others are converted where a careful
+/// reader would (`"42"` → `42`, `"yes"` → `true`, `x` → `[x]`, `"Human"` → `"human"`). As with
+/// [`parse_field`], a blank string for a plain text field is an error.
+///
+/// # Errors
+///
+/// When the value cannot be made to fit the schema: the list of what was tried, in words.
+///
+/// ```
+/// use dspy_core::FieldSpec;
+/// use dspy_core::adapter::parse::coerce_field;
+/// use serde_json::json;
+///
+/// let field = FieldSpec::of::<Vec<String>>("tags", "");
+/// let (value, fixes) = coerce_field(&field, json!("rust")).unwrap();
+/// assert_eq!(value, json!(["rust"]));
+/// assert_eq!(fixes[0].what, "wrapped the single value in a list");
+/// ```
+pub fn coerce_field(field: &FieldSpec, value: Value) -> Result<(Value, Vec<Fix>), Vec<String>> {
+    if field.is_text()
+        && let Value::String(s) = &value
+    {
+        if s.trim().is_empty() {
+            return Err(vec!["the field is empty".to_string()]);
         }
+        return Ok((value, Vec::new()));
+    }
+    let mut cx = Cx::new(&field.name, &field.schema);
+    let value = coerce::coerce(&mut cx, &field.schema, value, &Path::Root)?;
+    Ok((value, cx.fixes))
+}
+
+/// Finds the first JSON object in a completion: the whole text, a code fence, or the first
+/// balanced `{...}` amid prose, repaired if need be. Returns it with the repairs made, in words
+/// (empty when the completion was exactly one strict JSON object).
+///
+/// ```
+/// use dspy_core::adapter::parse::find_json_object;
+/// let (object, repairs) = find_json_object("Sure! {'answer': 'Paris',} Hope it helps").unwrap();
+/// assert_eq!(object["answer"], "Paris");
+/// assert_eq!(repairs, [
+///     "ignored text around the JSON",
+///     "replaced single quotes with double quotes",
+///     "removed a trailing comma",
+/// ]);
+/// ```
+pub fn find_json_object(text: &str) -> Option<(Map<String, Value>, Vec<String>)> {
+    match find_json(text, Want::Object)? {
+        (Value::Object(map), repairs) => Some((map, repairs)),
+        _ => None,
     }
 }
 
-/// Coerces a JSON value to a field's schema. `Err` lists what was tried.
-pub fn coerce_field(_field: &FieldSpec, value: Value) -> Result<(Value, Vec<Fix>), Vec<String>> {
-    Ok((value, Vec::new()))
+/// Like [`find_json_object`], but takes the first JSON object *or array*.
+///
+/// ```
+/// use dspy_core::adapter::parse::find_json_value;
+/// let (value, repairs) = find_json_value("The tags are [\"a\", \"b\"].").unwrap();
+/// assert_eq!(value, serde_json::json!(["a", "b"]));
+/// assert_eq!(repairs, ["ignored text around the JSON"]);
+/// ```
+pub fn find_json_value(text: &str) -> Option<(Value, Vec<String>)> {
+    find_json(text, Want::Container)
 }
 
-/// Finds the first JSON object in a completion. Returns it with the repairs made.
-pub fn find_json_object(text: &str) -> Option<(Map<String, Value>, Vec<String>)> {
-    let start = text.find('{')?;
-    let end = text.rfind('}')?;
-    let v: Value = serde_json::from_str(text.get(start..=end)?).ok()?;
-    match v {
-        Value::Object(m) => Some((m, Vec::new())),
-        _ => None,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    fn fixes(field: &str, whats: &[&str]) -> Vec<Fix> {
+        whats
+            .iter()
+            .map(|w| Fix {
+                field: field.into(),
+                what: w.to_string(),
+            })
+            .collect()
+    }
+
+    fn label() -> FieldSpec {
+        FieldSpec::from_schema(
+            "label",
+            "",
+            json!({"type": "string", "enum": ["HUMAN", "LOCATION", "NUMERIC_VALUE"]}),
+        )
+    }
+
+    #[test]
+    fn text_fields_are_taken_as_written() {
+        let f = FieldSpec::of::<String>("answer", "");
+        assert_eq!(parse_field(&f, "  Paris.\n"), Ok((json!("Paris."), vec![])));
+        assert_eq!(
+            parse_field(&f, "```json\n{}\n```"),
+            Ok((json!("```json\n{}\n```"), vec![]))
+        );
+        assert_eq!(
+            parse_field(&f, " \n "),
+            Err(vec!["the field is empty".to_string()])
+        );
+    }
+
+    #[test]
+    fn optional_text_accepts_empty_as_null() {
+        let f = FieldSpec::of::<Option<String>>("note", "");
+        assert_eq!(
+            parse_field(&f, ""),
+            Ok((
+                json!(null),
+                fixes("note", &["read an empty answer as null"])
+            ))
+        );
+        assert_eq!(
+            parse_field(&f, "None"),
+            Ok((json!(null), fixes("note", &["read \"None\" as null"])))
+        );
+        assert_eq!(parse_field(&f, "a note"), Ok((json!("a note"), vec![])));
+    }
+
+    #[test]
+    fn typed_fields() {
+        let f = FieldSpec::of::<u8>("n", "");
+        assert_eq!(parse_field(&f, "7"), Ok((json!(7), vec![])));
+        assert_eq!(
+            parse_field(&f, "-7"),
+            Err(vec!["-7 is below the minimum 0".to_string()])
+        );
+        let f = FieldSpec::of::<f64>("x", "");
+        assert_eq!(parse_field(&f, "0.25"), Ok((json!(0.25), vec![])));
+        let f = FieldSpec::of::<Option<i64>>("n", "");
+        assert_eq!(
+            parse_field(&f, "N/A"),
+            Ok((json!(null), fixes("n", &["read \"N/A\" as null"])))
+        );
+        let f = FieldSpec::of::<HashMap<String, i64>>("m", "");
+        assert_eq!(
+            parse_field(&f, "{\"a\": \"1\"}"),
+            Ok((
+                json!({"a": 1}),
+                fixes("m", &["at `.a`: read the string \"1\" as the number 1"])
+            ))
+        );
+    }
+
+    #[test]
+    fn enum_fields() {
+        assert_eq!(parse_field(&label(), "HUMAN"), Ok((json!("HUMAN"), vec![])));
+        assert_eq!(
+            parse_field(&label(), "numeric value"),
+            Ok((
+                json!("NUMERIC_VALUE"),
+                fixes(
+                    "label",
+                    &["read \"numeric value\" as the choice \"NUMERIC_VALUE\""]
+                )
+            ))
+        );
+        assert_eq!(
+            parse_field(&label(), "Label: human"),
+            Ok((
+                json!("HUMAN"),
+                fixes("label", &["read \"Label: human\" as the choice \"HUMAN\""])
+            ))
+        );
+        assert!(parse_field(&label(), "robot").is_err());
+    }
+
+    #[test]
+    fn coerce_text_fields() {
+        let f = FieldSpec::of::<String>("answer", "");
+        assert_eq!(coerce_field(&f, json!("x")), Ok((json!("x"), vec![])));
+        assert_eq!(
+            coerce_field(&f, json!("  ")),
+            Err(vec!["the field is empty".to_string()])
+        );
+        assert_eq!(
+            coerce_field(&f, json!(12)),
+            Ok((
+                json!("12"),
+                fixes("answer", &["wrote the number 12 as text"])
+            ))
+        );
+    }
+
+    #[test]
+    fn coerce_typed_fields() {
+        let f = FieldSpec::of::<Vec<i64>>("ns", "");
+        assert_eq!(coerce_field(&f, json!([1, 2])), Ok((json!([1, 2]), vec![])));
+        assert_eq!(
+            coerce_field(&f, json!(["1", 2])),
+            Ok((
+                json!([1, 2]),
+                fixes("ns", &["at `[0]`: read the string \"1\" as the number 1"])
+            ))
+        );
+        assert_eq!(
+            coerce_field(&label(), json!("human")),
+            Ok((
+                json!("HUMAN"),
+                fixes("label", &["read \"human\" as the choice \"HUMAN\""])
+            ))
+        );
+    }
+
+    #[test]
+    fn json_objects_in_completions() {
+        assert_eq!(
+            find_json_object("{\"a\": 1}"),
+            Some((
+                json!({"a": 1}).as_object().cloned().unwrap_or_default(),
+                vec![]
+            ))
+        );
+        assert_eq!(find_json_object("[1, 2]"), None);
+        assert_eq!(find_json_object("no json"), None);
+        let (map, repairs) = find_json_object("```json\n{\"a\": True}\n```").unwrap_or_default();
+        assert_eq!(Value::Object(map), json!({"a": true}));
+        assert_eq!(
+            repairs,
+            ["removed a code fence", "replaced Python `True` with JSON"]
+        );
     }
 }
