@@ -121,7 +121,11 @@ impl fmt::Display for LmErrorKind {
 impl Error {
     /// An [`Error::Lm`] of the given kind.
     pub fn lm(kind: LmErrorKind, message: impl Into<String>) -> Self {
-        Error::Lm { kind, message: message.into(), retry_after: None }
+        Error::Lm {
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// An [`Error::Config`].
@@ -133,7 +137,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Lm { kind: LmErrorKind::RateLimited | LmErrorKind::Timeout | LmErrorKind::Server, .. }
+            Error::Lm {
+                kind: LmErrorKind::RateLimited | LmErrorKind::Timeout | LmErrorKind::Server,
+                ..
+            }
         )
     }
 }

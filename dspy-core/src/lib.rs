@@ -20,7 +20,9 @@ pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{Module, Predict, PredictConfig, Prediction};
-pub use signature::{Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint};
+pub use signature::{
+    Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
+};
 
 /// What generated code needs; not a public API.
 #[doc(hidden)]

@@ -117,12 +117,11 @@ fn conforms(root: &Value, schema: &Value, value: &Value) -> bool {
             return false;
         }
     }
-    if let Value::Array(items) = value {
-        if let Some(item_schema) = s.get("items") {
-            if !items.iter().all(|item| conforms(root, item_schema, item)) {
-                return false;
-            }
-        }
+    if let Value::Array(items) = value
+        && let Some(item_schema) = s.get("items")
+        && !items.iter().all(|item| conforms(root, item_schema, item))
+    {
+        return false;
     }
     if let Value::Object(map) = value {
         let props = s.get("properties").and_then(Value::as_object);
@@ -135,14 +134,13 @@ fn conforms(root: &Value, schema: &Value, value: &Value) -> bool {
                 return false;
             }
         }
-        if let Some(Value::Array(required)) = s.get("required") {
-            if !required
+        if let Some(Value::Array(required)) = s.get("required")
+            && !required
                 .iter()
                 .filter_map(Value::as_str)
                 .all(|k| map.contains_key(k))
-            {
-                return false;
-            }
+        {
+            return false;
         }
     }
     true

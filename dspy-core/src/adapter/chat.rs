@@ -1,6 +1,9 @@
 use super::parse::{Fix, parse_field};
 use super::render::{display_value, python_json};
-use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, JsonAdapter, Message, Parsed, Prompt};
+use super::{
+    Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, JsonAdapter, Message, Parsed,
+    Prompt,
+};
 use crate::signature::{FieldSpec, SignatureInfo};
 use crate::{Error, Result};
 use serde_json::Value;
@@ -26,7 +29,10 @@ pub struct ChatAdapter {
 
 impl Default for ChatAdapter {
     fn default() -> Self {
-        ChatAdapter { json_fallback: true, reask: true }
+        ChatAdapter {
+            json_fallback: true,
+            reask: true,
+        }
     }
 }
 
@@ -100,17 +106,26 @@ impl Adapter for ChatAdapter {
             parsed.fixes.extend(fixes);
         }
         fill_missing(sig, &mut parsed, completion, || {
-            let found: Vec<&str> = sections.iter().map(|(name, _)| *name).filter(|n| !n.is_empty()).collect();
+            let found: Vec<&str> = sections
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|n| !n.is_empty())
+                .collect();
             format!(
                 "look for `[[ ## field ## ]]` sections: found {}",
-                if found.is_empty() { "none".to_string() } else { found.join(", ") }
+                if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.join(", ")
+                }
             )
         })?;
         Ok(parsed)
     }
 
     fn fallback(&self) -> Option<Arc<dyn Adapter>> {
-        self.json_fallback.then(|| Arc::new(JsonAdapter::new().reask(self.reask)) as Arc<dyn Adapter>)
+        self.json_fallback
+            .then(|| Arc::new(JsonAdapter::new().reask(self.reask)) as Arc<dyn Adapter>)
     }
 
     fn reask_on_error(&self) -> bool {
@@ -132,7 +147,10 @@ pub(super) fn fill_missing(
         }
         if is_nullable(field) {
             parsed.values.insert(field.name.clone(), Value::Null);
-            parsed.fixes.push(Fix { field: field.name.clone(), what: "missing; set to null".into() });
+            parsed.fixes.push(Fix {
+                field: field.name.clone(),
+                what: "missing; set to null".into(),
+            });
         } else {
             missing.push(field.name.as_str());
         }
@@ -142,7 +160,10 @@ pub(super) fn fill_missing(
         Some(first) => Err(Error::Parse {
             field: (*first).to_string(),
             raw: completion.to_string(),
-            tried: vec![what_was_tried(), format!("missing output fields: {}", missing.join(", "))],
+            tried: vec![
+                what_was_tried(),
+                format!("missing output fields: {}", missing.join(", ")),
+            ],
         }),
     }
 }
@@ -152,7 +173,11 @@ fn is_nullable(field: &FieldSpec) -> bool {
         .schema
         .get("anyOf")
         .and_then(Value::as_array)
-        .is_some_and(|variants| variants.iter().any(|v| v.get("type").and_then(Value::as_str) == Some("null")))
+        .is_some_and(|variants| {
+            variants
+                .iter()
+                .any(|v| v.get("type").and_then(Value::as_str) == Some("null"))
+        })
 }
 
 /// Splits an answer into `(field name, text)` sections; text before any header has name "".
@@ -163,7 +188,14 @@ fn split_sections(completion: &str) -> Vec<(&str, String)> {
         match header(trimmed) {
             Some((name, rest)) => {
                 let rest = rest.trim();
-                sections.push((name, if rest.is_empty() { Vec::new() } else { vec![rest] }));
+                sections.push((
+                    name,
+                    if rest.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![rest]
+                    },
+                ));
             }
             None => {
                 if let Some(last) = sections.last_mut() {
@@ -172,7 +204,10 @@ fn split_sections(completion: &str) -> Vec<(&str, String)> {
             }
         }
     }
-    sections.into_iter().map(|(name, lines)| (name, lines.join("\n").trim().to_string())).collect()
+    sections
+        .into_iter()
+        .map(|(name, lines)| (name, lines.join("\n").trim().to_string()))
+        .collect()
 }
 
 /// `[[ ## name ## ]]rest` → `(name, rest)`.
@@ -207,17 +242,26 @@ pub(super) fn placeholder(field: &FieldSpec, is_output: bool) -> String {
     let note = if !is_output || field.is_text() {
         None
     } else if let Some(choices) = field.choices() {
-        Some(format!("must exactly match (no extra characters) one of: {}", choices.join("; ")))
+        Some(format!(
+            "must exactly match (no extra characters) one of: {}",
+            choices.join("; ")
+        ))
     } else {
         match field.schema.get("type").and_then(Value::as_str) {
             Some("boolean") => Some("must be True or False".to_string()),
             Some("integer") => Some("must be a single int value".to_string()),
             Some("number") => Some("must be a single float value".to_string()),
-            _ => Some(format!("must adhere to the JSON schema: {}", python_json(&field.schema, true))),
+            _ => Some(format!(
+                "must adhere to the JSON schema: {}",
+                python_json(&field.schema, true)
+            )),
         }
     };
     match note {
-        Some(note) => format!("{{{}}}        # note: the value you produce {note}", field.name),
+        Some(note) => format!(
+            "{{{}}}        # note: the value you produce {note}",
+            field.name
+        ),
         None => format!("{{{}}}", field.name),
     }
 }
@@ -257,7 +301,13 @@ fn dedent(text: &str) -> String {
         .min()
         .unwrap_or(0);
     text.lines()
-        .map(|l| if l.trim().is_empty() { "" } else { l.get(indent..).unwrap_or(l) })
+        .map(|l| {
+            if l.trim().is_empty() {
+                ""
+            } else {
+                l.get(indent..).unwrap_or(l)
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -266,7 +316,11 @@ fn dedent(text: &str) -> String {
 pub(super) fn input_sections(sig: &SignatureInfo, values: &FieldValues) -> String {
     sig.inputs
         .iter()
-        .filter_map(|f| values.get(&f.name).map(|v| format!("[[ ## {} ## ]]\n{}", f.name, display_value(v))))
+        .filter_map(|f| {
+            values
+                .get(&f.name)
+                .map(|v| format!("[[ ## {} ## ]]\n{}", f.name, display_value(v)))
+        })
         .collect::<Vec<_>>()
         .join("\n\n")
         .trim()
@@ -296,8 +350,11 @@ pub(super) fn type_reminder(field: &FieldSpec) -> String {
 }
 
 fn output_requirements(sig: &SignatureInfo) -> String {
-    let fields: Vec<String> =
-        sig.outputs.iter().map(|f| format!("`[[ ## {} ## ]]`{}", f.name, type_reminder(f))).collect();
+    let fields: Vec<String> = sig
+        .outputs
+        .iter()
+        .map(|f| format!("`[[ ## {} ## ]]`{}", f.name, type_reminder(f)))
+        .collect();
     format!(
         "Respond with the corresponding output fields, starting with the field {}, and then ending with \
          the marker for `[[ ## completed ## ]]`.",
@@ -307,8 +364,10 @@ fn output_requirements(sig: &SignatureInfo) -> String {
 
 /// Renders output values as a ChatAdapter answer (what a model should reply).
 pub(crate) fn render_markers(values: &FieldValues) -> String {
-    let body: Vec<String> =
-        values.iter().map(|(name, v)| format!("[[ ## {name} ## ]]\n{}", display_value(v))).collect();
+    let body: Vec<String> = values
+        .iter()
+        .map(|(name, v)| format!("[[ ## {name} ## ]]\n{}", display_value(v)))
+        .collect();
     format!("{}\n\n[[ ## completed ## ]]\n", body.join("\n\n"))
 }
 
@@ -319,14 +378,18 @@ mod tests {
     #[test]
     fn headers_need_word_names() {
         assert_eq!(header("[[ ## answer ## ]]"), Some(("answer", "")));
-        assert_eq!(header("[[ ## answer ## ]] Paris"), Some(("answer", " Paris")));
+        assert_eq!(
+            header("[[ ## answer ## ]] Paris"),
+            Some(("answer", " Paris"))
+        );
         assert_eq!(header("[[ ## two words ## ]]"), None);
         assert_eq!(header("[[ ## ## ]]"), None);
     }
 
     #[test]
     fn sections_keep_first_text_and_lines() {
-        let s = split_sections("intro\n[[ ## a ## ]]\nx\ny\n\n[[ ## b ## ]] z\n[[ ## completed ## ]]");
+        let s =
+            split_sections("intro\n[[ ## a ## ]]\nx\ny\n\n[[ ## b ## ]] z\n[[ ## completed ## ]]");
         assert_eq!(s[0], ("", "intro".to_string()));
         assert_eq!(s[1], ("a", "x\ny".to_string()));
         assert_eq!(s[2], ("b", "z".to_string()));

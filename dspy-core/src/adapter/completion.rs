@@ -67,7 +67,11 @@ impl Adapter for CompletionAdapter {
             response_schema: None,
             stop: vec!["\n\n".to_string()],
             answer_format: AnswerFormat::Completion {
-                fields: sig.outputs.iter().map(|f| (f.name.clone(), f.prefix.clone())).collect(),
+                fields: sig
+                    .outputs
+                    .iter()
+                    .map(|f| (f.name.clone(), f.prefix.clone()))
+                    .collect(),
             },
         }
     }
@@ -86,8 +90,16 @@ impl Adapter for CompletionAdapter {
             parsed.fixes.extend(fixes);
         }
         super::chat::fill_missing(sig, &mut parsed, completion, || {
-            let prefixes: Vec<&str> = sig.outputs.iter().skip(1).map(|f| f.prefix.as_str()).collect();
-            format!("read the answer as the first field, then lines starting with {}", prefixes.join(", "))
+            let prefixes: Vec<&str> = sig
+                .outputs
+                .iter()
+                .skip(1)
+                .map(|f| f.prefix.as_str())
+                .collect();
+            format!(
+                "read the answer as the first field, then lines starting with {}",
+                prefixes.join(", ")
+            )
         })?;
         Ok(parsed)
     }
@@ -102,7 +114,11 @@ fn field_lines(fields: &[FieldSpec], values: &FieldValues) -> Vec<String> {
         .iter()
         .filter_map(|f| {
             let value = display_value(values.get(&f.name)?);
-            Some(format!("{} {}", f.prefix, collapse_blank_lines(value.trim())))
+            Some(format!(
+                "{} {}",
+                f.prefix,
+                collapse_blank_lines(value.trim())
+            ))
         })
         .collect()
 }
@@ -111,7 +127,10 @@ fn collapse_blank_lines(text: &str) -> String {
     if !text.contains("\n\n") {
         return text.to_string();
     }
-    text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The text of each output field: the first starts the answer; each later one starts at a line
@@ -127,7 +146,11 @@ fn split_fields(sig: &SignatureInfo, completion: &str) -> Vec<Option<String>> {
             .iter()
             .enumerate()
             .skip(current + 1)
-            .find_map(|(j, f)| line.trim_start().strip_prefix(f.prefix.as_str()).map(|rest| (j, rest)));
+            .find_map(|(j, f)| {
+                line.trim_start()
+                    .strip_prefix(f.prefix.as_str())
+                    .map(|rest| (j, rest))
+            });
         match started {
             Some((j, rest)) => {
                 current = j;
@@ -141,14 +164,19 @@ fn split_fields(sig: &SignatureInfo, completion: &str) -> Vec<Option<String>> {
             }
         }
     }
-    texts.into_iter().map(|t| t.map(|lines| lines.join("\n").trim().to_string())).collect()
+    texts
+        .into_iter()
+        .map(|t| t.map(|lines| lines.join("\n").trim().to_string()))
+        .collect()
 }
 
 /// Renders output values as a completion would continue the primed prompt.
 pub(crate) fn render_completion(sig_prefixes: &[(String, String)], values: &FieldValues) -> String {
     let mut out = String::new();
     for (i, (name, prefix)) in sig_prefixes.iter().enumerate() {
-        let Some(value) = values.get(name) else { continue };
+        let Some(value) = values.get(name) else {
+            continue;
+        };
         if i == 0 {
             out.push(' ');
         } else {
@@ -175,12 +203,20 @@ mod tests {
     #[test]
     fn splits_later_fields_by_prefix() {
         let texts = split_fields(&sig(), " it is big\nso big\nAnswer: yes\n\nQuestion: next");
-        assert_eq!(texts, vec![Some("it is big\nso big".into()), Some("yes".into())]);
+        assert_eq!(
+            texts,
+            vec![Some("it is big\nso big".into()), Some("yes".into())]
+        );
     }
 
     #[test]
     fn missing_field_is_a_parse_error() {
-        let err = CompletionAdapter::new().parse(&sig(), " only reasoning").unwrap_err();
-        assert!(matches!(err, Error::Parse { ref field, .. } if field == "answer"), "{err}");
+        let err = CompletionAdapter::new()
+            .parse(&sig(), " only reasoning")
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Parse { ref field, .. } if field == "answer"),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,11 @@
-use super::chat::{field_descriptions, fill_missing, input_sections, placeholder, task_description, type_reminder};
+use super::chat::{
+    field_descriptions, fill_missing, input_sections, placeholder, task_description, type_reminder,
+};
 use super::parse::{Fix, coerce_field, find_json_object};
-use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Message, Parsed, Prompt, ResponseSchema};
+use super::{
+    Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Message, Parsed, Prompt,
+    ResponseSchema,
+};
 use crate::signature::SignatureInfo;
 use crate::{Error, Result};
 use serde_json::{Map, Value, json};
@@ -67,7 +72,11 @@ impl Adapter for JsonAdapter {
             messages.push(Message::user(input_sections(sig, demo)));
             messages.push(Message::assistant(output_json(sig, demo)));
         }
-        let order: Vec<String> = sig.outputs.iter().map(|f| format!("`{}`{}", f.name, type_reminder(f))).collect();
+        let order: Vec<String> = sig
+            .outputs
+            .iter()
+            .map(|f| format!("`{}`{}", f.name, type_reminder(f)))
+            .collect();
         messages.push(Message::user(format!(
             "{}\n\nRespond with a JSON object in the following order of fields: {}.",
             input_sections(sig, request.input),
@@ -91,10 +100,18 @@ impl Adapter for JsonAdapter {
         };
         let mut parsed = Parsed {
             values: Map::new(),
-            fixes: repairs.into_iter().map(|what| Fix { field: "*".into(), what }).collect(),
+            fixes: repairs
+                .into_iter()
+                .map(|what| Fix {
+                    field: "*".into(),
+                    what,
+                })
+                .collect(),
         };
         for field in &sig.outputs {
-            let Some(value) = object.shift_remove(&field.name) else { continue };
+            let Some(value) = object.shift_remove(&field.name) else {
+                continue;
+            };
             let (value, fixes) = coerce_field(field, value).map_err(|tried| Error::Parse {
                 field: field.name.clone(),
                 raw: completion.to_string(),
@@ -105,7 +122,14 @@ impl Adapter for JsonAdapter {
         }
         fill_missing(sig, &mut parsed, completion, || {
             let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-            format!("read the JSON object; its other keys: {}", if keys.is_empty() { "none".into() } else { keys.join(", ") })
+            format!(
+                "read the JSON object; its other keys: {}",
+                if keys.is_empty() {
+                    "none".into()
+                } else {
+                    keys.join(", ")
+                }
+            )
         })?;
         Ok(parsed)
     }
@@ -116,10 +140,16 @@ impl Adapter for JsonAdapter {
 }
 
 fn structure(sig: &SignatureInfo) -> String {
-    let inputs: Vec<String> =
-        sig.inputs.iter().map(|f| format!("[[ ## {} ## ]]\n{}", f.name, placeholder(f, false))).collect();
-    let outputs: Map<String, Value> =
-        sig.outputs.iter().map(|f| (f.name.clone(), Value::String(placeholder(f, true)))).collect();
+    let inputs: Vec<String> = sig
+        .inputs
+        .iter()
+        .map(|f| format!("[[ ## {} ## ]]\n{}", f.name, placeholder(f, false)))
+        .collect();
+    let outputs: Map<String, Value> = sig
+        .outputs
+        .iter()
+        .map(|f| (f.name.clone(), Value::String(placeholder(f, true))))
+        .collect();
     format!(
         "All interactions will be structured in the following way, with the appropriate values filled in.\n\n\
          Inputs will have the following structure:\n\n{}\n\nOutputs will be a JSON object with the following fields.\n\n{}",
@@ -132,7 +162,12 @@ fn output_json(sig: &SignatureInfo, values: &FieldValues) -> String {
     let outputs: Map<String, Value> = sig
         .outputs
         .iter()
-        .map(|f| (f.name.clone(), values.get(&f.name).cloned().unwrap_or(Value::Null)))
+        .map(|f| {
+            (
+                f.name.clone(),
+                values.get(&f.name).cloned().unwrap_or(Value::Null),
+            )
+        })
         .collect();
     pretty(&Value::Object(outputs))
 }
@@ -145,15 +180,22 @@ pub(crate) fn pretty(value: &Value) -> String {
 /// The schema of the whole answer object, made strict (every property required, no extra
 /// properties) unless a field is an open map, which strict mode cannot express.
 fn response_schema(sig: &SignatureInfo) -> ResponseSchema {
-    let properties: Map<String, Value> =
-        sig.outputs.iter().map(|f| (f.name.clone(), strip_titles(f.schema.clone()))).collect();
+    let properties: Map<String, Value> = sig
+        .outputs
+        .iter()
+        .map(|f| (f.name.clone(), strip_titles(f.schema.clone())))
+        .collect();
     let required: Vec<&str> = sig.outputs.iter().map(|f| f.name.as_str()).collect();
     let mut schema = json!({"type": "object", "properties": properties, "required": required});
     let strict = sig.outputs.iter().all(|f| !has_open_map(&f.schema));
     if strict {
         enforce_strict(&mut schema);
     }
-    ResponseSchema { name: "DSPyProgramOutputs".into(), schema, strict }
+    ResponseSchema {
+        name: "DSPyProgramOutputs".into(),
+        schema,
+        strict,
+    }
 }
 
 fn strip_titles(mut schema: Value) -> Value {
@@ -166,8 +208,11 @@ fn strip_titles(mut schema: Value) -> Value {
 fn has_open_map(schema: &Value) -> bool {
     match schema {
         Value::Object(map) => {
-            map.get("additionalProperties").is_some_and(Value::is_object)
-                || map.iter().any(|(k, v)| k != "additionalProperties" && has_open_map(v))
+            map.get("additionalProperties")
+                .is_some_and(Value::is_object)
+                || map
+                    .iter()
+                    .any(|(k, v)| k != "additionalProperties" && has_open_map(v))
         }
         Value::Array(items) => items.iter().any(has_open_map),
         _ => false,
@@ -180,7 +225,9 @@ fn enforce_strict(schema: &mut Value) {
         Value::Object(map) => {
             if map.get("type").and_then(Value::as_str) == Some("object") {
                 let keys: Vec<Value> = match map.get("properties") {
-                    Some(Value::Object(props)) => props.keys().cloned().map(Value::String).collect(),
+                    Some(Value::Object(props)) => {
+                        props.keys().cloned().map(Value::String).collect()
+                    }
                     _ => {
                         map.insert("properties".into(), json!({}));
                         Vec::new()
@@ -198,7 +245,6 @@ fn enforce_strict(schema: &mut Value) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,11 +254,20 @@ mod tests {
     fn strict_schema_requires_nested_properties() {
         let sig = SignatureInfo::new("S")
             .input::<String>("q", "")
-            .output_field_from_schema("item", json!({"type": "object", "properties": {"a": {"type": "string"}}}));
+            .output_field_from_schema(
+                "item",
+                json!({"type": "object", "properties": {"a": {"type": "string"}}}),
+            );
         let schema = response_schema(&sig);
         assert!(schema.strict);
-        assert_eq!(schema.schema["properties"]["item"]["required"], json!(["a"]));
-        assert_eq!(schema.schema["properties"]["item"]["additionalProperties"], json!(false));
+        assert_eq!(
+            schema.schema["properties"]["item"]["required"],
+            json!(["a"])
+        );
+        assert_eq!(
+            schema.schema["properties"]["item"]["additionalProperties"],
+            json!(false)
+        );
         assert_eq!(schema.schema["additionalProperties"], json!(false));
     }
 

@@ -80,9 +80,16 @@ impl DummyLm {
     fn with_mode(mode: DummyMode, answers: VecDeque<Value>) -> Self {
         DummyLm {
             name: "dummy".into(),
-            capabilities: Capabilities { chat: true, structured_output: false },
+            capabilities: Capabilities {
+                chat: true,
+                structured_output: false,
+            },
             mode: Arc::new(mode),
-            state: Arc::new(Mutex::new(State { answers, requests: Vec::new(), forget_requests: false })),
+            state: Arc::new(Mutex::new(State {
+                answers,
+                requests: Vec::new(),
+                forget_requests: false,
+            })),
         }
     }
 
@@ -149,13 +156,19 @@ impl DummyLm {
                     .find(|(key, _)| input.contains(key.as_str()))
                     .map(|(_, answer)| render(answer, request))
                     .ok_or_else(|| {
-                        Error::lm(LmErrorKind::Backend, format!("DummyLm has no answer keyed for input {input:?}"))
+                        Error::lm(
+                            LmErrorKind::Backend,
+                            format!("DummyLm has no answer keyed for input {input:?}"),
+                        )
                     })?;
                 Ok(vec![answer; n])
             }
             DummyMode::FollowExamples => {
                 let answer = demo_answer(&request.prompt).ok_or_else(|| {
-                    Error::lm(LmErrorKind::Backend, "DummyLm found no demo whose input matches the current input")
+                    Error::lm(
+                        LmErrorKind::Backend,
+                        "DummyLm found no demo whose input matches the current input",
+                    )
                 })?;
                 Ok(vec![answer; n])
             }
@@ -173,7 +186,11 @@ fn out_of_answers(served: usize) -> Error {
 fn render(answer: &Value, request: &LmRequest) -> String {
     match answer {
         Value::String(raw) => raw.clone(),
-        Value::Object(values) => request.answer_format.as_ref().unwrap_or(&AnswerFormat::Markers).render(values),
+        Value::Object(values) => request
+            .answer_format
+            .as_ref()
+            .unwrap_or(&AnswerFormat::Markers)
+            .render(values),
         other => other.to_string(),
     }
 }
@@ -181,9 +198,12 @@ fn render(answer: &Value, request: &LmRequest) -> String {
 /// The current input: the last user message, or the last block of a completion prompt.
 fn current_input(prompt: &Prompt) -> &str {
     match prompt {
-        Prompt::Chat(messages) => {
-            messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or("")
-        }
+        Prompt::Chat(messages) => messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.as_str())
+            .unwrap_or(""),
         Prompt::Text(text) => text.rsplit("\n\n").next().unwrap_or(text),
     }
 }
@@ -198,14 +218,19 @@ fn demo_answer(prompt: &Prompt) -> Option<String> {
                 let same_input = user.role == Role::User
                     && assistant.role == Role::Assistant
                     && (last.content == user.content
-                        || last.content.strip_prefix(user.content.as_str()).is_some_and(|rest| rest.starts_with("\n\n")));
+                        || last
+                            .content
+                            .strip_prefix(user.content.as_str())
+                            .is_some_and(|rest| rest.starts_with("\n\n")));
                 same_input.then(|| assistant.content.clone())
             })
         }
         Prompt::Text(text) => {
             let mut blocks: Vec<&str> = text.split("\n\n").collect();
             let last = blocks.pop()?;
-            blocks.iter().find_map(|block| block.strip_prefix(last).map(str::to_string))
+            blocks
+                .iter()
+                .find_map(|block| block.strip_prefix(last).map(str::to_string))
         }
     }
 }
@@ -233,7 +258,10 @@ impl LanguageModel for DummyLm {
             let completion_tokens = texts.iter().map(|t| t.len() as u64 / 4).sum();
             Ok(LmResponse {
                 choices: texts.into_iter().map(Choice::new).collect(),
-                usage: Usage { prompt_tokens, completion_tokens },
+                usage: Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                },
                 model,
                 cached: false,
             })

@@ -58,7 +58,9 @@ pub struct LM {
 impl LM {
     /// Wraps a backend.
     pub fn new(backend: impl LanguageModel + 'static) -> Self {
-        LM { backend: Arc::new(backend) }
+        LM {
+            backend: Arc::new(backend),
+        }
     }
 
     /// Wraps a shared backend.
@@ -89,7 +91,11 @@ impl LM {
     /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the environment).
     #[cfg(feature = "openai")]
     pub fn openai(model: &str) -> Result<Self> {
-        Ok(LM::new(super::openai::OpenAiLm::builder(model).from_env_vars().build()?))
+        Ok(LM::new(
+            super::openai::OpenAiLm::builder(model)
+                .from_env_vars()
+                .build()?,
+        ))
     }
 
     /// The backend's model name.
@@ -115,6 +121,8 @@ impl LM {
 
 impl fmt::Debug for LM {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LM").field("backend", &self.backend).finish()
+        f.debug_struct("LM")
+            .field("backend", &self.backend)
+            .finish()
     }
 }

@@ -8,7 +8,7 @@ mod request;
 mod settings;
 
 pub use dummy::DummyLm;
-pub use handle::{LM, LanguageModel, BoxFuture};
+pub use handle::{BoxFuture, LM, LanguageModel};
 #[cfg(feature = "openai")]
 pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};

@@ -83,7 +83,10 @@ pub struct Choice {
 impl Choice {
     /// A finished completion.
     pub fn new(text: impl Into<String>) -> Self {
-        Choice { text: text.into(), finish_reason: FinishReason::Stop }
+        Choice {
+            text: text.into(),
+            finish_reason: FinishReason::Stop,
+        }
     }
 }
 
@@ -141,6 +144,9 @@ pub struct Capabilities {
 
 impl Default for Capabilities {
     fn default() -> Self {
-        Capabilities { chat: true, structured_output: false }
+        Capabilities {
+            chat: true,
+            structured_output: false,
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! One predictor call: format, ask the LM, parse, and recover from bad answers.
 
 use super::predict::{PredictConfig, Prediction};
-use crate::adapter::{Adapter, AnswerFormat, Formatted, FormatRequest, Message, Parsed, Prompt};
+use crate::adapter::{Adapter, AnswerFormat, FormatRequest, Formatted, Message, Parsed, Prompt};
 use crate::lm::{FinishReason, LM, LmRequest, Usage};
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -33,11 +33,17 @@ pub async fn run_adapter<O: Clone>(
         let mut fixes = Vec::new();
         let mut first_error = None;
         for choice in &response.choices {
-            match parse_choice(&*current, request, &formatted, &choice.text, choice.finish_reason)
-                .and_then(|parsed| {
-                    let choice_fixes = parsed.fixes.clone();
-                    decode(parsed).map(|o| (o, choice_fixes))
-                }) {
+            match parse_choice(
+                &*current,
+                request,
+                &formatted,
+                &choice.text,
+                choice.finish_reason,
+            )
+            .and_then(|parsed| {
+                let choice_fixes = parsed.fixes.clone();
+                decode(parsed).map(|o| (o, choice_fixes))
+            }) {
                 Ok((output, choice_fixes)) => {
                     if outputs.is_empty() {
                         fixes = choice_fixes;
@@ -50,10 +56,25 @@ pub async fn run_adapter<O: Clone>(
             }
         }
         if !outputs.is_empty() {
-            let raw = response.choices.first().map(|c| c.text.clone()).unwrap_or_default();
-            return Ok(Prediction { output: outputs[0].clone(), completions: outputs, fixes, usage, lm_calls, raw });
+            let raw = response
+                .choices
+                .first()
+                .map(|c| c.text.clone())
+                .unwrap_or_default();
+            return Ok(Prediction {
+                output: outputs[0].clone(),
+                completions: outputs,
+                fixes,
+                usage,
+                lm_calls,
+                raw,
+            });
         }
-        let raw_text = response.choices.first().map(|c| c.text.clone()).unwrap_or_default();
+        let raw_text = response
+            .choices
+            .first()
+            .map(|c| c.text.clone())
+            .unwrap_or_default();
         let error = first_error.unwrap_or_else(|| Error::Parse {
             field: "*".into(),
             raw: String::new(),
@@ -103,14 +124,26 @@ fn parse_choice(
     }
     let cut_off = "the answer was cut off by max_tokens; raise max_tokens".to_string();
     match parsed {
-        Ok(_) if formatted.answer_format == AnswerFormat::Markers && !text.contains("[[ ## completed ## ]]") => {
+        Ok(_)
+            if formatted.answer_format == AnswerFormat::Markers
+                && !text.contains("[[ ## completed ## ]]") =>
+        {
             Err(Error::Parse {
-                field: request.signature.outputs.last().map(|f| f.name.clone()).unwrap_or_default(),
+                field: request
+                    .signature
+                    .outputs
+                    .last()
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default(),
                 raw: text.to_string(),
                 tried: vec![cut_off],
             })
         }
-        Err(Error::Parse { field, raw, mut tried }) => {
+        Err(Error::Parse {
+            field,
+            raw,
+            mut tried,
+        }) => {
             tried.push(cut_off);
             Err(Error::Parse { field, raw, tried })
         }

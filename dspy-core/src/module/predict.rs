@@ -1,6 +1,8 @@
 use super::Module;
 use super::call::run_adapter;
-use crate::adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, FieldValues, FormatRequest, Formatted, Parsed};
+use crate::adapter::{
+    Adapter, ChatAdapter, CompletionAdapter, FieldValues, Fix, FormatRequest, Formatted, Parsed,
+};
 use crate::lm::{LM, Usage, current_lm};
 use crate::signature::Signature;
 use crate::{Error, Result};
@@ -34,7 +36,13 @@ pub struct PredictConfig {
 
 impl Default for PredictConfig {
     fn default() -> Self {
-        PredictConfig { temperature: None, max_tokens: None, n: 1, stop: Vec::new(), rollout_id: None }
+        PredictConfig {
+            temperature: None,
+            max_tokens: None,
+            n: 1,
+            stop: Vec::new(),
+            rollout_id: None,
+        }
     }
 }
 
@@ -180,7 +188,9 @@ impl<S: Signature> Predict<S> {
 
     /// The instructions in effect.
     pub fn effective_instructions(&self) -> &str {
-        self.instructions.as_deref().unwrap_or(&S::info().instructions)
+        self.instructions
+            .as_deref()
+            .unwrap_or(&S::info().instructions)
     }
 
     /// The adapter used with `lm`.
@@ -218,7 +228,11 @@ impl<S: Signature> Predict<S> {
         self.demos.iter().map(to_fields).collect()
     }
 
-    fn format_request<'a>(&'a self, demos: &'a [FieldValues], input: &'a FieldValues) -> FormatRequest<'a> {
+    fn format_request<'a>(
+        &'a self,
+        demos: &'a [FieldValues],
+        input: &'a FieldValues,
+    ) -> FormatRequest<'a> {
         FormatRequest {
             signature: S::info(),
             instructions: self.effective_instructions(),

@@ -92,7 +92,11 @@ impl SignatureInfo {
     /// DSPy's default instructions for these fields.
     pub fn default_instructions(&self) -> String {
         let names = |fields: &[FieldSpec]| {
-            fields.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
+            fields
+                .iter()
+                .map(|f| format!("`{}`", f.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         format!(
             "Given the fields {}, produce the fields {}.",

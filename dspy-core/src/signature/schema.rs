@@ -14,32 +14,36 @@ use serde_json::{Map, Value};
 /// assert_eq!(s, serde_json::json!({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 255}, {"type": "null"}]}));
 /// ```
 pub fn field_schema<T: JsonSchema + ?Sized>() -> Value {
-    let mut generator =
-        SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true).into_generator();
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
     let mut schema = generator.subschema_for::<T>().to_value();
     let defs = generator.take_definitions(true);
-    if !defs.is_empty() {
-        // Recursive types keep `$ref`s; carry their definitions so the schema stays complete.
-        if let Value::Object(map) = &mut schema {
-            map.insert("$defs".into(), Value::Object(defs));
-        }
+    // Recursive types keep `$ref`s; carry their definitions so the schema stays complete.
+    if let (false, Value::Object(map)) = (defs.is_empty(), &mut schema) {
+        map.insert("$defs".into(), Value::Object(defs));
     }
     // Titles name Rust types; keep the top one as a hint, drop the rest.
     let title = schema.get("title").cloned();
     let mut schema = normalize(schema);
-    if let (Some(title), Value::Object(map)) = (title, &mut schema) {
-        if map.get("type").and_then(Value::as_str) == Some("object") {
-            map.insert("title".into(), title);
-        }
+    if let (Some(title), Value::Object(map)) = (title, &mut schema)
+        && map.get("type").and_then(Value::as_str) == Some("object")
+    {
+        map.insert("title".into(), title);
     }
     schema
 }
 
 fn normalize(schema: Value) -> Value {
-    let Value::Object(mut map) = schema else { return schema };
+    let Value::Object(mut map) = schema else {
+        return schema;
+    };
     map.remove("$schema");
     map.remove("title");
-    if matches!(map.get("type").and_then(Value::as_str), Some("integer" | "number")) {
+    if matches!(
+        map.get("type").and_then(Value::as_str),
+        Some("integer" | "number")
+    ) {
         map.remove("format");
     }
     // `oneOf` of string constants (a unit enum with doc comments) → a plain string enum.
@@ -55,9 +59,16 @@ fn normalize(schema: Value) -> Value {
         }
     }
     // `"type": [T, "null"]` → anyOf form.
-    if let Some(Value::Array(types)) = map.get("type") {
-        if types.len() == 2 && types.iter().any(|t| t == "null") {
-            let inner = types.iter().find(|t| *t != "null").cloned().unwrap_or(Value::Null);
+    if let Some(Value::Array(types)) = map.get("type")
+        && types.len() == 2
+        && types.iter().any(|t| t == "null")
+    {
+        {
+            let inner = types
+                .iter()
+                .find(|t| *t != "null")
+                .cloned()
+                .unwrap_or(Value::Null);
             let mut rest = map.clone();
             rest.insert("type".into(), inner);
             if rest.get("type").and_then(Value::as_str) != Some("string") {
@@ -69,7 +80,10 @@ fn normalize(schema: Value) -> Value {
             let mut out = Map::new();
             out.insert(
                 "anyOf".into(),
-                Value::Array(vec![normalize(Value::Object(rest)), serde_json::json!({"type": "null"})]),
+                Value::Array(vec![
+                    normalize(Value::Object(rest)),
+                    serde_json::json!({"type": "null"}),
+                ]),
             );
             return Value::Object(out);
         }
@@ -167,8 +181,14 @@ mod tests {
         assert_eq!(type_hint(&field_schema::<f32>()), "float");
         assert_eq!(type_hint(&field_schema::<bool>()), "bool");
         assert_eq!(type_hint(&field_schema::<Vec<String>>()), "list[str]");
-        assert_eq!(type_hint(&field_schema::<HashMap<String, i32>>()), "dict[str, int]");
-        assert_eq!(type_hint(&field_schema::<Option<i64>>()), "Union[int, NoneType]");
+        assert_eq!(
+            type_hint(&field_schema::<HashMap<String, i32>>()),
+            "dict[str, int]"
+        );
+        assert_eq!(
+            type_hint(&field_schema::<Option<i64>>()),
+            "Union[int, NoneType]"
+        );
     }
 
     #[test]
@@ -177,7 +197,10 @@ mod tests {
             field_schema::<Option<i64>>(),
             json!({"anyOf": [{"type": "integer"}, {"type": "null"}]})
         );
-        assert_eq!(field_schema::<Vec<String>>(), json!({"type": "array", "items": {"type": "string"}}));
+        assert_eq!(
+            field_schema::<Vec<String>>(),
+            json!({"type": "array", "items": {"type": "string"}})
+        );
     }
 
     #[test]
