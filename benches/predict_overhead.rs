@@ -18,7 +18,9 @@ struct ContextQa {
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let lm = LM::new(DummyLm::keyed([("", json!({"answer": "Paris"}))]).without_recording());
     let predict = Predict::<ContextQa>::new().with_lm(lm);
     let input = ContextQaInput {
@@ -27,7 +29,9 @@ fn bench(c: &mut Criterion) {
     };
     c.bench_function("predict_overhead", |b| {
         b.iter(|| {
-            let out = runtime.block_on(predict.call(black_box(input.clone()))).expect("call");
+            let out = runtime
+                .block_on(predict.call(black_box(input.clone())))
+                .expect("call");
             black_box(out)
         })
     });

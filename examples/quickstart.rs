@@ -33,12 +33,30 @@ struct ClassifyQuestion {
 async fn main() -> dspy::Result<()> {
     dspy::configure(LM::from_env()?);
     let classify = Predict::<ClassifyQuestion>::new().with_demos([
-        ClassifyQuestion { question: "What does NASA stand for ?".into(), label: QuestionKind::Abbreviation },
-        ClassifyQuestion { question: "Who wrote Hamlet ?".into(), label: QuestionKind::Human },
+        ClassifyQuestion {
+            question: "What does NASA stand for ?".into(),
+            label: QuestionKind::Abbreviation,
+        },
+        ClassifyQuestion {
+            question: "Who wrote Hamlet ?".into(),
+            label: QuestionKind::Human,
+        },
     ]);
-    for question in ["Who was Galileo ?", "How far is it from Denver to Aspen ?", "What is a golden parachute ?"] {
-        let prediction = classify.forward(ClassifyQuestionInput { question: question.into() }).await?;
-        println!("{question:45} -> {:?} ({} tokens)", prediction.label, prediction.usage.total());
+    for question in [
+        "Who was Galileo ?",
+        "How far is it from Denver to Aspen ?",
+        "What is a golden parachute ?",
+    ] {
+        let prediction = classify
+            .forward(ClassifyQuestionInput {
+                question: question.into(),
+            })
+            .await?;
+        println!(
+            "{question:45} -> {:?} ({} tokens)",
+            prediction.label,
+            prediction.usage.total()
+        );
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! The files in tests/golden/ were written by DSPy's own `ChatAdapter.format` and
 //! `JSONAdapter.format` (see tests/golden/README.md).
 
-use dspy::adapter::{Adapter, ChatAdapter, FieldValues, FormatRequest, JsonAdapter, Message, Prompt};
+use dspy::adapter::{
+    Adapter, ChatAdapter, FieldValues, FormatRequest, JsonAdapter, Message, Prompt,
+};
 use dspy::{FieldSpec, SignatureInfo};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -21,7 +23,9 @@ fn classify() -> SignatureInfo {
 
 fn qa() -> SignatureInfo {
     SignatureInfo::new("QA")
-        .with_instructions("Answer the question from the context.\n\nBe brief: a few words.\n  Indented line.")
+        .with_instructions(
+            "Answer the question from the context.\n\nBe brief: a few words.\n  Indented line.",
+        )
         .input::<Vec<String>>("context", "passages that may help")
         .input::<String>("question", "")
         .output::<String>("answer", "often between 1 and 5 words")
@@ -33,22 +37,40 @@ fn qa() -> SignatureInfo {
 }
 
 fn plain() -> SignatureInfo {
-    SignatureInfo::new("Plain").input::<String>("question", "").output::<i64>("year", "")
+    SignatureInfo::new("Plain")
+        .input::<String>("question", "")
+        .output::<i64>("year", "")
 }
 
 fn check(name: &str, sig: SignatureInfo, adapter: &dyn Adapter) {
     let path = format!("{}/tests/golden/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("json");
-    let demos: Vec<FieldValues> =
-        golden["demos"].as_array().expect("demos").iter().map(|d| d.as_object().cloned().expect("object")).collect();
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("json");
+    let demos: Vec<FieldValues> = golden["demos"]
+        .as_array()
+        .expect("demos")
+        .iter()
+        .map(|d| d.as_object().cloned().expect("object"))
+        .collect();
     let input = golden["input"].as_object().cloned().expect("input");
-    let expected: Vec<Message> = serde_json::from_value(golden["messages"].clone()).expect("messages");
-    let formatted = adapter.format(&FormatRequest { signature: &sig, instructions: &sig.instructions, demos: &demos, input: &input });
-    let Prompt::Chat(messages) = formatted.prompt else { panic!("chat prompt expected") };
+    let expected: Vec<Message> =
+        serde_json::from_value(golden["messages"].clone()).expect("messages");
+    let formatted = adapter.format(&FormatRequest {
+        signature: &sig,
+        instructions: &sig.instructions,
+        demos: &demos,
+        input: &input,
+    });
+    let Prompt::Chat(messages) = formatted.prompt else {
+        panic!("chat prompt expected")
+    };
     assert_eq!(messages.len(), expected.len(), "{name}: message count");
     for (i, (ours, theirs)) in messages.iter().zip(&expected).enumerate() {
         assert_eq!(ours.role, theirs.role, "{name}: role of message {i}");
-        assert_eq!(ours.content, theirs.content, "{name}: content of message {i}");
+        assert_eq!(
+            ours.content, theirs.content,
+            "{name}: content of message {i}"
+        );
     }
 }
 
@@ -68,5 +90,8 @@ fn json_adapter_matches_dspy() {
 
 #[test]
 fn default_instructions_match_dspy() {
-    assert_eq!(plain().instructions, "Given the fields `question`, produce the fields `year`.");
+    assert_eq!(
+        plain().instructions,
+        "Given the fields `question`, produce the fields `year`."
+    );
 }

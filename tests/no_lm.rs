@@ -13,11 +13,17 @@ struct Echo {
 
 #[tokio::test]
 async fn calling_without_an_lm_says_what_to_do() {
-    let err = Predict::<Echo>::new().call(EchoInput { text: "hi".into() }).await.unwrap_err();
+    let err = Predict::<Echo>::new()
+        .call(EchoInput { text: "hi".into() })
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Config(_)));
     assert!(err.to_string().contains("dspy::configure"), "{err}");
 
     dspy::configure(LM::new(DummyLm::new([serde_json::json!({"echoed": "hi"})])));
-    let out = Predict::<Echo>::new().call(EchoInput { text: "hi".into() }).await.unwrap();
+    let out = Predict::<Echo>::new()
+        .call(EchoInput { text: "hi".into() })
+        .await
+        .unwrap();
     assert_eq!(out.echoed, "hi");
 }

@@ -18,7 +18,10 @@ enum Kind {
 struct Classify {
     #[input(desc = "a question in English")]
     question: String,
-    #[output(desc = "the kind of answer the question expects", prefix = "Answer type:")]
+    #[output(
+        desc = "the kind of answer the question expects",
+        prefix = "Answer type:"
+    )]
     label: Kind,
 }
 
@@ -50,25 +53,45 @@ async fn parses_a_typed_output_and_renders_demos_and_instructions() {
     let predict = Predict::<Classify>::new()
         .with_lm(LM::new(dummy.clone()))
         .with_instructions("Pick the answer type.")
-        .with_demos([Classify { question: "Where is Rome ?".into(), label: Kind::Location }]);
+        .with_demos([Classify {
+            question: "Where is Rome ?".into(),
+            label: Kind::Location,
+        }]);
     let prediction = predict.forward(ask("Who was Galileo ?")).await.unwrap();
     assert_eq!(prediction.label, Kind::Human);
     assert_eq!(prediction.lm_calls, 1);
     assert!(prediction.fixes.is_empty());
 
     let request = dummy.last_request().unwrap();
-    let Prompt::Chat(messages) = &request.prompt else { panic!("chat expected") };
+    let Prompt::Chat(messages) = &request.prompt else {
+        panic!("chat expected")
+    };
     assert_eq!(messages.len(), 4, "system, demo user, demo assistant, user");
-    assert!(messages[0].content.ends_with("your objective is: \n        Pick the answer type."));
+    assert!(
+        messages[0]
+            .content
+            .ends_with("your objective is: \n        Pick the answer type.")
+    );
     assert_eq!(messages[1].content, "[[ ## question ## ]]\nWhere is Rome ?");
     assert_eq!(messages[2].role, Role::Assistant);
-    assert_eq!(messages[2].content, "[[ ## label ## ]]\nlocation\n\n[[ ## completed ## ]]\n");
-    assert!(messages[3].content.starts_with("[[ ## question ## ]]\nWho was Galileo ?\n\nRespond with"));
+    assert_eq!(
+        messages[2].content,
+        "[[ ## label ## ]]\nlocation\n\n[[ ## completed ## ]]\n"
+    );
+    assert!(
+        messages[3]
+            .content
+            .starts_with("[[ ## question ## ]]\nWho was Galileo ?\n\nRespond with")
+    );
 }
 
 #[tokio::test]
 async fn sampling_settings_reach_the_request() {
-    let dummy = DummyLm::new([json!({"label": "number"}), json!({"label": "human"}), json!({"label": "location"})]);
+    let dummy = DummyLm::new([
+        json!({"label": "number"}),
+        json!({"label": "human"}),
+        json!({"label": "location"}),
+    ]);
     let predict = Predict::<Classify>::new()
         .with_lm(LM::new(dummy.clone()))
         .temperature(0.7)
@@ -79,17 +102,30 @@ async fn sampling_settings_reach_the_request() {
     let labels: Vec<Kind> = prediction.completions.iter().map(|o| o.label).collect();
     assert_eq!(labels, vec![Kind::Number, Kind::Human, Kind::Location]);
     let request = dummy.last_request().unwrap();
-    assert_eq!((request.temperature, request.max_tokens, request.n), (Some(0.7), Some(50), 3));
+    assert_eq!(
+        (request.temperature, request.max_tokens, request.n),
+        (Some(0.7), Some(50), 3)
+    );
     assert_eq!(request.stop, vec!["###".to_string()]);
     assert_eq!(request.answer_format, Some(AnswerFormat::Markers));
-    assert_eq!(request.response_schema, None, "the chat adapter sends no schema");
+    assert_eq!(
+        request.response_schema, None,
+        "the chat adapter sends no schema"
+    );
 }
 
 #[tokio::test]
 async fn lenient_parsing_is_recorded() {
-    let dummy = DummyLm::new([json!("[[ ## count ## ]]\n\"7\"\n\n[[ ## sure ## ]]\nyes\n\n[[ ## completed ## ]]")]);
+    let dummy = DummyLm::new([json!(
+        "[[ ## count ## ]]\n\"7\"\n\n[[ ## sure ## ]]\nyes\n\n[[ ## completed ## ]]"
+    )]);
     let predict = Predict::<Count>::new().with_lm(LM::new(dummy));
-    let p = predict.forward(CountInput { question: "How many?".into() }).await.unwrap();
+    let p = predict
+        .forward(CountInput {
+            question: "How many?".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!((p.count, p.sure), (7, true));
     let fixed: Vec<&str> = p.fixes.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fixed, vec!["count", "sure"], "{:?}", p.fixes);
@@ -97,7 +133,10 @@ async fn lenient_parsing_is_recorded() {
 
 #[tokio::test]
 async fn falls_back_to_json_then_succeeds() {
-    let dummy = DummyLm::new([json!("I think it's a person."), json!("{\"label\": \"human\"}")]);
+    let dummy = DummyLm::new([
+        json!("I think it's a person."),
+        json!("{\"label\": \"human\"}"),
+    ]);
     let predict = Predict::<Classify>::new().with_lm(LM::new(dummy.clone()));
     let p = predict.forward(ask("Who ?")).await.unwrap();
     assert_eq!((p.label, p.lm_calls), (Kind::Human, 2));
@@ -108,22 +147,44 @@ async fn falls_back_to_json_then_succeeds() {
 
 #[tokio::test]
 async fn reasks_with_the_error_then_gives_up_with_everything_tried() {
-    let dummy = DummyLm::new([json!("garbage"), json!("more garbage"), json!("{\"label\": \"human\"}")]);
+    let dummy = DummyLm::new([
+        json!("garbage"),
+        json!("more garbage"),
+        json!("{\"label\": \"human\"}"),
+    ]);
     let predict = Predict::<Classify>::new().with_lm(LM::new(dummy.clone()));
     let p = predict.forward(ask("Who ?")).await.unwrap();
     assert_eq!(p.lm_calls, 3);
     let third = &dummy.requests()[2];
-    let Prompt::Chat(messages) = &third.prompt else { panic!() };
+    let Prompt::Chat(messages) = &third.prompt else {
+        panic!()
+    };
     assert_eq!(messages[messages.len() - 2].content, "more garbage");
-    assert!(messages[messages.len() - 1].content.starts_with("Your answer could not be read"));
+    assert!(
+        messages[messages.len() - 1]
+            .content
+            .starts_with("Your answer could not be read")
+    );
 
     let dummy = DummyLm::new([json!("a"), json!("b"), json!("c")]);
-    let err = Predict::<Classify>::new().with_lm(LM::new(dummy.clone())).call(ask("Who ?")).await.unwrap_err();
-    let Error::Parse { field, raw, tried } = &err else { panic!("{err}") };
+    let err = Predict::<Classify>::new()
+        .with_lm(LM::new(dummy.clone()))
+        .call(ask("Who ?"))
+        .await
+        .unwrap_err();
+    let Error::Parse { field, raw, tried } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(dummy.remaining(), 0, "chat, json fallback, re-ask");
     assert_eq!(raw, "c");
-    assert!(tried.iter().any(|t| t.starts_with("ChatAdapter:")), "{tried:?}");
-    assert!(tried.iter().any(|t| t.starts_with("JsonAdapter:")), "{tried:?}");
+    assert!(
+        tried.iter().any(|t| t.starts_with("ChatAdapter:")),
+        "{tried:?}"
+    );
+    assert!(
+        tried.iter().any(|t| t.starts_with("JsonAdapter:")),
+        "{tried:?}"
+    );
     assert!(!field.is_empty());
 }
 
@@ -133,16 +194,34 @@ async fn fallbacks_can_be_turned_off() {
     let predict = Predict::<Classify>::new()
         .with_lm(LM::new(dummy.clone()))
         .with_adapter(ChatAdapter::new().json_fallback(false).reask(false));
-    assert!(matches!(predict.call(ask("Who ?")).await, Err(Error::Parse { .. })));
+    assert!(matches!(
+        predict.call(ask("Who ?")).await,
+        Err(Error::Parse { .. })
+    ));
     assert_eq!(dummy.remaining(), 1, "exactly one call");
 }
 
 #[tokio::test]
 async fn garbage_empty_and_truncated_answers_are_parse_errors() {
-    for bad in ["", "   ", "no markers here", "[[ ## label ## ]]\nbanana", "[[ ## count ## ]]\n", "{\"label\": "] {
+    for bad in [
+        "",
+        "   ",
+        "no markers here",
+        "[[ ## label ## ]]\nbanana",
+        "[[ ## count ## ]]\n",
+        "{\"label\": ",
+    ] {
         let dummy = DummyLm::new([json!(bad), json!(bad), json!(bad)]);
-        let err = Predict::<Count>::new().with_lm(LM::new(dummy)).call(CountInput { question: "q".into() }).await;
-        assert!(matches!(err, Err(Error::Parse { .. })), "{bad:?} gave {err:?}");
+        let err = Predict::<Count>::new()
+            .with_lm(LM::new(dummy))
+            .call(CountInput {
+                question: "q".into(),
+            })
+            .await;
+        assert!(
+            matches!(err, Err(Error::Parse { .. })),
+            "{bad:?} gave {err:?}"
+        );
     }
 
     #[derive(Debug)]
@@ -166,7 +245,9 @@ async fn garbage_empty_and_truncated_answers_are_parse_errors() {
     let err = Predict::<Count>::new()
         .with_lm(LM::new(Truncating))
         .with_adapter(ChatAdapter::new().json_fallback(false).reask(false))
-        .call(CountInput { question: "q".into() })
+        .call(CountInput {
+            question: "q".into(),
+        })
         .await
         .unwrap_err();
     assert!(err.to_string().contains("max_tokens"), "{err}");
@@ -177,8 +258,14 @@ async fn completion_models_get_a_primed_few_shot_transcript() {
     let dummy = DummyLm::new([json!({"label": "human"})]).completion_model();
     let predict = Predict::<Classify>::new()
         .with_lm(LM::new(dummy.clone()))
-        .with_demos([Classify { question: "Where is Rome ?".into(), label: Kind::Location }]);
-    assert_eq!(predict.call(ask("Who was Galileo ?")).await.unwrap().label, Kind::Human);
+        .with_demos([Classify {
+            question: "Where is Rome ?".into(),
+            label: Kind::Location,
+        }]);
+    assert_eq!(
+        predict.call(ask("Who was Galileo ?")).await.unwrap().label,
+        Kind::Human
+    );
     let request = dummy.last_request().unwrap();
     assert_eq!(
         request.prompt,
@@ -195,28 +282,62 @@ async fn completion_models_get_a_primed_few_shot_transcript() {
 #[tokio::test]
 async fn json_adapter_sends_the_schema_when_supported() {
     let dummy = DummyLm::new([json!({"count": 3, "sure": false})]).structured_output(true);
-    let predict = Predict::<Count>::new().with_lm(LM::new(dummy.clone())).with_adapter(JsonAdapter::new());
-    let p = predict.forward(CountInput { question: "q".into() }).await.unwrap();
+    let predict = Predict::<Count>::new()
+        .with_lm(LM::new(dummy.clone()))
+        .with_adapter(JsonAdapter::new());
+    let p = predict
+        .forward(CountInput {
+            question: "q".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!((p.count, p.sure), (3, false));
-    let schema = dummy.last_request().unwrap().response_schema.expect("schema sent");
+    let schema = dummy
+        .last_request()
+        .unwrap()
+        .response_schema
+        .expect("schema sent");
     assert_eq!(schema.schema["required"], json!(["count", "sure"]));
     assert_eq!(schema.schema["properties"]["sure"]["type"], "boolean");
 }
 
 #[tokio::test]
 async fn keyed_and_follow_examples_modes() {
-    let keyed = DummyLm::keyed([("Galileo", json!({"label": "human"})), ("Rome", json!({"label": "location"}))]);
+    let keyed = DummyLm::keyed([
+        ("Galileo", json!({"label": "human"})),
+        ("Rome", json!({"label": "location"})),
+    ]);
     let predict = Predict::<Classify>::new().with_lm(LM::new(keyed));
-    assert_eq!(predict.call(ask("Where is Rome ?")).await.unwrap().label, Kind::Location);
-    assert_eq!(predict.call(ask("Who was Galileo ?")).await.unwrap().label, Kind::Human);
+    assert_eq!(
+        predict.call(ask("Where is Rome ?")).await.unwrap().label,
+        Kind::Location
+    );
+    assert_eq!(
+        predict.call(ask("Who was Galileo ?")).await.unwrap().label,
+        Kind::Human
+    );
 
     let demos = [
-        Classify { question: "Where is Rome ?".into(), label: Kind::Location },
-        Classify { question: "How many legs ?".into(), label: Kind::Number },
+        Classify {
+            question: "Where is Rome ?".into(),
+            label: Kind::Location,
+        },
+        Classify {
+            question: "How many legs ?".into(),
+            label: Kind::Number,
+        },
     ];
-    for lm in [DummyLm::follow_examples(), DummyLm::follow_examples().completion_model()] {
-        let predict = Predict::<Classify>::new().with_lm(LM::new(lm)).with_demos(demos.clone());
-        assert_eq!(predict.call(ask("How many legs ?")).await.unwrap().label, Kind::Number);
+    for lm in [
+        DummyLm::follow_examples(),
+        DummyLm::follow_examples().completion_model(),
+    ] {
+        let predict = Predict::<Classify>::new()
+            .with_lm(LM::new(lm))
+            .with_demos(demos.clone());
+        assert_eq!(
+            predict.call(ask("How many legs ?")).await.unwrap().label,
+            Kind::Number
+        );
         assert!(predict.call(ask("Unseen ?")).await.is_err());
     }
 }
@@ -246,6 +367,9 @@ async fn predictor_lm_overrides_the_task_lm() {
     let own = LM::new(DummyLm::keyed([("", json!({"label": "number"}))]));
     let task = LM::new(DummyLm::keyed([("", json!({"label": "human"}))]));
     let predict = Predict::<Classify>::new().with_lm(own);
-    let label = dspy::with_lm(task, predict.call(ask("q"))).await.unwrap().label;
+    let label = dspy::with_lm(task, predict.call(ask("q")))
+        .await
+        .unwrap()
+        .label;
     assert_eq!(label, Kind::Number);
 }

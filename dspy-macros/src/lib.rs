@@ -1,6 +1,83 @@
-//! Derive macros for dspy (stub).
-use proc_macro::TokenStream;
+//! Derive macros for [dspy](https://docs.rs/dspy). Use them through the facade:
+//! `use dspy::prelude::*;` brings `#[derive(Signature)]` into scope.
+//!
+//! The macro reads a struct into a small checked model ([`model`]), reporting every misuse as a
+//! spanned compile error, then generates code from it ([`expand`]).
 
-/// Derives `Signature`.
+mod attr;
+mod case;
+mod errors;
+mod expand;
+mod model;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Derives [`Signature`] for a struct: a typed description of one LM call.
+///
+/// Every field is either an `#[input]` (given to the LM) or an `#[output]` (produced by it), and
+/// the struct's doc comment is the task's instructions:
+///
+/// ```text
+/// use dspy::prelude::*;
+///
+/// /// Classify the question by the kind of answer it expects.
+/// #[derive(Signature, Clone, Debug)]
+/// struct ClassifyQuestion {
+///     #[input(desc = "a question in English")]
+///     question: String,
+///     #[output(desc = "the kind of answer the question expects", prefix = "Answer type:")]
+///     label: QuestionKind, // a unit enum with Serialize, Deserialize, JsonSchema
+/// }
+///
+/// let example = ClassifyQuestion { question: "Who was Galileo?".into(), label: QuestionKind::Human };
+/// let input: ClassifyQuestionInput = example.input();
+/// let output: ClassifyQuestionOutput = example.output();
+/// let again = ClassifyQuestion::from_parts(input, output);
+/// ```
+///
+/// # What it generates
+///
+/// For a struct `X`:
+///
+/// - `XInput` and `XOutput`: the input and output fields, with the struct's visibility on the
+///   structs and their fields, the fields' doc comments and `#[serde(..)]` attributes, and
+///   `Clone`, `Debug`, `Serialize`, `Deserialize` and `JsonSchema`;
+/// - `impl Serialize` and `impl Deserialize` for `X`, as one flat JSON object of all fields
+///   (unknown keys are ignored, so data files may carry extra columns). **Do not also derive
+///   `Serialize` or `Deserialize` on `X`**: the impls would conflict;
+/// - `impl Signature for X`: `X::info()` lists the fields in declaration order, with the doc
+///   comment as instructions (DSPy's default, "Given the fields `a`, produce the fields `b`.",
+///   when there is none);
+/// - `impl Example for X`, so a value of `X` is a training example;
+/// - inherent `x.input()`, `x.output()` (copies), `X::from_parts(input, output)` and
+///   `x.into_parts()`.
+///
+/// `X` itself must be `Clone` (derive it), and every field type must implement `Serialize`,
+/// `Deserialize`, `JsonSchema`, `Clone` and `Debug`.
+///
+/// # Attributes
+///
+/// - `#[input]` / `#[output]` on each field, with optional keys `desc = ".."` (what the field
+///   holds, shown to the LM) and `prefix = ".."` (its label in completion-mode prompts; default
+///   `Field name:`).
+/// - `#[serde(..)]` on fields and on the struct, as with serde. A field's name in prompts is its
+///   name on the wire: `#[serde(rename = "..")]`, else the struct's `#[serde(rename_all = "..")]`
+///   applied, else the field's name. `skip` and `flatten` are refused: every field is one value
+///   the LM sees or writes.
+/// - `#[dspy(crate = "path")]` on the struct: where generated code finds dspy (default
+///   `::dspy`; dspy-core's own tests use `#[dspy(crate = "dspy_core")]`).
+///
+/// Misuse is a compile error on the offending item: a struct without an `#[input]` or without
+/// an `#[output]` field, a field with no role or two, tuple and unit structs, enums, unions,
+/// generics, unknown attribute keys, and two fields with the same name on the wire.
+///
+/// [`Signature`]: https://docs.rs/dspy/latest/dspy/trait.Signature.html
 #[proc_macro_derive(Signature, attributes(input, output, dspy, serde))]
-pub fn derive_signature(_input: TokenStream) -> TokenStream { TokenStream::new() }
+pub fn derive_signature(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match model::SignatureModel::from_input(&input) {
+        Ok(model) => expand::expand(&model).into(),
+        Err(errors) => errors.to_compile_error().into(),
+    }
+}

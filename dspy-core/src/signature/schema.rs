@@ -5,33 +5,80 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value};
 
 /// The JSON schema of `T` with every subschema inlined and the noise removed: no `$schema`, no
-/// `title`s, no `format` for plain numbers, string enums as `{"type": "string", "enum": [..]}`,
-/// and a nullable `T` as `{"anyOf": [T, {"type": "null"}]}` (as pydantic writes it, so prompts
-/// match DSPy's).
+/// `format` for plain numbers, string enums as `{"type": "string", "enum": [..]}`, and a nullable
+/// `T` as `{"anyOf": [T, {"type": "null"}]}` (as pydantic writes it, so prompts match DSPy's).
+/// Objects keep a `title` naming their Rust type, which prompts show as the type's name.
 ///
 /// ```
 /// let s = dspy_core::field_schema::<Option<u8>>();
 /// assert_eq!(s, serde_json::json!({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 255}, {"type": "null"}]}));
 /// ```
 pub fn field_schema<T: JsonSchema + ?Sized>() -> Value {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.inline_subschemas = true)
-        .into_generator();
-    let mut schema = generator.subschema_for::<T>().to_value();
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let schema = generator.subschema_for::<T>().to_value();
     let defs = generator.take_definitions(true);
-    // Recursive types keep `$ref`s; carry their definitions so the schema stays complete.
-    if let (false, Value::Object(map)) = (defs.is_empty(), &mut schema) {
-        map.insert("$defs".into(), Value::Object(defs));
-    }
-    // Titles name Rust types; keep the top one as a hint, drop the rest.
-    let title = schema.get("title").cloned();
-    let mut schema = normalize(schema);
-    if let (Some(title), Value::Object(map)) = (title, &mut schema)
-        && map.get("type").and_then(Value::as_str) == Some("object")
-    {
-        map.insert("title".into(), title);
+    let mut stack = Vec::new();
+    let mut recursive = Map::new();
+    let mut schema = normalize(inline_refs(schema, &defs, &mut stack, &mut recursive));
+    // A recursive type keeps its `$ref`s; carry those definitions so the schema stays whole.
+    if let (false, Value::Object(map)) = (recursive.is_empty(), &mut schema) {
+        map.insert("$defs".into(), Value::Object(recursive));
     }
     schema
+}
+
+/// Replaces `{"$ref": "#/$defs/Name"}` with the definition, titled `Name` when it is an object
+/// (schemars' own inlining drops the names). A type that refers to itself keeps its `$ref`.
+fn inline_refs(
+    schema: Value,
+    defs: &Map<String, Value>,
+    stack: &mut Vec<String>,
+    recursive: &mut Map<String, Value>,
+) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let name = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/$defs/"))
+                .map(str::to_string);
+            if let Some(name) = name
+                && let Some(def) = defs.get(&name)
+            {
+                if stack.contains(&name) {
+                    recursive.insert(name, def.clone());
+                    return Value::Object(map);
+                }
+                stack.push(name.clone());
+                let mut inlined = inline_refs(def.clone(), defs, stack, recursive);
+                stack.pop();
+                if let Value::Object(obj) = &mut inlined {
+                    if obj.get("type").and_then(Value::as_str) == Some("object") {
+                        obj.insert("title".into(), Value::String(name));
+                    }
+                    // Keys beside the `$ref` (a field's description) describe this use of it.
+                    for (k, v) in map {
+                        if k != "$ref" {
+                            obj.insert(k, inline_refs(v, defs, stack, recursive));
+                        }
+                    }
+                }
+                return inlined;
+            }
+            Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, inline_refs(v, defs, stack, recursive)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| inline_refs(v, defs, stack, recursive))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn normalize(schema: Value) -> Value {
@@ -39,7 +86,9 @@ fn normalize(schema: Value) -> Value {
         return schema;
     };
     map.remove("$schema");
-    map.remove("title");
+    if map.get("type").and_then(Value::as_str) != Some("object") {
+        map.remove("title");
+    }
     if matches!(
         map.get("type").and_then(Value::as_str),
         Some("integer" | "number")
@@ -201,6 +250,37 @@ mod tests {
             field_schema::<Vec<String>>(),
             json!({"type": "array", "items": {"type": "string"}})
         );
+    }
+
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Citation {
+        /// where it is from
+        source: String,
+        page: u32,
+    }
+
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Tree {
+        children: Vec<Tree>,
+    }
+
+    #[test]
+    fn nested_types_are_named_wherever_they_appear() {
+        assert_eq!(type_hint(&field_schema::<Citation>()), "Citation");
+        assert_eq!(type_hint(&field_schema::<Vec<Citation>>()), "list[Citation]");
+        assert_eq!(type_hint(&field_schema::<Option<Citation>>()), "Union[Citation, NoneType]");
+        let schema = field_schema::<Citation>();
+        assert_eq!(schema["properties"]["source"]["description"], "where it is from");
+        assert_eq!(schema["required"], json!(["source", "page"]));
+    }
+
+    #[test]
+    fn recursive_types_keep_their_definitions() {
+        let schema = field_schema::<Tree>();
+        assert_eq!(schema["properties"]["children"]["items"]["$ref"], "#/$defs/Tree");
+        assert!(schema["$defs"]["Tree"].is_object());
     }
 
     #[test]

@@ -1,0 +1,6 @@
+use dspy::prelude::*;
+
+#[derive(Signature, Clone, Debug)]
+struct QA;
+
+fn main() {}

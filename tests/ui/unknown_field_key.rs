@@ -1,0 +1,11 @@
+use dspy::prelude::*;
+
+#[derive(Signature, Clone, Debug)]
+struct QA {
+    #[input(description = "a question")]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+fn main() {}
