@@ -62,23 +62,12 @@ impl Adapter for ChatAdapter {
 
     fn format(&self, request: &FormatRequest<'_>) -> Formatted {
         let sig = request.signature;
-        let system = format!(
-            "{}\n{}\n{}",
-            field_descriptions(sig),
-            marker_structure(sig),
-            task_description(request.instructions)
+        let messages = chat_messages(
+            request,
+            &marker_structure(sig),
+            |demo| output_sections(sig, demo),
+            &output_requirements(sig),
         );
-        let mut messages = Vec::with_capacity(2 + 2 * request.demos.len());
-        messages.push(Message::system(system));
-        for demo in request.demos {
-            messages.push(Message::user(input_sections(sig, demo)));
-            messages.push(Message::assistant(output_sections(sig, demo)));
-        }
-        messages.push(Message::user(format!(
-            "{}\n\n{}",
-            input_sections(sig, request.input),
-            output_requirements(sig)
-        )));
         Formatted {
             prompt: Prompt::Chat(messages),
             response_schema: None,
@@ -131,6 +120,32 @@ impl Adapter for ChatAdapter {
     fn reask_on_error(&self) -> bool {
         self.reask
     }
+}
+
+/// The layout both chat adapters share: a system message (fields, `structure`, task), each demo
+/// as a user turn and an assistant turn written by `answer`, then the input and a `reminder`.
+pub(super) fn chat_messages(
+    request: &FormatRequest<'_>,
+    structure: &str,
+    answer: impl Fn(&FieldValues) -> String,
+    reminder: &str,
+) -> Vec<Message> {
+    let sig = request.signature;
+    let mut messages = Vec::with_capacity(2 + 2 * request.demos.len());
+    messages.push(Message::system(format!(
+        "{}\n{structure}\n{}",
+        field_descriptions(sig),
+        task_description(request.instructions)
+    )));
+    for demo in request.demos {
+        messages.push(Message::user(input_sections(sig, demo)));
+        messages.push(Message::assistant(answer(demo)));
+    }
+    messages.push(Message::user(format!(
+        "{}\n\n{reminder}",
+        input_sections(sig, request.input)
+    )));
+    messages
 }
 
 /// Output fields the answer left out: null for nullable fields (recorded), else an error.

@@ -1,10 +1,7 @@
-use super::chat::{
-    field_descriptions, fill_missing, input_sections, placeholder, task_description, type_reminder,
-};
+use super::chat::{chat_messages, fill_missing, placeholder, type_reminder};
 use super::parse::{Fix, coerce_field, find_json_object};
 use super::{
-    Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Message, Parsed, Prompt,
-    ResponseSchema,
+    Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Parsed, Prompt, ResponseSchema,
 };
 use crate::signature::SignatureInfo;
 use crate::{Error, Result};
@@ -60,28 +57,21 @@ impl Adapter for JsonAdapter {
 
     fn format(&self, request: &FormatRequest<'_>) -> Formatted {
         let sig = request.signature;
-        let system = format!(
-            "{}\n{}\n{}",
-            field_descriptions(sig),
-            structure(sig),
-            task_description(request.instructions)
-        );
-        let mut messages = Vec::with_capacity(2 + 2 * request.demos.len());
-        messages.push(Message::system(system));
-        for demo in request.demos {
-            messages.push(Message::user(input_sections(sig, demo)));
-            messages.push(Message::assistant(output_json(sig, demo)));
-        }
         let order: Vec<String> = sig
             .outputs
             .iter()
             .map(|f| format!("`{}`{}", f.name, type_reminder(f)))
             .collect();
-        messages.push(Message::user(format!(
-            "{}\n\nRespond with a JSON object in the following order of fields: {}.",
-            input_sections(sig, request.input),
+        let reminder = format!(
+            "Respond with a JSON object in the following order of fields: {}.",
             order.join(", then ")
-        )));
+        );
+        let messages = chat_messages(
+            request,
+            &structure(sig),
+            |demo| output_json(sig, demo),
+            &reminder,
+        );
         Formatted {
             prompt: Prompt::Chat(messages),
             response_schema: Some(response_schema(sig)),

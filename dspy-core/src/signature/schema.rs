@@ -269,17 +269,29 @@ mod tests {
     #[test]
     fn nested_types_are_named_wherever_they_appear() {
         assert_eq!(type_hint(&field_schema::<Citation>()), "Citation");
-        assert_eq!(type_hint(&field_schema::<Vec<Citation>>()), "list[Citation]");
-        assert_eq!(type_hint(&field_schema::<Option<Citation>>()), "Union[Citation, NoneType]");
+        assert_eq!(
+            type_hint(&field_schema::<Vec<Citation>>()),
+            "list[Citation]"
+        );
+        assert_eq!(
+            type_hint(&field_schema::<Option<Citation>>()),
+            "Union[Citation, NoneType]"
+        );
         let schema = field_schema::<Citation>();
-        assert_eq!(schema["properties"]["source"]["description"], "where it is from");
+        assert_eq!(
+            schema["properties"]["source"]["description"],
+            "where it is from"
+        );
         assert_eq!(schema["required"], json!(["source", "page"]));
     }
 
     #[test]
     fn recursive_types_keep_their_definitions() {
         let schema = field_schema::<Tree>();
-        assert_eq!(schema["properties"]["children"]["items"]["$ref"], "#/$defs/Tree");
+        assert_eq!(
+            schema["properties"]["children"]["items"]["$ref"],
+            "#/$defs/Tree"
+        );
         assert!(schema["$defs"]["Tree"].is_object());
     }
 
