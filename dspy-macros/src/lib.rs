@@ -1,8 +1,8 @@
 //! Derive macros for [dspy](https://docs.rs/dspy). Use them through the facade:
 //! `use dspy::prelude::*;` brings `#[derive(Signature)]` into scope.
 //!
-//! The macro reads a struct into a small checked model ([`model`]), reporting every misuse as a
-//! spanned compile error, then generates code from it ([`expand`]).
+//! The macro reads a struct into a small checked model (`model`), reporting every misuse as a
+//! spanned compile error, then generates code from it (`expand`).
 
 mod attr;
 mod case;
