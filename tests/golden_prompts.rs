@@ -42,7 +42,7 @@ fn plain() -> SignatureInfo {
         .output::<i64>("year", "")
 }
 
-fn check(name: &str, sig: SignatureInfo, adapter: &dyn Adapter) {
+pub(crate) fn check(name: &str, sig: SignatureInfo, adapter: &dyn Adapter) {
     let path = format!("{}/tests/golden/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let golden: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file")).expect("json");
@@ -94,4 +94,52 @@ fn default_instructions_match_dspy() {
         plain().instructions,
         "Given the fields `question`, produce the fields `year`."
     );
+}
+
+mod chain_of_thought {
+    use super::check;
+    use dspy::prelude::*;
+    use dspy::{ChatAdapter, Reasoned};
+
+    #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Abbreviation,
+        Description,
+        Entity,
+        Human,
+        Location,
+        Number,
+    }
+
+    /// Classify the question by the kind of answer it expects.
+    #[derive(Signature, Clone, Debug)]
+    struct Classify {
+        #[input(desc = "a question in English")]
+        question: String,
+        #[output(desc = "the kind of answer the question expects")]
+        label: Kind,
+    }
+
+    #[derive(Signature, Clone, Debug)]
+    struct Plain {
+        #[input]
+        question: String,
+        #[output]
+        year: i64,
+    }
+
+    #[test]
+    fn chain_of_thought_matches_dspy() {
+        check(
+            "cot_classify_chat",
+            Reasoned::<Classify>::info().clone(),
+            &ChatAdapter::new(),
+        );
+        check(
+            "cot_plain_chat",
+            Reasoned::<Plain>::info().clone(),
+            &ChatAdapter::new(),
+        );
+    }
 }

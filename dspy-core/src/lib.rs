@@ -19,7 +19,9 @@ pub mod signature;
 pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
-pub use module::{Module, Predict, PredictConfig, Prediction};
+pub use module::{
+    ChainOfThought, Module, Predict, PredictConfig, Prediction, Reasoned, WithReasoning,
+};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
 };

@@ -2,9 +2,11 @@
 //! input to a typed output.
 
 mod call;
+mod chain_of_thought;
 mod predict;
 
 pub use call::run_adapter;
+pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use predict::{Predict, PredictConfig, Prediction};
 
 use crate::Result;

@@ -112,3 +112,32 @@ impl SignatureInfo {
         self
     }
 }
+
+/// The [`SignatureInfo`] of type `T`, built once by `build` and kept for the life of the process.
+///
+/// A `static` inside a generic function is shared by every instantiation, so signatures that are
+/// generic (such as `ChainOfThought`'s `Reasoned<S>`) keep their descriptions here, one per type.
+///
+/// ```
+/// use dspy_core::signature::{SignatureInfo, info_for};
+/// struct Marker;
+/// let a = info_for::<Marker>(|| SignatureInfo::new("A"));
+/// let b = info_for::<Marker>(|| SignatureInfo::new("never built"));
+/// assert!(std::ptr::eq(a, b));
+/// ```
+pub fn info_for<T: 'static>(build: impl FnOnce() -> SignatureInfo) -> &'static SignatureInfo {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    static INFOS: OnceLock<RwLock<HashMap<TypeId, &'static SignatureInfo>>> = OnceLock::new();
+    let infos = INFOS.get_or_init(Default::default);
+    let key = TypeId::of::<T>();
+    if let Some(info) = infos.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return info;
+    }
+    let mut infos = infos.write().unwrap_or_else(|e| e.into_inner());
+    // Leaked once per type: these live as long as the program, like a derived signature's static.
+    infos
+        .entry(key)
+        .or_insert_with(|| Box::leak(Box::new(build())))
+}

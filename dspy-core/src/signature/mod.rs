@@ -9,7 +9,7 @@ mod info;
 mod schema;
 
 pub use field::FieldSpec;
-pub use info::SignatureInfo;
+pub use info::{SignatureInfo, info_for};
 pub use schema::{field_schema, type_hint};
 
 use schemars::JsonSchema;
