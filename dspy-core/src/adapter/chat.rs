@@ -86,13 +86,7 @@ impl Adapter for ChatAdapter {
             let Some((_, text)) = sections.iter().find(|(name, _)| *name == field.name) else {
                 continue;
             };
-            let (value, fixes) = parse_field(field, text).map_err(|tried| Error::Parse {
-                field: field.name.clone(),
-                raw: completion.to_string(),
-                tried,
-            })?;
-            parsed.values.insert(field.name.clone(), value);
-            parsed.fixes.extend(fixes);
+            parsed.push_field(field, completion, parse_field(field, text))?;
         }
         fill_missing(sig, &mut parsed, completion, || {
             let found: Vec<&str> = sections

@@ -1,8 +1,8 @@
 use super::parse::parse_field;
 use super::render::display_value;
 use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt};
+use crate::Result;
 use crate::signature::{FieldSpec, SignatureInfo};
-use crate::{Error, Result};
 
 /// Plain few-shot completion text for base (non-chat) models.
 ///
@@ -81,13 +81,7 @@ impl Adapter for CompletionAdapter {
         let mut parsed = Parsed::default();
         for (field, text) in sig.outputs.iter().zip(texts) {
             let Some(text) = text else { continue };
-            let (value, fixes) = parse_field(field, &text).map_err(|tried| Error::Parse {
-                field: field.name.clone(),
-                raw: completion.to_string(),
-                tried,
-            })?;
-            parsed.values.insert(field.name.clone(), value);
-            parsed.fixes.extend(fixes);
+            parsed.push_field(field, completion, parse_field(field, &text))?;
         }
         super::chat::fill_missing(sig, &mut parsed, completion, || {
             let prefixes: Vec<&str> = sig
@@ -192,6 +186,7 @@ pub(crate) fn render_completion(sig_prefixes: &[(String, String)], values: &Fiel
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     fn sig() -> SignatureInfo {
         SignatureInfo::new("S")

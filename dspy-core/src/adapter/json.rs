@@ -102,13 +102,7 @@ impl Adapter for JsonAdapter {
             let Some(value) = object.shift_remove(&field.name) else {
                 continue;
             };
-            let (value, fixes) = coerce_field(field, value).map_err(|tried| Error::Parse {
-                field: field.name.clone(),
-                raw: completion.to_string(),
-                tried,
-            })?;
-            parsed.values.insert(field.name.clone(), value);
-            parsed.fixes.extend(fixes);
+            parsed.push_field(field, completion, coerce_field(field, value))?;
         }
         fill_missing(sig, &mut parsed, completion, || {
             let keys: Vec<&str> = object.keys().map(String::as_str).collect();

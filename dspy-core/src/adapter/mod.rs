@@ -109,6 +109,26 @@ pub struct Parsed {
     pub fixes: Vec<Fix>,
 }
 
+impl Parsed {
+    /// Records one field's parse result: its value and fixes, or an [`Error::Parse`] naming the
+    /// field and carrying the whole completion.
+    pub(crate) fn push_field(
+        &mut self,
+        field: &crate::FieldSpec,
+        completion: &str,
+        result: std::result::Result<(Value, Vec<Fix>), Vec<String>>,
+    ) -> Result<()> {
+        let (value, fixes) = result.map_err(|tried| crate::Error::Parse {
+            field: field.name.clone(),
+            raw: completion.to_string(),
+            tried,
+        })?;
+        self.values.insert(field.name.clone(), value);
+        self.fixes.extend(fixes);
+        Ok(())
+    }
+}
+
 /// Turns signature calls into prompts and completions back into fields.
 ///
 /// Implement it to change how prompts look; `Predict::with_adapter` installs one per predictor.
