@@ -20,7 +20,8 @@ pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{
-    ChainOfThought, Module, Predict, PredictConfig, Prediction, Reasoned, WithReasoning,
+    ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
+    PredictorId, Reasoned, WithReasoning,
 };
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,

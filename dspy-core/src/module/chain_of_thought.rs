@@ -1,4 +1,4 @@
-use super::{Module, Predict, Prediction};
+use super::{DynPredictor, Module, Parameters, Predict, Prediction, child_name};
 use crate::Result;
 use crate::lm::LM;
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
@@ -194,5 +194,26 @@ impl<S: Signature> Module for ChainOfThought<S> {
 
     async fn call(&self, input: S::Input) -> Result<Self::Output> {
         self.predict.call(input).await
+    }
+}
+
+/// Its one predictor is named `predict`, as in DSPy.
+impl<S: Signature> Parameters for ChainOfThought<S> {
+    fn visit_predictors<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
+    ) {
+        self.predict
+            .visit_predictors(&child_name(prefix, "predict"), visit);
+    }
+
+    fn visit_predictors_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
+    ) {
+        self.predict
+            .visit_predictors_mut(&child_name(prefix, "predict"), visit);
     }
 }

@@ -1,5 +1,7 @@
 use super::Module;
 use super::call::run_adapter;
+use super::params::PredictorId;
+use super::trace;
 use crate::adapter::{
     Adapter, ChatAdapter, CompletionAdapter, FieldValues, Fix, FormatRequest, Formatted, Parsed,
 };
@@ -103,8 +105,9 @@ pub struct Predict<S: Signature> {
     pub instructions: Option<String>,
     /// Sampling settings.
     pub config: PredictConfig,
-    lm: Option<LM>,
+    pub(crate) lm: Option<LM>,
     adapter: Option<Arc<dyn Adapter>>,
+    pub(crate) id: PredictorId,
     _signature: PhantomData<fn() -> S>,
 }
 
@@ -117,6 +120,7 @@ impl<S: Signature> Predict<S> {
             config: PredictConfig::default(),
             lm: None,
             adapter: None,
+            id: PredictorId::fresh(),
             _signature: PhantomData,
         }
     }
@@ -218,10 +222,13 @@ impl<S: Signature> Predict<S> {
     pub async fn forward(&self, input: S::Input) -> Result<Prediction<S::Output>> {
         let lm = self.lm()?;
         let adapter = self.adapter_for(&lm);
-        let input = to_fields(&input)?;
+        let fields = to_fields(&input)?;
         let demos = self.demo_fields()?;
-        let request = self.format_request(&demos, &input);
-        run_adapter(&lm, adapter, &request, &self.config, decode::<S::Output>).await
+        let request = self.format_request(&demos, &fields);
+        let prediction =
+            run_adapter(&lm, adapter, &request, &self.config, decode::<S::Output>).await?;
+        trace::record::<S>(self.id, &input, &prediction.output);
+        Ok(prediction)
     }
 
     fn demo_fields(&self) -> Result<Vec<FieldValues>> {
@@ -286,6 +293,8 @@ impl<S: Signature> Clone for Predict<S> {
             config: self.config.clone(),
             lm: self.lm.clone(),
             adapter: self.adapter.clone(),
+            // A clone is another predictor: traces tell it apart from the original.
+            id: PredictorId::fresh(),
             _signature: PhantomData,
         }
     }
