@@ -7,11 +7,14 @@
 //! 1. [`signature`]: the [`Signature`] trait and its runtime description, [`SignatureInfo`];
 //! 2. [`adapter`]: prompts from signatures, typed fields from completions;
 //! 3. [`lm`]: the [`LanguageModel`] trait, the [`LM`] handle and its backends;
-//! 4. [`module`]: [`Module`], [`Predict`] and friends.
+//! 4. [`module`]: [`Module`], [`Predict`] and friends;
+//! 5. [`evaluate`] and [`data`]: metrics, evaluation and typed datasets.
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod data;
 mod error;
+pub mod evaluate;
 pub mod lm;
 pub mod module;
 pub mod signature;
