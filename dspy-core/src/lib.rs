@@ -30,6 +30,8 @@ pub use signature::{
 /// What generated code needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::child_name;
+    pub use crate::module::derive_support::{IsModule, ModuleField, NeverApplies};
     pub use schemars;
     pub use serde;
     pub use serde_json;

@@ -3,6 +3,7 @@
 
 mod call;
 mod chain_of_thought;
+pub(crate) mod derive_support;
 mod params;
 mod predict;
 pub mod trace;
