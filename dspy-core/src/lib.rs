@@ -24,7 +24,7 @@ pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
-    PredictorId, Reasoned, WithReasoning,
+    PredictorId, ProgramState, Reasoned, WithReasoning,
 };
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
@@ -33,6 +33,8 @@ pub use signature::{
 /// What generated code needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::child_name;
+    pub use crate::module::derive_support::{IsModule, ModuleField, NeverApplies};
     pub use schemars;
     pub use serde;
     pub use serde_json;

@@ -3,14 +3,19 @@
 
 mod call;
 mod chain_of_thought;
+pub(crate) mod derive_support;
 mod params;
 mod predict;
+mod state;
 pub mod trace;
 
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
+pub use state::{
+    FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
+};
 pub use trace::{Trace, TraceEntry, trace};
 
 use crate::Result;
