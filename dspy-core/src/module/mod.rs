@@ -3,12 +3,14 @@
 
 mod call;
 mod chain_of_thought;
+mod overrides;
 mod params;
 mod predict;
 pub mod trace;
 
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
+pub use overrides::{CallOverrides, HINT_FIELD, with_overrides};
 pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
 pub use trace::{Trace, TraceEntry, trace};
