@@ -83,6 +83,9 @@ pub mod prelude {
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::{
+        BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale,
+    };
+    pub use dspy_core::{
         ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };

@@ -22,6 +22,7 @@ pub mod signature;
 pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
+pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
     PredictorId, ProgramState, Reasoned, WithReasoning,

@@ -1,5 +1,6 @@
 use super::Module;
 use super::call::run_adapter;
+use super::overrides::CallOverrides;
 use super::params::PredictorId;
 use super::trace;
 use crate::adapter::{
@@ -222,11 +223,16 @@ impl<S: Signature> Predict<S> {
     pub async fn forward(&self, input: S::Input) -> Result<Prediction<S::Output>> {
         let lm = self.lm()?;
         let adapter = self.adapter_for(&lm);
-        let fields = to_fields(&input)?;
+        let mut fields = to_fields(&input)?;
         let demos = self.demo_fields()?;
-        let request = self.format_request(&demos, &fields);
-        let prediction =
-            run_adapter(&lm, adapter, &request, &self.config, decode::<S::Output>).await?;
+        // Wrapping modules (BestOfN, Refine, ...) set rollout, temperature and hints per scope.
+        let overrides = CallOverrides::current();
+        let request = FormatRequest {
+            signature: overrides.signature_for::<S>(self.id, &mut fields),
+            ..self.format_request(&demos, &fields)
+        };
+        let config = overrides.apply_to(&self.config);
+        let prediction = run_adapter(&lm, adapter, &request, &config, decode::<S::Output>).await?;
         trace::record::<S>(self.id, &input, &prediction.output);
         Ok(prediction)
     }

@@ -135,9 +135,12 @@ pub fn info_for<T: 'static>(build: impl FnOnce() -> SignatureInfo) -> &'static S
     if let Some(info) = infos.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return info;
     }
+    // Built without the lock held: building one generic signature's description may need
+    // another's (a wrapper of `Reasoned<S>`), and the lock is not reentrant.
+    let built = build();
     let mut infos = infos.write().unwrap_or_else(|e| e.into_inner());
     // Leaked once per type: these live as long as the program, like a derived signature's static.
     infos
         .entry(key)
-        .or_insert_with(|| Box::leak(Box::new(build())))
+        .or_insert_with(|| Box::leak(Box::new(built)))
 }
