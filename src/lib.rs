@@ -52,7 +52,8 @@ pub mod prelude {
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::{
         ChainOfThought, DynPredictor, Error, Example, Module, Parameters, Predict, PredictConfig,
-        Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
+        Prediction, ReAct, Reasoned, Result, SignatureInfo, Tool, WithReasoning, configure,
+        with_lm,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

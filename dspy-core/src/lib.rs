@@ -21,7 +21,7 @@ pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
-    PredictorId, Reasoned, WithReasoning,
+    PredictorId, ReAct, Reasoned, Tool, WithReasoning,
 };
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
