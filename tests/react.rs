@@ -553,3 +553,31 @@ async fn demos_of_the_step_predictor_are_shown_in_the_step_prompt() {
         "[[ ## next_tool_name ## ]]\ncapital\n\n[[ ## next_tool_args ## ]]\n{\"country\": \"Japan\"}"
     ));
 }
+
+#[tokio::test]
+async fn works_through_the_json_adapter_too() {
+    let dummy = DummyLm::new([
+        step("Search.", "search", json!({"query": "France"})),
+        step("Capital.", "capital", json!({"country": "France"})),
+        finish(),
+        extraction("Paris"),
+    ]);
+    let tools = Tools::new();
+    let mut agent = agent(&dummy, &tools);
+    agent.react = agent.react.clone().with_adapter(JsonAdapter::new());
+    let run = agent.forward(ask("Capital of France?")).await.unwrap();
+    assert_eq!(
+        observations(&run.trajectory)[..2],
+        [
+            "Unknown tool `search`: next_tool_name must be one of capital, add, finish.",
+            "Paris"
+        ]
+    );
+    assert_eq!(run.answer, "Paris");
+    let first = system(&dummy.requests()[0]);
+    assert!(
+        first.contains("Literal['capital', 'add', 'finish']"),
+        "{first}"
+    );
+    assert_eq!(dummy.requests().len(), 4);
+}
