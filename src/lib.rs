@@ -83,7 +83,7 @@ pub mod prelude {
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::{
-        BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale,
+        BestOfN, CallBatch, MultiChainComparison, Parallel, ReAct, Refine, Tool, WithRationale,
     };
     pub use dspy_core::{
         ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,

@@ -25,7 +25,7 @@ pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
-    PredictorId, ProgramState, Reasoned, WithReasoning,
+    PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,

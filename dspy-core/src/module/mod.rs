@@ -11,6 +11,7 @@ mod overrides;
 mod parallel;
 mod params;
 mod predict;
+pub mod react;
 mod refine;
 mod state;
 pub mod trace;
@@ -27,6 +28,7 @@ pub use predict::{Predict, PredictConfig, Prediction};
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };
+pub use react::{ReAct, Tool};
 pub use refine::Refine;
 pub use trace::{Trace, TraceEntry, trace};
 
