@@ -28,7 +28,10 @@ pub async fn run_adapter<O: Clone>(
     loop {
         let response = lm.complete(to_lm_request(lm, &formatted, config)).await?;
         lm_calls += 1;
-        usage += response.usage;
+        // A cached answer cost nothing this time (its tokens are counted apart, as cache hits).
+        if !response.cached {
+            usage += response.usage;
+        }
         let mut outputs = Vec::new();
         let mut fixes = Vec::new();
         let mut first_error = None;
