@@ -190,7 +190,7 @@ impl LM {
         let kept = shared.history.as_ref().map(|_| request.clone());
         let outcome = self.backend.complete(request).await;
         let latency = started.elapsed();
-        shared.meter.finish(admission, model, &outcome);
+        admission.finish(model, &outcome);
         span.record("latency_ms", latency.as_millis() as u64);
         match &outcome {
             Ok(response) => {

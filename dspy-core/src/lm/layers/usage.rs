@@ -85,14 +85,18 @@ impl PriceTable {
         self
     }
 
-    /// The price of `model`, if the table has one.
+    /// The price of `model`, if the table has one (the fallback included).
     pub fn price_for(&self, model: &str) -> Option<Price> {
+        self.entry_for(model).or(self.fallback)
+    }
+
+    /// The entry that matches `model`, without the fallback.
+    fn entry_for(&self, model: &str) -> Option<Price> {
         self.entries
             .iter()
             .filter(|(name, _)| model.starts_with(name.as_str()))
             .max_by_key(|(name, _)| name.len())
             .map(|(_, price)| *price)
-            .or(self.fallback)
     }
 }
 
@@ -143,6 +147,22 @@ impl Budget {
     pub fn max_cost(mut self, cost: f64) -> Self {
         self.max_cost = Some(cost);
         self
+    }
+}
+
+impl Budget {
+    /// What limit is reached, given what was spent and the calls in flight.
+    fn reached(&self, spent: &UsageReport, in_flight: u64) -> Option<String> {
+        let calls = spent.calls + spent.failed_calls + in_flight;
+        if let Some(max) = self.max_calls.filter(|max| calls >= *max) {
+            return Some(format!("the limit of {max} LM calls is reached"));
+        }
+        if let Some(max) = self.max_tokens.filter(|max| spent.usage.total() >= *max) {
+            return Some(format!("the limit of {max} tokens is reached"));
+        }
+        self.max_cost
+            .filter(|max| spent.cost >= *max)
+            .map(|max| format!("the cost limit of {max:.4} is reached"))
     }
 }
 
@@ -284,9 +304,30 @@ struct MeterState {
     in_flight: u64,
 }
 
-/// A call let through by [`Meter::admit`]; [`Meter::finish`] closes it.
+/// A call let through by [`Meter::admit`]; [`Admission::finish`] counts how it ended. A call
+/// dropped before that (its caller gave up) only frees its place under the call limit.
 #[must_use]
-pub(crate) struct Admission(());
+pub(crate) struct Admission<'a> {
+    meter: &'a Meter,
+    open: bool,
+}
+
+impl Admission<'_> {
+    /// Counts how the call ended, in the LM's totals and every open [`track_usage`] scope.
+    pub(crate) fn finish(mut self, model: &str, outcome: &Result<LmResponse>) {
+        self.open = false;
+        self.meter.record(model, outcome);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let mut state = lock(&self.meter.state);
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+    }
+}
 
 impl Meter {
     pub(crate) fn new(prices: PriceTable, budget: Option<Budget>) -> Self {
@@ -310,58 +351,41 @@ impl Meter {
     }
 
     /// Lets a call through, or refuses it with [`Error::Budget`] when a limit is reached.
-    pub(crate) fn admit(&self, model: &str) -> Result<Admission> {
+    pub(crate) fn admit(&self, model: &str) -> Result<Admission<'_>> {
         let mut state = lock(&self.state);
-        if let Some(budget) = self.budget {
+        if let Some(reached) = self
+            .budget
+            .and_then(|b| b.reached(&state.report, state.in_flight))
+        {
             let r = state.report;
-            let spent = format!(
-                "{} calls, {} tokens, cost {:.4} so far on `{model}`",
+            let message = format!(
+                "{reached} ({} calls, {} tokens, cost {:.4} so far on `{model}`)",
                 r.calls + r.failed_calls,
                 r.usage.total(),
                 r.cost
             );
-            let exceeded = if budget
-                .max_calls
-                .is_some_and(|max| r.calls + r.failed_calls + state.in_flight >= max)
-            {
-                Some(format!(
-                    "the limit of {} LM calls is reached ({spent})",
-                    budget.max_calls.unwrap_or_default()
-                ))
-            } else if budget.max_tokens.is_some_and(|max| r.usage.total() >= max) {
-                Some(format!(
-                    "the limit of {} tokens is reached ({spent})",
-                    budget.max_tokens.unwrap_or_default()
-                ))
-            } else if budget.max_cost.is_some_and(|max| r.cost >= max) {
-                Some(format!(
-                    "the cost limit of {:.4} is reached ({spent})",
-                    budget.max_cost.unwrap_or_default()
-                ))
-            } else {
-                None
-            };
-            if let Some(message) = exceeded {
-                state.report.add_outcome(&Outcome::Refused);
-                drop(state);
-                add_to_scopes(&Outcome::Refused);
-                return Err(Error::Budget(message));
-            }
+            state.report.add_outcome(&Outcome::Refused);
+            drop(state);
+            add_to_scopes(&Outcome::Refused);
+            return Err(Error::Budget(message));
         }
         state.in_flight += 1;
-        Ok(Admission(()))
+        Ok(Admission {
+            meter: self,
+            open: true,
+        })
     }
 
-    /// Counts how an admitted call ended, here and in every open [`track_usage`] scope.
-    pub(crate) fn finish(&self, _admission: Admission, model: &str, outcome: &Result<LmResponse>) {
+    fn record(&self, model: &str, outcome: &Result<LmResponse>) {
         let outcome = match outcome {
             Ok(response) if response.cached => Outcome::Cached {
                 usage: response.usage,
             },
             Ok(response) => {
+                // The answering model's own name is the most precise, then the LM's.
                 let price = self
                     .prices
-                    .price_for(&response.model)
+                    .entry_for(&response.model)
                     .or_else(|| self.prices.price_for(model));
                 Outcome::Answered {
                     usage: response.usage,
@@ -409,8 +433,8 @@ mod tests {
         let a = meter.admit("m").unwrap();
         let b = meter.admit("m").unwrap();
         assert!(matches!(meter.admit("m"), Err(Error::Budget(_))));
-        meter.finish(a, "m", &answered(1, 1));
-        meter.finish(b, "m", &Err(Error::config("x")));
+        a.finish("m", &answered(1, 1));
+        b.finish("m", &Err(Error::config("x")));
         let err = meter.admit("m").err().unwrap();
         assert!(err.to_string().contains("limit of 2 LM calls"), "{err}");
         let report = meter.report();
@@ -421,20 +445,45 @@ mod tests {
     }
 
     #[test]
+    fn the_lm_model_entry_beats_the_fallback() {
+        let prices = PriceTable::new()
+            .with("m", Price::per_million(1.0, 0.0))
+            .with_fallback(Price::per_million(100.0, 0.0));
+        let meter = Meter::new(prices, None);
+        let mut response = answered(1_000_000, 0).unwrap();
+        response.model = "served-as-something-else".into();
+        meter.admit("m").unwrap().finish("m", &Ok(response.clone()));
+        assert!((meter.report().cost - 1.0).abs() < 1e-9);
+        meter.admit("x").unwrap().finish("x", &Ok(response));
+        assert!((meter.report().cost - 101.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_dropped_call_frees_its_place() {
+        let meter = Meter::new(PriceTable::new(), Some(Budget::new().max_calls(1)));
+        let admission = meter.admit("m").unwrap();
+        assert!(meter.admit("m").is_err());
+        drop(admission); // the caller gave up mid-call
+        meter.admit("m").unwrap().finish("m", &answered(1, 1));
+        assert!(meter.admit("m").is_err());
+        assert_eq!(meter.report().calls, 1);
+    }
+
+    #[test]
     fn cost_uses_the_model_price_and_cache_hits_are_free() {
         let prices = PriceTable::new().with("m", Price::per_million(1.0, 2.0));
         let meter = Meter::new(prices, Some(Budget::new().max_cost(0.000_005)));
         let a = meter.admit("m").unwrap();
-        meter.finish(a, "m", &answered(1, 1));
+        a.finish("m", &answered(1, 1));
         let mut hit = answered(100, 100).unwrap();
         hit.cached = true;
         let b = meter.admit("m").unwrap();
-        meter.finish(b, "m", &Ok(hit));
+        b.finish("m", &Ok(hit));
         let r = meter.report();
         assert!((r.cost - 0.000_003).abs() < 1e-12, "{r:?}");
         assert_eq!((r.cache_hits, r.cached_usage.total()), (1, 200));
         let c = meter.admit("m").unwrap();
-        meter.finish(c, "m", &answered(2, 1));
+        c.finish("m", &answered(2, 1));
         assert!(meter.admit("m").is_err(), "cost limit crossed");
     }
 }
