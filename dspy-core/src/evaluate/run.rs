@@ -2,7 +2,7 @@
 
 use super::progress::Progress;
 use super::{EvaluationReport, ExampleResult, Metric};
-use crate::lm::Usage;
+use crate::lm::{UsageReport, track_usage};
 use crate::module::Module;
 use crate::signature::Example;
 use crate::{Error, Result};
@@ -106,7 +106,11 @@ impl<M> Evaluate<M> {
     /// Runs `program` on every example of `devset` and scores it.
     ///
     /// Results come back in dev-set order whatever the order they finished in.
-    pub async fn run<P, E>(&self, program: &P, devset: &[E]) -> Result<EvaluationReport<E, P::Output>>
+    pub async fn run<P, E>(
+        &self,
+        program: &P,
+        devset: &[E],
+    ) -> Result<EvaluationReport<E, P::Output>>
     where
         P: Module,
         E: Example<Input = P::Input> + Clone,
@@ -153,7 +157,7 @@ impl<M> Evaluate<M> {
         }
         progress.finish();
         results.sort_by_key(|r| r.index);
-        let usage = results.iter().fold(Usage::default(), |mut sum, r| {
+        let usage = results.iter().fold(UsageReport::default(), |mut sum, r| {
             sum += r.usage;
             sum
         });
@@ -178,20 +182,24 @@ impl<M> Evaluate<M> {
         M: Metric<E, P::Output>,
     {
         let started = Instant::now();
-        let (output, score, feedback) = match program.call(example.input()).await {
-            Ok(output) => match self.metric.score(example, &output).await {
-                Ok(score) => (Ok(output), score.score, score.feedback),
+        // The metric's own LM calls (an LM judge) count in the example's usage too.
+        let ((output, score, feedback), usage) = track_usage(async {
+            match program.call(example.input()).await {
+                Ok(output) => match self.metric.score(example, &output).await {
+                    Ok(score) => (Ok(output), score.score, score.feedback),
+                    Err(e) => (Err(e), self.failure_score, None),
+                },
                 Err(e) => (Err(e), self.failure_score, None),
-            },
-            Err(e) => (Err(e), self.failure_score, None),
-        };
+            }
+        })
+        .await;
         ExampleResult {
             index,
             example: example.clone(),
             output,
             score,
             feedback,
-            usage: Usage::default(),
+            usage,
             elapsed: started.elapsed(),
         }
     }

@@ -17,6 +17,7 @@ mod state;
 pub mod trace;
 
 pub use best_of_n::{BestOfN, Reward};
+pub(crate) use call::REASK_PREFIX;
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use multi_chain::{Compare, CompareInput, MultiChainComparison, WithRationale};
@@ -25,11 +26,11 @@ pub use overrides::{CallOverrides, HINT_FIELD, with_overrides};
 pub use parallel::{CallBatch, DEFAULT_CONCURRENCY, Parallel, call_batch};
 pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
+pub use react::{ReAct, Tool};
+pub use refine::Refine;
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };
-pub use react::{ReAct, Tool};
-pub use refine::Refine;
 pub use trace::{Trace, TraceEntry, trace};
 
 use crate::Result;

@@ -60,7 +60,7 @@ pub struct Prediction<O> {
     pub completions: Vec<O>,
     /// Repairs lenient parsing made to `output`.
     pub fixes: Vec<Fix>,
-    /// Tokens used, over every LM call this prediction made.
+    /// Tokens used, over every LM call this prediction made (answers from the cache cost none).
     pub usage: Usage,
     /// LM calls made (more than one after a fallback or re-ask).
     pub lm_calls: u32,
@@ -219,8 +219,18 @@ impl<S: Signature> Predict<S> {
         Ok(adapter.format(&self.format_request(&demos, &input)))
     }
 
-    /// Runs the predictor and returns the full [`Prediction`].
+    /// Runs the predictor and returns the full [`Prediction`], in a `dspy.module` tracing span
+    /// named for the signature.
     pub async fn forward(&self, input: S::Input) -> Result<Prediction<S::Output>> {
+        let span = tracing::info_span!(
+            "dspy.module",
+            module = "Predict",
+            signature = S::info().name.as_str()
+        );
+        tracing::Instrument::instrument(self.forward_untraced(input), span).await
+    }
+
+    async fn forward_untraced(&self, input: S::Input) -> Result<Prediction<S::Output>> {
         let lm = self.lm()?;
         let adapter = self.adapter_for(&lm);
         let mut fields = to_fields(&input)?;
