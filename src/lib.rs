@@ -51,8 +51,9 @@ pub mod prelude {
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::{
-        ChainOfThought, DynPredictor, Error, Example, Module, Parameters, Predict, PredictConfig,
-        Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
+        ChainOfThought, DynPredictor, Error, Example, Module, ModuleExt, Parameters, Predict,
+        PredictConfig, Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure,
+        with_lm,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -20,8 +20,8 @@ pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{
-    ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
-    PredictorId, Reasoned, WithReasoning,
+    ChainOfThought, DynPredictor, Map, Module, ModuleExt, Parameters, Predict, PredictConfig,
+    Prediction, PredictorId, Reasoned, Then, WithReasoning,
 };
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,

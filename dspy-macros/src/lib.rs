@@ -8,6 +8,7 @@ mod attr;
 mod case;
 mod errors;
 mod expand;
+mod fields_expand;
 mod model;
 
 use proc_macro::TokenStream;

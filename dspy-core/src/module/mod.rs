@@ -5,12 +5,14 @@ mod call;
 mod chain_of_thought;
 mod params;
 mod predict;
+mod then;
 pub mod trace;
 
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
+pub use then::{Map, ModuleExt, Then};
 pub use trace::{Trace, TraceEntry, trace};
 
 use crate::Result;
