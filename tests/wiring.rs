@@ -187,7 +187,7 @@ async fn map_builds_the_next_input_by_hand() {
         json!({"description": "an astronomer"}),
     ]);
     let pipeline = Predict::<Extract>::new()
-        .map(|out: ExtractOutput| DescribeInput {
+        .map(|out| DescribeInput {
             topic: format!("{} (confidence {})", out.entity, out.confidence),
         })
         .then(Predict::<Describe>::new());
@@ -394,4 +394,29 @@ async fn a_field_both_sides_have_is_taken_from_the_side_named_explicitly() {
             "{pipeline_text}: {third}"
         );
     }
+}
+
+#[tokio::test]
+async fn map_then_passes_the_mapped_value_as_is() {
+    // By name, `question` would be ambiguous here (the first input and the mapped value both
+    // have it); after `map`, `then` takes the mapped value whole instead.
+    let dummy = DummyLm::new([
+        json!({"query": "Galileo biography"}),
+        json!({"answer": "an astronomer"}),
+    ]);
+    let pipeline = Predict::<Rewrite>::new()
+        .map(|out: RewriteOutput| AnswerInput {
+            question: "Who was Galileo Galilei ?".into(),
+            query: out.query,
+        })
+        .then(Predict::<Answer>::new());
+    let out = dspy::with_lm(LM::new(dummy.clone()), pipeline.call(rewrite_input()))
+        .await
+        .unwrap();
+    assert_eq!(out.answer, "an astronomer");
+    let second = user_text(&dummy.requests()[1]);
+    assert!(
+        second.contains("[[ ## question ## ]]\nWho was Galileo Galilei ?"),
+        "{second}"
+    );
 }

@@ -85,7 +85,7 @@ pub trait ModuleExt: Module + Sized {
     ///     serde_json::json!({"description": "an astronomer"}),
     /// ]));
     /// let pipeline = Predict::<Extract>::new()
-    ///     .map(|out: ExtractOutput| DescribeInput { topic: out.entity })
+    ///     .map(|out| DescribeInput { topic: out.entity })
     ///     .then(Predict::<Describe>::new());
     /// let out = dspy_core::with_lm(lm, pipeline.call(ExtractInput { question: "Who was Galileo?".into() }))
     ///     .await

@@ -18,8 +18,9 @@
 //!
 //! A field that *both* have is ambiguous and also fails to compile ("type annotations needed",
 //! naming the trait `AnswerInput_context`): Rust's trait system cannot prefer one of two
-//! matching sources, and silently picking one would hide a naming mistake. Build the input
-//! explicitly with `a.map(|out| BInput { .. }).then(b)` then.
+//! matching sources, and silently picking one would hide a naming mistake. Then build the input
+//! explicitly with `a.map(|out| BInput { .. }).then(b)`, or name the side of every field of
+//! `b`'s input, in declaration order: `a.then::<_, (FromInput<Here>, FromOutput<Here>)>(b)`.
 //!
 //! Fields are matched by their Rust name (`r#type` is `type`), not by a `#[serde(rename)]`.
 
