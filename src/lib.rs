@@ -37,6 +37,38 @@
 #![warn(missing_docs)]
 
 pub use dspy_core::*;
+/// Derives [`Parameters`] for a struct of modules, naming every predictor inside by a dotted
+/// path (`answer.predict`); mark fields that are not modules `#[dspy(skip)]`.
+///
+/// ```
+/// use dspy::prelude::*;
+///
+/// /// Answer briefly.
+/// #[derive(Signature, Clone, Debug)]
+/// struct QA { #[input] question: String, #[output] answer: String }
+///
+/// #[derive(Module)]
+/// struct TwoStep {
+///     draft: Predict<QA>,
+///     answer: ChainOfThought<QA>,
+///     #[dspy(skip)]
+///     attempts: usize,
+/// }
+///
+/// impl Module for TwoStep {
+///     type Input = QAInput;
+///     type Output = QAOutput;
+///     async fn call(&self, input: QAInput) -> dspy::Result<QAOutput> {
+///         let draft = self.draft.call(input.clone()).await?;
+///         let refined = self.answer.call(QAInput { question: format!("{} (draft: {})", input.question, draft.answer) }).await?;
+///         Ok(refined.output)
+///     }
+/// }
+///
+/// let program = TwoStep { draft: Predict::new(), answer: ChainOfThought::new(), attempts: 1 };
+/// assert_eq!(program.predictor_names(), ["draft", "answer.predict"]);
+/// ```
+pub use dspy_macros::Module;
 /// Derives [`Signature`] for a struct whose fields are marked `#[input]` or `#[output]`.
 ///
 /// See the crate docs for an example; the generated `XInput` and `XOutput` types hold the input
@@ -47,11 +79,11 @@ pub use dspy_optimize;
 
 /// Everything a program needs: `use dspy::prelude::*;`.
 pub mod prelude {
-    pub use crate::Signature;
+    pub use crate::{Module, Signature};
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::{
-        ChainOfThought, DynPredictor, Error, Example, Module, ModuleExt, Parameters, Predict,
+        ChainOfThought, DynPredictor, Error, Example, ModuleExt, Parameters, Predict,
         PredictConfig, Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure,
         with_lm,
     };

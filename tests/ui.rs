@@ -1,5 +1,6 @@
-//! Compile-time behaviour of `#[derive(Signature)]`: every misuse is an error on the offending
-//! item (tests/ui/*.rs with their .stderr), and every accepted form compiles (tests/ui/pass).
+//! Compile-time behaviour of `#[derive(Signature)]` and `#[derive(Module)]` (`module_*`): every
+//! misuse is an error on the offending item (tests/ui/*.rs with their .stderr), and every
+//! accepted form compiles (tests/ui/pass).
 
 #[test]
 fn ui() {

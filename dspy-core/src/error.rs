@@ -63,6 +63,17 @@ pub enum Error {
     /// A budget (calls, tokens or cost) ran out; work done so far is kept.
     #[error("budget exhausted: {0}; raise the budget or resume to continue")]
     Budget(String),
+    /// An evaluation stopped because more examples failed than its `max_errors` allows.
+    #[error(
+        "stopped after {errors} failed examples (more than max_errors allows); the last failure: {last}. \
+         Fix its cause, or raise max_errors"
+    )]
+    TooManyErrors {
+        /// How many examples had failed.
+        errors: usize,
+        /// The failure that crossed the limit.
+        last: Box<Error>,
+    },
     /// A serialization problem inside dspy (a bug or an unsupported type).
     #[error("serialization error: {0}")]
     Serde(#[from] serde_json::Error),

@@ -7,11 +7,14 @@
 //! 1. [`signature`]: the [`Signature`] trait and its runtime description, [`SignatureInfo`];
 //! 2. [`adapter`]: prompts from signatures, typed fields from completions;
 //! 3. [`lm`]: the [`LanguageModel`] trait, the [`LM`] handle and its backends;
-//! 4. [`module`]: [`Module`], [`Predict`] and friends.
+//! 4. [`module`]: [`Module`], [`Predict`] and friends;
+//! 5. [`evaluate`] and [`data`]: metrics, evaluation and typed datasets.
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod data;
 mod error;
+pub mod evaluate;
 pub mod lm;
 pub mod module;
 pub mod signature;
@@ -21,7 +24,7 @@ pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{
     ChainOfThought, DynPredictor, Map, Module, ModuleExt, Parameters, Predict, PredictConfig,
-    Prediction, PredictorId, Reasoned, Then, WithReasoning,
+    Prediction, PredictorId, ProgramState, Reasoned, Then, WithReasoning,
 };
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
@@ -30,6 +33,8 @@ pub use signature::{
 /// What generated code needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::child_name;
+    pub use crate::module::derive_support::{IsModule, ModuleField, NeverApplies};
     pub use schemars;
     pub use serde;
     pub use serde_json;

@@ -84,8 +84,9 @@ pub fn role_args(attr: &Attribute, role: Role) -> Result<RoleArgs> {
     Ok(args)
 }
 
-/// Parses the struct-level `#[dspy(crate = "path")]`.
-pub fn dspy_crate(attr: &Attribute) -> Result<Option<Path>> {
+/// Parses the struct-level `#[dspy(crate = "path")]`; `item` names the kind of struct in
+/// messages (`a signature struct`).
+pub fn dspy_crate(attr: &Attribute, item: &str) -> Result<Option<Path>> {
     let mut krate: Option<LitStr> = None;
     let Meta::List(list) = &attr.meta else {
         return Err(Error::new_spanned(
@@ -98,13 +99,48 @@ pub fn dspy_crate(attr: &Attribute) -> Result<Option<Path>> {
             set_once(&mut krate, &meta)
         } else {
             Err(meta.error(format!(
-                "unknown key `{}` in #[dspy(..)]; the only key on a signature struct is `crate`, \
-                 e.g. #[dspy(crate = \"dspy_core\")]",
+                "unknown key `{}` in #[dspy(..)]; the only key on {item} is `crate`, e.g. \
+                 #[dspy(crate = \"dspy_core\")]",
                 path_name(&meta.path)
             )))
         }
     })?;
     krate.map(|lit| lit.parse::<Path>()).transpose()
+}
+
+/// Parses a field's `#[dspy(skip)]` (the only field key of `#[derive(Module)]`).
+pub fn dspy_skip(attr: &Attribute) -> Result<()> {
+    let Meta::List(list) = &attr.meta else {
+        return Err(Error::new_spanned(
+            attr,
+            "expected #[dspy(skip)], which marks a field that holds no predictors",
+        ));
+    };
+    let mut seen = false;
+    list.parse_nested_meta(|meta| {
+        if !meta.path.is_ident("skip") {
+            return Err(meta.error(format!(
+                "unknown key `{}` in #[dspy(..)]; the only key on a module field is `skip`, \
+                 e.g. #[dspy(skip)] on a field that holds no predictors",
+                path_name(&meta.path)
+            )));
+        }
+        if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+            return Err(meta.error("`skip` takes no value: write #[dspy(skip)]"));
+        }
+        if seen {
+            return Err(meta.error("duplicate `skip`; give it once"));
+        }
+        seen = true;
+        Ok(())
+    })?;
+    if !seen {
+        return Err(Error::new_spanned(
+            attr,
+            "empty #[dspy()]; write #[dspy(skip)] on a field that holds no predictors",
+        ));
+    }
+    Ok(())
 }
 
 /// A `rename` or `rename_all` that may differ between serializing and deserializing.

@@ -1,8 +1,9 @@
 //! Derive macros for [dspy](https://docs.rs/dspy). Use them through the facade:
-//! `use dspy::prelude::*;` brings `#[derive(Signature)]` into scope.
+//! `use dspy::prelude::*;` brings `#[derive(Signature)]` and `#[derive(Module)]` into scope.
 //!
-//! The macro reads a struct into a small checked model (`model`), reporting every misuse as a
-//! spanned compile error, then generates code from it (`expand`).
+//! Each macro reads a struct into a small checked model (`model`, `module_model`), reporting
+//! every misuse as a spanned compile error, then generates code from it (`expand`,
+//! `module_expand`).
 
 mod attr;
 mod case;
@@ -10,6 +11,8 @@ mod errors;
 mod expand;
 mod fields_expand;
 mod model;
+mod module_expand;
+mod module_model;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -79,6 +82,61 @@ pub fn derive_signature(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match model::SignatureModel::from_input(&input) {
         Ok(model) => expand::expand(&model).into(),
+        Err(errors) => errors.to_compile_error().into(),
+    }
+}
+
+/// Derives [`Parameters`] for a program: a struct of modules. It lists every predictor inside by
+/// a stable dotted name (nested programs included), so optimizers tune all of them and
+/// save/load keeps all of them.
+///
+/// ```text
+/// use dspy::prelude::*;
+///
+/// #[derive(Module)]
+/// struct Rag<R> {
+///     retrieve: R,                                // any module; named by its own fields
+///     answer: ChainOfThought<AnswerWithContext>,  // its predictor: `answer.predict`
+///     #[dspy(skip)]
+///     k: usize,                                   // not a module: must be skipped
+/// }
+///
+/// impl<R: Module<Input = String, Output = Vec<String>> + Parameters> Module for Rag<R> {
+///     type Input = String;
+///     type Output = String;
+///     async fn call(&self, question: String) -> dspy::Result<String> { /* .. */ }
+/// }
+/// ```
+///
+/// It implements `Parameters`, not `Module`: the program's `call` is yours to write.
+///
+/// # Names
+///
+/// A field adds its name to the names of the predictors inside it: a `Predict` field `classify`
+/// is `classify`, a `ChainOfThought` field `answer` is `answer.predict`, a field holding another
+/// derived program adds its own fields' names (`pipeline.answer.predict`). Tuple struct fields
+/// are named `0`, `1`, ..; `Vec` elements add their index, and an `Option` that is `None` has no
+/// predictors.
+///
+/// # Attributes
+///
+/// - `#[dspy(skip)]` on a field that holds no predictors (settings, a tokenizer, a client).
+///   Every other field must be a module (implement `Parameters`); a field that is not is a
+///   compile error naming it, so a predictor is never silently left out of optimization or
+///   saving.
+/// - `#[dspy(crate = "path")]` on the struct: where generated code finds dspy (default
+///   `::dspy`).
+///
+/// Generic structs work: a field whose type mentions a type parameter adds
+/// `FieldType: Parameters` to the impl's where clause. Enums, unions and unknown attribute keys
+/// are compile errors.
+///
+/// [`Parameters`]: https://docs.rs/dspy/latest/dspy/trait.Parameters.html
+#[proc_macro_derive(Module, attributes(dspy))]
+pub fn derive_module(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match module_model::ModuleModel::from_input(&input) {
+        Ok(model) => module_expand::expand(&model).into(),
         Err(errors) => errors.to_compile_error().into(),
     }
 }

@@ -61,7 +61,10 @@ impl SignatureModel {
         let mut krate = None;
         for attr in &input.attrs {
             if attr.path().is_ident("dspy") {
-                if let Some(path) = errors.ok(attr::dspy_crate(attr)).flatten() {
+                if let Some(path) = errors
+                    .ok(attr::dspy_crate(attr, "a signature struct"))
+                    .flatten()
+                {
                     krate = Some(path);
                 }
             } else if let Some(role) = Role::of(attr) {

@@ -3,8 +3,10 @@
 
 mod call;
 mod chain_of_thought;
+pub(crate) mod derive_support;
 mod params;
 mod predict;
+mod state;
 mod then;
 pub mod trace;
 
@@ -12,6 +14,9 @@ pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
+pub use state::{
+    FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
+};
 pub use then::{Map, ModuleExt, Then};
 pub use trace::{Trace, TraceEntry, trace};
 

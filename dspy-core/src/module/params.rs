@@ -1,12 +1,14 @@
 //! The parameter interface: every predictor inside a program, by a stable dotted name, as
 //! optimizers and save/load see it.
 
+use super::state::{ProgramState, misfit_field};
 use super::{Predict, PredictConfig};
 use crate::adapter::{FieldValues, Formatted};
 use crate::lm::LM;
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Identifies one predictor value; traces record it, [`Parameters`] maps it to a name.
@@ -67,6 +69,9 @@ pub trait DynPredictor: Send + Sync {
     /// Replaces its demos; each must deserialize into the signature, else [`Error::State`] names
     /// the demo and field, and nothing is changed.
     fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()>;
+    /// Checks demos as [`set_demos_json`](DynPredictor::set_demos_json) would, without setting
+    /// them.
+    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()>;
     /// How many demos it has.
     fn demo_count(&self) -> usize;
     /// Its sampling settings.
@@ -105,20 +110,12 @@ impl<S: Signature> DynPredictor for Predict<S> {
     }
 
     fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()> {
-        let typed = demos
-            .into_iter()
-            .enumerate()
-            .map(|(i, demo)| {
-                serde_json::from_value::<S>(serde_json::Value::Object(demo)).map_err(|e| {
-                    Error::State(format!(
-                        "demo {i} does not fit signature `{}`: {e}",
-                        S::info().name
-                    ))
-                })
-            })
-            .collect::<Result<Vec<S>>>()?;
-        self.demos = typed;
+        self.demos = typed_demos::<S>(&demos)?;
         Ok(())
+    }
+
+    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()> {
+        typed_demos::<S>(demos).map(drop)
     }
 
     fn demo_count(&self) -> usize {
@@ -147,6 +144,26 @@ impl<S: Signature> DynPredictor for Predict<S> {
             })?;
         self.render(&typed)
     }
+}
+
+/// Demos as values of `S`; the first that does not fit is an [`Error::State`] naming it and, when
+/// it can be told, the field.
+fn typed_demos<S: Signature>(demos: &[FieldValues]) -> Result<Vec<S>> {
+    demos
+        .iter()
+        .enumerate()
+        .map(|(i, demo)| {
+            serde_json::from_value::<S>(serde_json::Value::Object(demo.clone())).map_err(|e| {
+                let field = misfit_field(S::info(), demo)
+                    .map(|f| format!("{f}; "))
+                    .unwrap_or_default();
+                Error::State(format!(
+                    "demo {i} does not fit signature `{}`: {field}{e}",
+                    S::info().name
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Lists every predictor inside a program by a stable dotted name (`retrieve.predict`,
@@ -231,6 +248,58 @@ pub trait Parameters {
             .into_iter()
             .find(|(_, p)| p.id() == id)
             .map(|(name, _)| name)
+    }
+
+    /// What every predictor learned (instructions and demos), by name, with a fingerprint of
+    /// its signature. See [`ProgramState`].
+    fn state(&self) -> Result<ProgramState> {
+        ProgramState::capture(self)
+    }
+
+    /// Puts `state` into this program's predictors, checking first that it fits: the same
+    /// predictors, with the same fields of the same types, and demos that fit them. If anything
+    /// differs, the [`Error::State`] names each predictor and field, and nothing is changed.
+    fn load_state(&mut self, state: ProgramState) -> Result<()> {
+        state.apply(self)
+    }
+
+    /// Saves what the program learned to `path` as versioned JSON, atomically (a temporary file
+    /// renamed into place). Only instructions, demos and signature fingerprints are written:
+    /// never an LM, an API key or an endpoint URL.
+    ///
+    /// ```
+    /// use dspy_core::{Parameters, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let path = std::env::temp_dir().join(format!("qa-doc-{}.json", std::process::id()));
+    /// Predict::<QA>::new().with_instructions("Be terse.").save(&path)?;
+    ///
+    /// let mut loaded = Predict::<QA>::new();
+    /// loaded.load(&path)?;
+    /// assert_eq!(loaded.instructions.as_deref(), Some("Be terse."));
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    fn save(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.state()?.write(path)
+    }
+
+    /// Loads state saved by [`save`](Parameters::save) into this program. A file that cannot
+    /// be read or parsed is an [`Error::Data`] naming it; state that does not fit the program
+    /// is an [`Error::State`] naming each predictor and field that differ, and leaves the
+    /// program unchanged.
+    fn load(&mut self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.load_state(ProgramState::read(path)?)
     }
 }
 

@@ -1,0 +1,192 @@
+//! Reading typed examples from JSONL, JSON and CSV files.
+//!
+//! Every loader is all-or-nothing: the first bad record is an [`Error::Data`] naming the file,
+//! the line and the field, and no examples are returned.
+
+use crate::{Error, Result};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Loads one example per line of a JSON Lines file. Blank lines are skipped.
+///
+/// ```
+/// use serde::Deserialize;
+/// #[derive(Debug, Deserialize)]
+/// struct Row { question: String, label: String }
+///
+/// let dir = std::env::temp_dir().join(format!("dspy-doc-jsonl-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("rows.jsonl");
+/// std::fs::write(&path, "{\"question\": \"Who?\", \"label\": \"human\"}\n\n{\"question\": \"Where?\", \"label\": 3}\n").unwrap();
+///
+/// let err = dspy_core::data::load_jsonl::<Row>(&path).unwrap_err();
+/// assert!(err.to_string().contains("rows.jsonl:3"));     // file and line
+/// assert!(err.to_string().contains("`label`"));          // and the field
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn load_jsonl<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<Vec<T>> {
+    let path = path.as_ref();
+    parse_jsonl(&read(path)?, path)
+}
+
+/// Parses JSON Lines text; `origin` names it in errors.
+///
+/// ```
+/// let rows: Vec<serde_json::Value> = dspy_core::data::parse_jsonl("{\"a\": 1}\n{\"a\": 2}\n", "inline").unwrap();
+/// assert_eq!(rows.len(), 2);
+/// ```
+pub fn parse_jsonl<T: DeserializeOwned>(text: &str, origin: impl AsRef<Path>) -> Result<Vec<T>> {
+    let mut examples = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut de = serde_json::Deserializer::from_str(line);
+        let example = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| data_error(origin.as_ref(), Some(index + 1), describe_json(e)))?;
+        examples.push(example);
+    }
+    Ok(examples)
+}
+
+/// Loads a file holding one JSON array of examples.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("dspy-doc-json-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("rows.json");
+/// std::fs::write(&path, "[{\"n\": 1}, {\"n\": 2}]").unwrap();
+/// #[derive(serde::Deserialize)]
+/// struct Row { n: u32 }
+/// let rows: Vec<Row> = dspy_core::data::load_json(&path).unwrap();
+/// assert_eq!(rows[1].n, 2);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn load_json<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<Vec<T>> {
+    let path = path.as_ref();
+    let text = read(path)?;
+    let mut de = serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize::<_, Vec<T>>(&mut de).map_err(|e| {
+        let line = e.inner().line();
+        data_error(path, (line > 0).then_some(line), describe_json(e))
+    })
+}
+
+/// Loads a CSV file with a header row; columns are matched to fields by name.
+///
+/// Line numbers in errors count the header as line 1.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("dspy-doc-csv-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("rows.csv");
+/// std::fs::write(&path, "question,label\n\"Who was Galileo, really ?\",human\n").unwrap();
+/// #[derive(serde::Deserialize)]
+/// struct Row { question: String, label: String }
+/// let rows: Vec<Row> = dspy_core::data::load_csv(&path).unwrap();
+/// assert_eq!(rows[0].question, "Who was Galileo, really ?");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn load_csv<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<Vec<T>> {
+    let path = path.as_ref();
+    parse_csv(&read(path)?, path)
+}
+
+/// Parses CSV text with a header row; `origin` names it in errors.
+///
+/// Each cell is read as JSON when it is a number, a boolean, `null`, an array or an object, as
+/// `null` when empty, and as text otherwise; when a field wants text where a cell looked like a number, the text is used.
+pub fn parse_csv<T: DeserializeOwned>(text: &str, origin: impl AsRef<Path>) -> Result<Vec<T>> {
+    let origin = origin.as_ref();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| data_error(origin, Some(1), format!("unreadable header row: {e}")))?
+        .clone();
+    let mut examples = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize);
+            data_error(origin, line, e.to_string())
+        })?;
+        let line = record.position().map(|p| p.line() as usize);
+        let example = csv_row(&headers, &record).map_err(|m| data_error(origin, line, m))?;
+        examples.push(example);
+    }
+    Ok(examples)
+}
+
+/// One CSV row as `T`, through a JSON object so errors carry the field's name.
+fn csv_row<T: DeserializeOwned>(
+    headers: &csv::StringRecord,
+    record: &csv::StringRecord,
+) -> std::result::Result<T, String> {
+    let mut row = serde_json::Map::new();
+    for (name, cell) in headers.iter().zip(record.iter()) {
+        let value = match serde_json::from_str::<serde_json::Value>(cell) {
+            // An empty cell is "no value" for an optional field, and "" for a text one.
+            _ if cell.is_empty() => serde_json::Value::Null,
+            Ok(value) if !value.is_string() => value,
+            _ => serde_json::Value::String(cell.to_string()),
+        };
+        row.insert(name.to_string(), value);
+    }
+    // Each retry turns one guessed cell back into text, so this ends within one pass per column.
+    loop {
+        let value = serde_json::Value::Object(row.clone());
+        let error = match serde_path_to_error::deserialize(value) {
+            Ok(example) => return Ok(example),
+            Err(error) => error,
+        };
+        let field = error.path().to_string();
+        let cell = headers
+            .iter()
+            .position(|h| h == field)
+            .and_then(|i| record.get(i));
+        match (row.get_mut(&field), cell) {
+            (Some(value), Some(cell)) if !value.is_string() => {
+                *value = serde_json::Value::String(cell.to_string());
+            }
+            _ => return Err(describe_json(error)),
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            " (check the path; relative paths start from the current directory)"
+        } else {
+            ""
+        };
+        data_error(path, None, format!("cannot read the file: {e}{hint}"))
+    })
+}
+
+fn data_error(file: &Path, line: Option<usize>, message: String) -> Error {
+    Error::Data {
+        file: PathBuf::from(file),
+        line,
+        message,
+    }
+}
+
+fn describe_json(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    // serde_json appends " at line L column C"; the line is reported separately.
+    let message = inner.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head)
+        .to_string();
+    if path == "." || path == "?" || path.is_empty() {
+        // At the top level: a missing or unknown field already names itself.
+        message
+    } else {
+        format!("field `{path}`: {message}")
+    }
+}

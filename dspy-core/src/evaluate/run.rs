@@ -1,0 +1,198 @@
+//! `Evaluate`: runs a program over a dev set concurrently and scores every output.
+
+use super::progress::Progress;
+use super::{EvaluationReport, ExampleResult, Metric};
+use crate::lm::Usage;
+use crate::module::Module;
+use crate::signature::Example;
+use crate::{Error, Result};
+use futures_util::StreamExt;
+use std::time::Instant;
+
+/// Runs a program over a dev set with bounded concurrency and scores each output with a metric.
+///
+/// A failed call (an LM error, an answer that would not parse) is a failed example scored at
+/// `failure_score`, not a failed evaluation — unless more than `max_errors` examples fail, or a
+/// budget runs out. A progress bar with the running score is drawn on a terminal.
+///
+/// ```
+/// use dspy_core::{DummyLm, LM, Predict};
+/// use dspy_core::evaluate::Evaluate;
+/// # use dspy_macros::Signature;
+/// /// Answer with the capital city.
+/// #[derive(Signature, Clone, Debug)]
+/// # #[dspy(crate = "dspy_core")]
+/// struct Capital { #[input] country: String, #[output] city: String }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let lm = LM::new(DummyLm::keyed([
+///     ("France", serde_json::json!({"city": "Paris"})),
+///     ("Italy", serde_json::json!({"city": "Milan"})),
+/// ]));
+/// let devset = vec![
+///     Capital { country: "France".into(), city: "Paris".into() },
+///     Capital { country: "Italy".into(), city: "Rome".into() },
+/// ];
+/// let metric = |ex: &Capital, out: &CapitalOutput| ex.city == out.city;
+/// let report = Evaluate::new(metric)
+///     .concurrency(4)
+///     .run(&Predict::<Capital>::new().with_lm(lm), &devset)
+///     .await
+///     .unwrap();
+/// assert_eq!(report.score, 0.5);
+/// assert_eq!(report.results[1].output.as_ref().unwrap().city, "Milan");
+/// println!("{report}"); // a table of the worst examples
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Evaluate<M> {
+    metric: M,
+    concurrency: usize,
+    failure_score: f64,
+    max_errors: Option<usize>,
+    progress: bool,
+    title: String,
+}
+
+impl<M> Evaluate<M> {
+    /// An evaluation scored by `metric`: concurrency 16, failures scored 0, never stopping on
+    /// errors, progress shown on a terminal.
+    pub fn new(metric: M) -> Self {
+        Evaluate {
+            metric,
+            concurrency: 16,
+            failure_score: 0.0,
+            max_errors: None,
+            progress: true,
+            title: "Evaluate".into(),
+        }
+    }
+
+    /// Runs up to `n` examples at a time.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// The score of an example whose call or metric failed.
+    pub fn failure_score(mut self, score: f64) -> Self {
+        self.failure_score = score;
+        self
+    }
+
+    /// Stops with [`Error::TooManyErrors`] once more than `n` examples have failed.
+    pub fn max_errors(mut self, n: usize) -> Self {
+        self.max_errors = Some(n);
+        self
+    }
+
+    /// Shows or hides the progress bar (it is never drawn when stderr is not a terminal).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// The title beside the progress bar.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> &M {
+        &self.metric
+    }
+
+    /// Runs `program` on every example of `devset` and scores it.
+    ///
+    /// Results come back in dev-set order whatever the order they finished in.
+    pub async fn run<P, E>(&self, program: &P, devset: &[E]) -> Result<EvaluationReport<E, P::Output>>
+    where
+        P: Module,
+        E: Example<Input = P::Input> + Clone,
+        M: Metric<E, P::Output>,
+    {
+        let started = Instant::now();
+        let progress = Progress::new(devset.len(), &self.title, self.progress);
+        let mut runs = futures_util::stream::iter(devset.iter().enumerate())
+            .map(|(index, example)| self.one(program, index, example))
+            .buffer_unordered(self.concurrency);
+
+        let mut results = Vec::with_capacity(devset.len());
+        let (mut errors, mut total) = (0usize, 0.0f64);
+        while let Some(result) = runs.next().await {
+            total += result.score;
+            if let Err(error) = &result.output {
+                errors += 1;
+                if matches!(error, Error::Budget(_)) {
+                    progress.finish();
+                    return Err(Error::Budget(format!(
+                        "evaluation stopped after {} of {} examples",
+                        results.len(),
+                        devset.len()
+                    )));
+                }
+                if self.max_errors.is_some_and(|max| errors > max) {
+                    progress.finish();
+                    if let Err(last) = result.output {
+                        return Err(Error::TooManyErrors {
+                            errors,
+                            last: Box::new(last),
+                        });
+                    }
+                }
+            }
+            results.push(result);
+            progress.step(|| {
+                format!(
+                    "score {:.1}% ({} failed)",
+                    100.0 * total / results.len() as f64,
+                    errors
+                )
+            });
+        }
+        progress.finish();
+        results.sort_by_key(|r| r.index);
+        let usage = results.iter().fold(Usage::default(), |mut sum, r| {
+            sum += r.usage;
+            sum
+        });
+        let score = if results.is_empty() {
+            0.0
+        } else {
+            total / results.len() as f64
+        };
+        Ok(EvaluationReport {
+            score,
+            results,
+            errors,
+            usage,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn one<P, E>(&self, program: &P, index: usize, example: &E) -> ExampleResult<E, P::Output>
+    where
+        P: Module,
+        E: Example<Input = P::Input> + Clone,
+        M: Metric<E, P::Output>,
+    {
+        let started = Instant::now();
+        let (output, score, feedback) = match program.call(example.input()).await {
+            Ok(output) => match self.metric.score(example, &output).await {
+                Ok(score) => (Ok(output), score.score, score.feedback),
+                Err(e) => (Err(e), self.failure_score, None),
+            },
+            Err(e) => (Err(e), self.failure_score, None),
+        };
+        ExampleResult {
+            index,
+            example: example.clone(),
+            output,
+            score,
+            feedback,
+            usage: Usage::default(),
+            elapsed: started.elapsed(),
+        }
+    }
+}

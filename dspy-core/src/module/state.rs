@@ -1,0 +1,638 @@
+//! A program's learned state (per predictor: instructions and demos), as versioned JSON.
+//!
+//! The file holds only what optimization changes, plus a fingerprint of each predictor's
+//! signature so a file is never loaded into a program it does not fit. It never holds an LM, an
+//! API key or an endpoint URL.
+
+use super::Parameters;
+use crate::adapter::FieldValues;
+use crate::signature::{FieldSpec, SignatureInfo};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The format version this dspy writes and reads.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// Everything a program learned, by predictor name: what [`Parameters::save`] writes.
+///
+/// ```
+/// use dspy_core::{Parameters, Predict, ProgramState};
+/// # use dspy_macros::Signature;
+/// /// Answer briefly.
+/// #[derive(Signature, Clone, Debug)]
+/// # #[dspy(crate = "dspy_core")]
+/// struct QA { #[input] question: String, #[output] answer: String }
+///
+/// let tuned = Predict::<QA>::new()
+///     .with_instructions("Answer in one word.")
+///     .with_demos([QA { question: "Capital of France?".into(), answer: "Paris".into() }]);
+/// let state: ProgramState = tuned.state().unwrap();
+/// let json = state.to_json().unwrap();
+/// assert!(json.contains("\"format_version\": 1"));
+///
+/// let mut fresh = Predict::<QA>::new();
+/// fresh.load_state(ProgramState::from_json(&json).unwrap()).unwrap();
+/// assert_eq!(fresh.demos[0].answer, "Paris");
+/// assert_eq!(fresh.instructions.as_deref(), Some("Answer in one word."));
+/// ```
+///
+/// The JSON looks like this (`schema` is a hash of the field type's JSON schema, see
+/// [`FieldFingerprint`]):
+///
+/// ```json
+/// {
+///   "format_version": 1,
+///   "dspy_version": "0.1.0",
+///   "predictors": {
+///     "answer.predict": {
+///       "signature": {
+///         "name": "QA",
+///         "inputs": [{ "name": "question", "type": "str", "schema": "9f0c8a1b2c3d4e5f" }],
+///         "outputs": [{ "name": "reasoning", "type": "str", "schema": "9f0c8a1b2c3d4e5f" },
+///                     { "name": "answer", "type": "str", "schema": "9f0c8a1b2c3d4e5f" }]
+///       },
+///       "instructions": "Answer in one word.",
+///       "demos": [{ "question": "..", "reasoning": "..", "answer": ".." }]
+///     }
+///   }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramState {
+    /// The layout of this JSON; [`STATE_FORMAT_VERSION`] when written by this dspy.
+    pub format_version: u32,
+    /// The dspy version that wrote it (informational: loading does not check it).
+    pub dspy_version: String,
+    /// Every predictor, by its dotted name (sorted, so files diff well).
+    pub predictors: BTreeMap<String, PredictorState>,
+}
+
+/// What one predictor learned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictorState {
+    /// The shape of its signature, checked on load.
+    pub signature: SignatureFingerprint,
+    /// Its own instructions, when they replace the signature's; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Its demos, each one JSON object of input and output fields.
+    #[serde(default)]
+    pub demos: Vec<FieldValues>,
+}
+
+/// The shape of a signature: its name and its fields' names and types, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureFingerprint {
+    /// The signature's name (informational: a renamed signature with the same fields loads).
+    pub name: String,
+    /// Its input fields.
+    pub inputs: Vec<FieldFingerprint>,
+    /// Its output fields.
+    pub outputs: Vec<FieldFingerprint>,
+}
+
+/// One field's name and type.
+///
+/// `type` is the short type name prompts show (`str`, `list[int]`, `Answer`); `schema` is a hash
+/// of the type's JSON schema, which catches what the short name hides (a field added to a nested
+/// struct, an enum variant renamed). The hash is FNV-1a (64 bits, hex) of the schema written as
+/// compact JSON with object keys sorted and annotations (`title`, `description`, `examples`,
+/// `default`, `$comment`) removed, so doc comments and type renames do not count as changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldFingerprint {
+    /// The field's name on the wire.
+    pub name: String,
+    /// Its type as prompts name it.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// A hash of its JSON schema.
+    pub schema: String,
+}
+
+impl SignatureFingerprint {
+    /// The fingerprint of `info`.
+    pub fn of(info: &SignatureInfo) -> Self {
+        SignatureFingerprint {
+            name: info.name.clone(),
+            inputs: info.inputs.iter().map(FieldFingerprint::of).collect(),
+            outputs: info.outputs.iter().map(FieldFingerprint::of).collect(),
+        }
+    }
+}
+
+impl FieldFingerprint {
+    /// The fingerprint of one field.
+    pub fn of(field: &FieldSpec) -> Self {
+        FieldFingerprint {
+            name: field.name.clone(),
+            type_name: field.type_hint.clone(),
+            schema: schema_hash(&field.schema),
+        }
+    }
+}
+
+impl ProgramState {
+    /// The state of every predictor in `program`.
+    pub fn capture<P: Parameters + ?Sized>(program: &P) -> Result<Self> {
+        let mut predictors = BTreeMap::new();
+        for (name, predictor) in program.predictors() {
+            let state = PredictorState {
+                signature: SignatureFingerprint::of(predictor.signature()),
+                instructions: predictor
+                    .has_own_instructions()
+                    .then(|| predictor.effective_instructions().to_string()),
+                demos: predictor.demos_json()?,
+            };
+            if predictors.insert(name.clone(), state).is_some() {
+                return Err(Error::config(format!(
+                    "two predictors of the program are named `{name}`, so their state would \
+                     collide; each predictor needs its own name (check the program's \
+                     `Parameters` impl)"
+                )));
+            }
+        }
+        Ok(ProgramState {
+            format_version: STATE_FORMAT_VERSION,
+            dspy_version: env!("CARGO_PKG_VERSION").to_string(),
+            predictors,
+        })
+    }
+
+    /// Puts this state into `program`, after checking that it fits: the same predictors, each
+    /// with the same fields of the same types, and demos that fit them. When anything does not
+    /// fit, the error lists every difference and `program` is left unchanged.
+    pub fn apply<P: Parameters + ?Sized>(self, program: &mut P) -> Result<()> {
+        check_version(self.format_version, &self.dspy_version)?;
+        let mut saved = self.predictors;
+        let mut targets = program.predictors_mut();
+        let mut problems = Vec::new();
+        // Only demos that do not fit: the shapes match, the file's data is at fault.
+        let mut only_demos = true;
+
+        for (name, predictor) in &targets {
+            let Some(state) = saved.get(name) else {
+                only_demos = false;
+                problems.push(format!(
+                    "predictor `{name}` is in the program but not in the saved state"
+                ));
+                continue;
+            };
+            let now = SignatureFingerprint::of(predictor.signature());
+            let differences = compare(&state.signature, &now);
+            if differences.is_empty() {
+                if let Err(e) = predictor.check_demos_json(&state.demos) {
+                    problems.push(format!("predictor `{name}`: {}", state_message(e)));
+                }
+            } else {
+                only_demos = false;
+                problems.extend(
+                    differences
+                        .into_iter()
+                        .map(|d| format!("predictor `{name}`: {d}")),
+                );
+            }
+        }
+        for name in saved.keys() {
+            if !targets.iter().any(|(n, _)| n == name) {
+                only_demos = false;
+                let known: Vec<_> = targets.iter().map(|(n, _)| format!("`{n}`")).collect();
+                problems.push(format!(
+                    "predictor `{name}` is in the saved state but not in the program (its \
+                     predictors: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            let advice = if only_demos {
+                "The file's demos were edited or written by other code: fix or remove them"
+            } else {
+                "The state was saved from a different program (or an older version of it): load \
+                 it into the program it was saved from, or compile this program again and save \
+                 its state"
+            };
+            return Err(Error::State(format!("{}. {advice}", problems.join("; "))));
+        }
+
+        for (name, predictor) in targets.iter_mut() {
+            if let Some(state) = saved.remove(name) {
+                predictor.set_demos_json(state.demos)?;
+                predictor.set_instructions(state.instructions);
+            }
+        }
+        Ok(())
+    }
+
+    /// This state as pretty-printed JSON.
+    pub fn to_json(&self) -> Result<String> {
+        let mut json = serde_json::to_string_pretty(self)?;
+        json.push('\n');
+        Ok(json)
+    }
+
+    /// State from JSON written by [`to_json`](ProgramState::to_json). A file written by a
+    /// newer dspy with another format version is an [`Error::State`] that says so; malformed
+    /// JSON is an [`Error::Serde`].
+    pub fn from_json(json: &str) -> Result<Self> {
+        // The version first: a newer format may not parse as this one.
+        #[derive(Deserialize)]
+        struct Header {
+            format_version: Option<u32>,
+            dspy_version: Option<String>,
+        }
+        let header: Header = serde_json::from_str(json)?;
+        let Some(version) = header.format_version else {
+            return Err(Error::State(
+                "this is not a saved program state: it has no `format_version`; save one with \
+                 `program.save(path)`"
+                    .to_string(),
+            ));
+        };
+        check_version(version, header.dspy_version.as_deref().unwrap_or("unknown"))?;
+        Ok(serde_json::from_str(json)?)
+    }
+
+    /// Writes this state to `path` atomically: to a temporary file beside it, then renamed over
+    /// it, so a crash never leaves a half-written file. IO errors are [`Error::Data`] naming the
+    /// file.
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let json = self.to_json()?;
+        write_atomic(path, json.as_bytes()).map_err(|e| Error::Data {
+            file: path.to_path_buf(),
+            line: None,
+            message: format!(
+                "could not write the program state: {e}; check that the directory exists and \
+                 is writable"
+            ),
+        })
+    }
+
+    /// Reads state written by [`write`](ProgramState::write). A missing or unreadable file, or
+    /// one that is not valid state JSON, is an [`Error::Data`] naming the file (and the line).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let data_error = |line: Option<usize>, message: String| Error::Data {
+            file: path.to_path_buf(),
+            line,
+            message,
+        };
+        let json = fs::read_to_string(path).map_err(|e| {
+            data_error(
+                None,
+                format!("could not read the program state: {e}; check the path"),
+            )
+        })?;
+        ProgramState::from_json(&json).map_err(|e| match e {
+            Error::Serde(e) => data_error(
+                Some(e.line()).filter(|&l| l > 0),
+                format!(
+                    "not a valid program state file: {e}; it should be JSON written by \
+                     `program.save(path)`"
+                ),
+            ),
+            other => other,
+        })
+    }
+}
+
+/// Refuses a format this dspy cannot read.
+fn check_version(version: u32, written_by: &str) -> Result<()> {
+    if version == STATE_FORMAT_VERSION {
+        return Ok(());
+    }
+    let advice = if version > STATE_FORMAT_VERSION {
+        "upgrade dspy to load it"
+    } else {
+        "load and save it again with the dspy that wrote it, or compile the program again"
+    };
+    Err(Error::State(format!(
+        "the state file has format version {version} (written by dspy {written_by}), but this \
+         dspy ({}) reads format version {STATE_FORMAT_VERSION}; {advice}",
+        env!("CARGO_PKG_VERSION")
+    )))
+}
+
+/// Every difference between the saved fields and the program's, one message each.
+fn compare(saved: &SignatureFingerprint, now: &SignatureFingerprint) -> Vec<String> {
+    let mut differences = Vec::new();
+    let sides = [
+        ("input", &saved.inputs, &now.inputs),
+        ("output", &saved.outputs, &now.outputs),
+    ];
+    for (role, was, is) in sides {
+        for field in was {
+            match is.iter().find(|f| f.name == field.name) {
+                None => differences.push(missing_field(role, field, now)),
+                Some(current) if current.type_name != field.type_name => {
+                    differences.push(format!(
+                        "{role} field `{}` has type `{}` in the saved state but `{}` in the \
+                         program",
+                        field.name, field.type_name, current.type_name
+                    ));
+                }
+                Some(current) if current.schema != field.schema => {
+                    differences.push(format!(
+                        "the type `{}` of {role} field `{}` changed shape since the state was \
+                         saved (schema {} then, {} now)",
+                        field.type_name, field.name, field.schema, current.schema
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for field in is.iter().filter(|f| !was.iter().any(|w| w.name == f.name)) {
+            let other = if role == "input" {
+                &saved.outputs
+            } else {
+                &saved.inputs
+            };
+            // A field that moved sides is reported once, by `missing_field`.
+            if !other.iter().any(|w| w.name == field.name) {
+                differences.push(format!(
+                    "{role} field `{}` is in the program but not in the saved state",
+                    field.name
+                ));
+            }
+        }
+    }
+    differences
+}
+
+/// A saved field the program no longer has on the same side.
+fn missing_field(role: &str, field: &FieldFingerprint, now: &SignatureFingerprint) -> String {
+    let (other_role, other) = if role == "input" {
+        ("output", &now.outputs)
+    } else {
+        ("input", &now.inputs)
+    };
+    if other.iter().any(|f| f.name == field.name) {
+        format!(
+            "field `{}` is an {role} in the saved state but an {other_role} in the program",
+            field.name
+        )
+    } else {
+        format!(
+            "{role} field `{}` is in the saved state but not in the program",
+            field.name
+        )
+    }
+}
+
+/// The message of an [`Error::State`], without the variant's prefix.
+fn state_message(error: Error) -> String {
+    match error {
+        Error::State(message) => message,
+        other => other.to_string(),
+    }
+}
+
+/// The name of the first field of `demo` whose JSON value cannot be of its type, or that is
+/// missing, judged from the signature's schemas: what a demo error should point at.
+pub(crate) fn misfit_field(info: &SignatureInfo, demo: &FieldValues) -> Option<String> {
+    let fields = info.inputs.iter().chain(&info.outputs);
+    for field in fields {
+        match demo.get(&field.name) {
+            None if !accepts(&field.schema, &Value::Null) => {
+                return Some(format!("field `{}` is missing", field.name));
+            }
+            Some(value) if !accepts(&field.schema, value) => {
+                return Some(format!(
+                    "field `{}` should be {} but is {}",
+                    field.name,
+                    field.type_hint,
+                    snippet(value)
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `value` may be of the type `schema` describes, judging by JSON type and enum values
+/// only (enough to point at the field; deserialization has the last word).
+fn accepts(schema: &Value, value: &Value) -> bool {
+    let Some(schema) = schema.as_object() else {
+        return true;
+    };
+    for key in ["anyOf", "oneOf"] {
+        if let Some(options) = schema.get(key).and_then(Value::as_array) {
+            return options.iter().any(|s| accepts(s, value));
+        }
+    }
+    if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
+        return choices.contains(value);
+    }
+    if let Some(constant) = schema.get("const") {
+        return constant == value;
+    }
+    let matches = |t: &str| match t {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        "null" => value.is_null(),
+        _ => true,
+    };
+    match schema.get("type") {
+        Some(Value::String(t)) => matches(t),
+        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).any(matches),
+        _ => true,
+    }
+}
+
+fn snippet(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(60) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
+/// FNV-1a (64 bits) of the schema's canonical JSON, in hex; see [`FieldFingerprint`].
+fn schema_hash(schema: &Value) -> String {
+    let canonical = canonical_schema(schema).to_string();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The schema with sorted keys and without annotations. Keys of `properties` (and the other
+/// maps of names) are field names, kept whatever they are called.
+fn canonical_schema(schema: &Value) -> Value {
+    const ANNOTATIONS: [&str; 5] = ["title", "description", "examples", "default", "$comment"];
+    const NAME_MAPS: [&str; 4] = ["properties", "$defs", "definitions", "patternProperties"];
+    match schema {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map
+                .keys()
+                .filter(|k| !ANNOTATIONS.contains(&k.as_str()))
+                .collect();
+            keys.sort();
+            let mut out = Map::new();
+            for key in keys {
+                let value = &map[key];
+                let value = match value {
+                    Value::Object(names) if NAME_MAPS.contains(&key.as_str()) => {
+                        let mut names_sorted: Vec<_> = names.iter().collect();
+                        names_sorted.sort_by(|a, b| a.0.cmp(b.0));
+                        Value::Object(
+                            names_sorted
+                                .into_iter()
+                                .map(|(k, v)| (k.clone(), canonical_schema(v)))
+                                .collect(),
+                        )
+                    }
+                    other => canonical_schema(other),
+                };
+                out.insert(key.clone(), value);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Writes `contents` to a fresh temporary file in `path`'s directory, flushes it to disk, then
+/// renames it over `path`; the temporary file is removed if anything fails.
+fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let file_name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let temp = dir.join(format!(
+        ".{}.{}-{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        // Best effort: the original error is the one worth reporting.
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn schema_hash_ignores_annotations_and_key_order() {
+        let a = json!({"type": "object", "title": "A", "description": "doc",
+            "properties": {"title": {"type": "string", "description": "x"}, "n": {"type": "integer"}},
+            "required": ["title", "n"]});
+        let b = json!({"required": ["title", "n"], "type": "object",
+            "properties": {"n": {"type": "integer"}, "title": {"type": "string"}}});
+        assert_eq!(schema_hash(&a), schema_hash(&b));
+        // A property called `title` is a field, not an annotation.
+        let c = json!({"type": "object", "properties": {"n": {"type": "integer"}},
+            "required": ["title", "n"]});
+        assert_ne!(schema_hash(&a), schema_hash(&c));
+        let d = json!({"type": "object",
+            "properties": {"title": {"type": "integer"}, "n": {"type": "integer"}},
+            "required": ["title", "n"]});
+        assert_ne!(schema_hash(&a), schema_hash(&d));
+        assert_eq!(schema_hash(&a).len(), 16);
+    }
+
+    #[test]
+    fn schema_hash_is_stable_across_runs() {
+        // FNV-1a of `{"type":"string"}`, computed independently: a changed hash function would
+        // make every saved file unloadable.
+        assert_eq!(schema_hash(&json!({"type": "string"})), "37140e51efa8b132");
+    }
+
+    #[test]
+    fn accepts_by_json_type_and_enum() {
+        let nullable_int = json!({"anyOf": [{"type": "integer"}, {"type": "null"}]});
+        assert!(accepts(&nullable_int, &json!(3)));
+        assert!(accepts(&nullable_int, &Value::Null));
+        assert!(!accepts(&nullable_int, &json!("3")));
+        let choice = json!({"type": "string", "enum": ["a", "b"]});
+        assert!(accepts(&choice, &json!("a")));
+        assert!(!accepts(&choice, &json!("c")));
+        assert!(!accepts(&json!({"type": "integer"}), &json!(1.5)));
+    }
+
+    #[test]
+    fn versions_other_than_ours_are_refused_with_advice() {
+        let newer = json!({"format_version": 2, "dspy_version": "9.0.0", "future": true});
+        let err = ProgramState::from_json(&newer.to_string()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::State(_)), "{message}");
+        assert!(message.contains("format version 2"), "{message}");
+        assert!(message.contains("dspy 9.0.0"), "{message}");
+        assert!(message.contains("upgrade dspy"), "{message}");
+
+        let err = ProgramState::from_json(r#"{"predictors": {}}"#).unwrap_err();
+        assert!(err.to_string().contains("no `format_version`"), "{err}");
+        assert!(matches!(
+            ProgramState::from_json("{not json"),
+            Err(Error::Serde(_))
+        ));
+    }
+
+    #[test]
+    fn compare_names_each_difference() {
+        let field = |name: &str, ty: &str, schema: &str| FieldFingerprint {
+            name: name.into(),
+            type_name: ty.into(),
+            schema: schema.into(),
+        };
+        let saved = SignatureFingerprint {
+            name: "S".into(),
+            inputs: vec![field("q", "str", "1"), field("k", "int", "2")],
+            outputs: vec![field("a", "Answer", "3"), field("moved", "str", "1")],
+        };
+        let now = SignatureFingerprint {
+            name: "Renamed".into(),
+            inputs: vec![field("q", "int", "2"), field("moved", "str", "1")],
+            outputs: vec![field("a", "Answer", "4"), field("extra", "str", "1")],
+        };
+        let differences = compare(&saved, &now);
+        assert_eq!(
+            differences,
+            [
+                "input field `q` has type `str` in the saved state but `int` in the program",
+                "input field `k` is in the saved state but not in the program",
+                "the type `Answer` of output field `a` changed shape since the state was saved \
+                 (schema 3 then, 4 now)",
+                "field `moved` is an output in the saved state but an input in the program",
+                "output field `extra` is in the program but not in the saved state",
+            ]
+        );
+        assert!(compare(&saved, &saved).is_empty());
+    }
+}
