@@ -28,7 +28,9 @@ impl LanguageModel for Jittery {
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, dspy::Result<LmResponse>> {
         Box::pin(async move {
             let text = request.prompt.to_text();
-            let spin = text.bytes().fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64));
+            let spin = text
+                .bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64));
             tokio::time::sleep(Duration::from_millis(spin % 9)).await;
             self.0.complete(request).await
         })
@@ -96,13 +98,21 @@ async fn results_come_back_in_dev_set_order_with_failures_scored() {
             (false, false) => {
                 failed += 1;
                 assert_eq!(r.score, -1.0);
-                assert!(matches!(r.output, Err(Error::Parse { .. })), "{:?}", r.output);
+                assert!(
+                    matches!(r.output, Err(Error::Parse { .. })),
+                    "{:?}",
+                    r.output
+                );
             }
         }
     }
     assert_eq!(report.errors, failed);
     let expected = (right as f64 - failed as f64) / 60.0;
-    assert!((report.score - expected).abs() < 1e-12, "{} vs {expected}", report.score);
+    assert!(
+        (report.score - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        report.score
+    );
     assert_eq!((right, wrong, failed), (30, 10, 20));
 }
 
@@ -184,22 +194,37 @@ async fn exports_parse_back_and_the_table_shows_the_worst() {
     assert_eq!(json["errors"], json!(report.errors));
     let results = json["results"].as_array().unwrap();
     assert_eq!(results.len(), 12);
-    assert_eq!(results[2]["example"], json!({"country": country(2), "city": "City2"}));
+    assert_eq!(
+        results[2]["example"],
+        json!({"country": country(2), "city": "City2"})
+    );
     assert_eq!(results[2]["output"], json!({"city": "City2"}));
-    assert!(results[1]["error"].as_str().unwrap().contains("could not parse"));
+    assert!(
+        results[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not parse")
+    );
 
-    let rows: Vec<BTreeMap<String, Value>> =
-        dspy::data::load_csv(dir.join("report.csv")).unwrap();
+    let rows: Vec<BTreeMap<String, Value>> = dspy::data::load_csv(dir.join("report.csv")).unwrap();
     assert_eq!(rows.len(), 12);
     assert_eq!(rows[3]["country"], json!(country(3)));
     assert_eq!(rows[3]["pred_city"], json!("Nowhere"));
     assert_eq!(rows[3]["score"], json!(0));
     assert_eq!(rows[4]["score"], json!(1));
-    assert!(rows[1]["error"].as_str().unwrap().contains("could not parse"));
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not parse")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 
     let table = report.table(3);
-    assert!(table.starts_with(&format!("score {:.1}%", report.percent())), "{table}");
+    assert!(
+        table.starts_with(&format!("score {:.1}%", report.percent())),
+        "{table}"
+    );
     let rows: Vec<&str> = table.lines().skip(3).collect();
     assert_eq!(rows.len(), 3, "{table}");
     // Worst first: the failures (score 0, error) before wrong answers.

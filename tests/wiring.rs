@@ -227,6 +227,7 @@ async fn map_alone_returns_the_mapped_value() {
 }
 
 /// A program holding a pipeline: its type is written out, its predictors are named through it.
+#[derive(Module)]
 struct Program {
     pipeline: Then<Predict<Rewrite>, ChainOfThought<Answer>>,
     describe: Map<Predict<Describe>, fn(DescribeOutput) -> String>,
@@ -255,32 +256,6 @@ impl Module for Program {
                 topic: answer.output.answer,
             })
             .await
-    }
-}
-
-impl Parameters for Program {
-    fn visit_predictors<'a>(
-        &'a self,
-        prefix: &str,
-        visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
-    ) {
-        use dspy::module::child_name;
-        self.pipeline
-            .visit_predictors(&child_name(prefix, "pipeline"), visit);
-        self.describe
-            .visit_predictors(&child_name(prefix, "describe"), visit);
-    }
-
-    fn visit_predictors_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
-    ) {
-        use dspy::module::child_name;
-        self.pipeline
-            .visit_predictors_mut(&child_name(prefix, "pipeline"), visit);
-        self.describe
-            .visit_predictors_mut(&child_name(prefix, "describe"), visit);
     }
 }
 

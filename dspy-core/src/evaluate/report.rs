@@ -161,14 +161,22 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
         if worst.is_empty() {
             return out;
         }
-        let _ = writeln!(out, "\n{:>5}  {:>5}  {:<50}  output", "#", "score", "example");
+        let _ = writeln!(
+            out,
+            "\n{:>5}  {:>5}  {:<50}  output",
+            "#", "score", "example"
+        );
         for r in worst {
             let example = short(&Value::Object(object_of(&r.example)), 50);
             let output = match &r.output {
                 Ok(o) => short(&Value::Object(object_of(o)), 60),
                 Err(e) => format!("ERROR {}", truncate(&e.to_string(), 54)),
             };
-            let _ = writeln!(out, "{:>5}  {:>5.2}  {:<50}  {}", r.index, r.score, example, output);
+            let _ = writeln!(
+                out,
+                "{:>5}  {:>5.2}  {:<50}  {}",
+                r.index, r.score, example, output
+            );
         }
         out
     }

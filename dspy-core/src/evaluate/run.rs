@@ -106,7 +106,11 @@ impl<M> Evaluate<M> {
     /// Runs `program` on every example of `devset` and scores it.
     ///
     /// Results come back in dev-set order whatever the order they finished in.
-    pub async fn run<P, E>(&self, program: &P, devset: &[E]) -> Result<EvaluationReport<E, P::Output>>
+    pub async fn run<P, E>(
+        &self,
+        program: &P,
+        devset: &[E],
+    ) -> Result<EvaluationReport<E, P::Output>>
     where
         P: Module,
         E: Example<Input = P::Input> + Clone,

@@ -208,7 +208,8 @@ impl<E, O> Parameters for SemanticF1<E, O> {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
     ) {
-        self.judge.visit_predictors(&child_name(prefix, "judge"), visit);
+        self.judge
+            .visit_predictors(&child_name(prefix, "judge"), visit);
     }
 
     fn visit_predictors_mut<'a>(
