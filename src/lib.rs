@@ -82,10 +82,13 @@ pub mod prelude {
     pub use crate::{Module, Signature};
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
+    pub use dspy_core::ModuleExt;
     pub use dspy_core::{
-        ChainOfThought, DynPredictor, Error, Example, ModuleExt, Parameters, Predict,
-        PredictConfig, Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure,
-        with_lm,
+        BestOfN, CallBatch, MultiChainComparison, Parallel, ReAct, Refine, Tool, WithRationale,
+    };
+    pub use dspy_core::{
+        ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
+        Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -107,6 +107,11 @@ async fn results_come_back_in_dev_set_order_with_failures_scored() {
         }
     }
     assert_eq!(report.errors, failed);
+    // Usage per example: one call when the answer parses; the JSON fallback and the re-ask
+    // when it does not. The totals add up.
+    assert_eq!(report.results[0].usage.calls, 1);
+    assert_eq!(report.results[1].usage.calls, 3);
+    assert_eq!(report.usage.calls, 40 + 20 * 3);
     let expected = (right as f64 - failed as f64) / 60.0;
     assert!(
         (report.score - expected).abs() < 1e-12,

@@ -1,154 +1,15 @@
-//! The OpenAI-compatible backend over real HTTP, against an axum server in the test that records
-//! every request and answers in OpenAI's format.
+//! The OpenAI-compatible backend over real HTTP, against the test server (tests/support), which
+//! records every request and answers in OpenAI's format.
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+mod support;
+
 use dspy::LmErrorKind;
 use dspy::adapter::{Message, Prompt, ResponseSchema};
 use dspy::lm::{FinishReason, LmRequest, Mode, OpenAiLm, Usage};
 use dspy::prelude::*;
-use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use serde_json::json;
 use std::time::Duration;
-
-const KEY: &str = "sk-test-SECRET";
-
-/// One request the server saw.
-#[derive(Debug, Clone)]
-struct Hit {
-    path: String,
-    authorization: Option<String>,
-    body: Value,
-}
-
-#[derive(Clone)]
-struct ServerState {
-    hits: Arc<Mutex<Vec<Hit>>>,
-    /// Choice `i` of an answer is `replies[i % len]`.
-    replies: Arc<Vec<String>>,
-}
-
-struct Server {
-    root: String,
-    hits: Arc<Mutex<Vec<Hit>>>,
-}
-
-impl Server {
-    async fn start(replies: &[&str]) -> Server {
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let state = ServerState {
-            hits: hits.clone(),
-            replies: Arc::new(replies.iter().map(|r| r.to_string()).collect()),
-        };
-        let app = Router::new().fallback(handle).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let root = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Server { root, hits }
-    }
-
-    /// A builder for the model on `{root}{prefix}`, with the test key.
-    fn builder(&self, prefix: &str) -> dspy::lm::OpenAiLmBuilder {
-        OpenAiLm::builder("test-model")
-            .base_url(format!("{}{prefix}", self.root))
-            .api_key(KEY)
-    }
-
-    fn lm(&self) -> LM {
-        LM::new(self.builder("/v1").build().unwrap())
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    fn only_hit(&self) -> Hit {
-        let hits = self.hits();
-        assert_eq!(hits.len(), 1, "expected exactly one request: {hits:#?}");
-        hits.into_iter().next().unwrap()
-    }
-}
-
-async fn handle(
-    axum::extract::State(state): axum::extract::State<ServerState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let path = uri.path().to_string();
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    state.hits.lock().unwrap().push(Hit {
-        path: path.clone(),
-        authorization: authorization.clone(),
-        body: body.clone(),
-    });
-
-    let n = body.get("n").and_then(Value::as_u64).unwrap_or(1) as usize;
-    let reply = |i: usize| state.replies[i % state.replies.len()].clone();
-    let usage = json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17});
-    match path.as_str() {
-        "/v1/chat/completions" => {
-            // Choices are listed last-first: the client must order them by `index`.
-            let choices: Vec<Value> = (0..n)
-                .rev()
-                .map(|i| json!({"index": i, "message": {"role": "assistant", "content": reply(i)}, "finish_reason": "stop"}))
-                .collect();
-            let answer = json!({
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000,
-                "model": "test-model-2025-01-01", "choices": choices, "usage": usage,
-            });
-            axum::Json(answer).into_response()
-        }
-        "/v1/completions" => {
-            let choices: Vec<Value> =
-                (0..n).map(|i| json!({"index": i, "text": reply(i), "finish_reason": "length", "logprobs": null})).collect();
-            let answer = json!({
-                "id": "cmpl-1", "object": "text_completion", "created": 1_700_000_000,
-                "model": "test-base-model", "choices": choices, "usage": usage,
-            });
-            axum::Json(answer).into_response()
-        }
-        "/status/429/v1/chat/completions" => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "3")],
-            axum::Json(json!({"error": {
-                "message": "Rate limit reached for test-model on requests per min (RPM): Limit 3, Used 3.",
-                "type": "requests", "param": null, "code": "rate_limit_exceeded"}})),
-        )
-            .into_response(),
-        "/status/401/v1/chat/completions" => {
-            // Like OpenAI, echo the key that was sent: the client must scrub it.
-            let sent = authorization.unwrap_or_default().trim_start_matches("Bearer ").to_string();
-            let message = format!("Incorrect API key provided: {sent}. You can find your API key at https://platform.openai.com/account/api-keys.");
-            (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}})),
-            )
-                .into_response()
-        }
-        "/status/500/v1/chat/completions" => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(),
-        "/status/400/v1/chat/completions" => (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": {
-                "message": "This model's maximum context length is 8192 tokens",
-                "type": "invalid_request_error", "code": "context_length_exceeded"}})),
-        )
-            .into_response(),
-        "/html/v1/chat/completions" => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "<html>a web page, not an API</html>").into_response()
-        }
-        "/slow/v1/chat/completions" => {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            StatusCode::OK.into_response()
-        }
-        _ => (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response(),
-    }
-}
+use support::server::{KEY, TestServer};
 
 fn chat_request() -> LmRequest {
     LmRequest::new(Prompt::Chat(vec![
@@ -179,7 +40,7 @@ const CHAT_PARIS: &str = "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]";
 
 #[tokio::test]
 async fn chat_request_and_response_over_http() {
-    let server = Server::start(&["Paris.", "Lutetia."]).await;
+    let server = TestServer::with_replies(&["Paris.", "Lutetia."]).await;
     let mut request = chat_request().with_temperature(0.25).with_max_tokens(32);
     request.n = 2;
     request.stop = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
@@ -226,7 +87,7 @@ async fn chat_request_and_response_over_http() {
 
 #[tokio::test]
 async fn text_prompt_in_chat_mode_is_one_user_message() {
-    let server = Server::start(&["hi"]).await;
+    let server = TestServer::with_replies(&["hi"]).await;
     server
         .lm()
         .complete(LmRequest::new(Prompt::Text("Say hi".into())))
@@ -240,7 +101,7 @@ async fn text_prompt_in_chat_mode_is_one_user_message() {
 
 #[tokio::test]
 async fn response_schema_is_sent_as_json_schema_format() {
-    let server = Server::start(&[r#"{"answer": "Paris"}"#]).await;
+    let server = TestServer::with_replies(&[r#"{"answer": "Paris"}"#]).await;
     let mut request = chat_request();
     request.response_schema = Some(ResponseSchema {
         name: "CapitalQa".into(),
@@ -260,7 +121,7 @@ async fn response_schema_is_sent_as_json_schema_format() {
 
 #[tokio::test]
 async fn completion_mode_posts_a_text_prompt_to_completions() {
-    let server = Server::start(&[" Paris"]).await;
+    let server = TestServer::with_replies(&[" Paris"]).await;
     let lm = LM::new(
         server
             .builder("/v1")
@@ -285,7 +146,7 @@ async fn completion_mode_posts_a_text_prompt_to_completions() {
     );
 }
 
-async fn error_from(server: &Server, prefix: &str) -> Error {
+async fn error_from(server: &TestServer, prefix: &str) -> Error {
     let lm = LM::new(
         server
             .builder(prefix)
@@ -307,7 +168,7 @@ fn kind_of(error: &Error) -> (LmErrorKind, Option<Duration>) {
 
 #[tokio::test]
 async fn http_errors_map_to_kinds_without_the_key() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let cases = [
         ("/status/429/v1", LmErrorKind::RateLimited),
         ("/status/401/v1", LmErrorKind::Auth),
@@ -335,7 +196,7 @@ async fn http_errors_map_to_kinds_without_the_key() {
 
 #[tokio::test]
 async fn rate_limit_keeps_retry_after_and_is_retryable() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let error = error_from(&server, "/status/429/v1").await;
     assert_eq!(
         kind_of(&error),
@@ -347,7 +208,7 @@ async fn rate_limit_keeps_retry_after_and_is_retryable() {
 
 #[tokio::test]
 async fn echoed_key_is_redacted() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let error = error_from(&server, "/status/401/v1").await;
     let text = error.to_string();
     assert!(
@@ -359,7 +220,7 @@ async fn echoed_key_is_redacted() {
 
 #[tokio::test]
 async fn context_window_error_says_what_to_do() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let text = error_from(&server, "/status/400/v1").await.to_string();
     assert!(
         text.contains("maximum context length is 8192 tokens"),
@@ -370,7 +231,7 @@ async fn context_window_error_says_what_to_do() {
 
 #[tokio::test]
 async fn a_body_that_is_not_json_is_a_server_error_with_a_snippet() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let error = error_from(&server, "/html/v1").await;
     assert_eq!(kind_of(&error).0, LmErrorKind::Server);
     assert!(
@@ -383,7 +244,7 @@ async fn a_body_that_is_not_json_is_a_server_error_with_a_snippet() {
 
 #[tokio::test]
 async fn slow_server_times_out() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let error = error_from(&server, "/slow/v1").await;
     assert_eq!(kind_of(&error).0, LmErrorKind::Timeout, "{error}");
     assert!(error.is_retryable());
@@ -412,7 +273,7 @@ async fn refused_connection_is_a_server_error() {
 
 #[tokio::test]
 async fn predict_with_chat_adapter_over_http() {
-    let server = Server::start(&[CHAT_PARIS]).await;
+    let server = TestServer::with_replies(&[CHAT_PARIS]).await;
     let predict = Predict::<CapitalQa>::new().with_lm(server.lm());
     let out: CapitalQaOutput = predict.call(ask()).await.unwrap();
     assert_eq!(out.answer, "Paris");
@@ -442,7 +303,7 @@ async fn predict_with_chat_adapter_over_http() {
 
 #[tokio::test]
 async fn predict_with_json_adapter_uses_structured_output() {
-    let server = Server::start(&[r#"{"answer": "Paris"}"#]).await;
+    let server = TestServer::with_replies(&[r#"{"answer": "Paris"}"#]).await;
     let predict = Predict::<CapitalQa>::new()
         .with_lm(server.lm())
         .with_adapter(JsonAdapter::new());
@@ -463,7 +324,7 @@ async fn predict_with_json_adapter_uses_structured_output() {
 
 #[tokio::test]
 async fn predict_without_structured_output_sends_no_schema() {
-    let server = Server::start(&[r#"{"answer": "Paris"}"#]).await;
+    let server = TestServer::with_replies(&[r#"{"answer": "Paris"}"#]).await;
     let lm = LM::new(
         server
             .builder("/v1")
@@ -480,7 +341,7 @@ async fn predict_without_structured_output_sends_no_schema() {
 
 #[tokio::test]
 async fn predict_in_completion_mode_over_http() {
-    let server = Server::start(&[" Paris"]).await;
+    let server = TestServer::with_replies(&[" Paris"]).await;
     let lm = LM::new(
         server
             .builder("/v1")
@@ -505,7 +366,7 @@ async fn predict_in_completion_mode_over_http() {
 #[tokio::test]
 async fn predict_returns_every_completion() {
     let lutetia = "[[ ## answer ## ]]\nLutetia\n\n[[ ## completed ## ]]";
-    let server = Server::start(&[CHAT_PARIS, lutetia]).await;
+    let server = TestServer::with_replies(&[CHAT_PARIS, lutetia]).await;
     let predict = Predict::<CapitalQa>::new().with_lm(server.lm()).n(2);
     let prediction = predict.forward(ask()).await.unwrap();
     let answers: Vec<&str> = prediction
@@ -527,7 +388,7 @@ async fn predict_returns_every_completion() {
 
 #[tokio::test]
 async fn predict_surfaces_lm_errors() {
-    let server = Server::start(&["unused"]).await;
+    let server = TestServer::with_replies(&["unused"]).await;
     let lm = LM::new(server.builder("/status/401/v1").build().unwrap());
     let error = Predict::<CapitalQa>::new()
         .with_lm(lm)

@@ -135,10 +135,9 @@ pub(super) fn chat_messages(
         messages.push(Message::user(input_sections(sig, demo)));
         messages.push(Message::assistant(answer(demo)));
     }
-    messages.push(Message::user(format!(
-        "{}\n\n{reminder}",
-        input_sections(sig, request.input)
-    )));
+    // Trimmed as a whole, as DSPy does: an empty last input keeps its blank line.
+    let last = format!("{}\n\n{reminder}", sections(sig, request.input));
+    messages.push(Message::user(last.trim().to_string()));
     messages
 }
 
@@ -323,6 +322,10 @@ fn dedent(text: &str) -> String {
 
 /// `[[ ## field ## ]]\nvalue` for each input field present.
 pub(super) fn input_sections(sig: &SignatureInfo, values: &FieldValues) -> String {
+    sections(sig, values).trim().to_string()
+}
+
+fn sections(sig: &SignatureInfo, values: &FieldValues) -> String {
     sig.inputs
         .iter()
         .filter_map(|f| {
@@ -332,8 +335,6 @@ pub(super) fn input_sections(sig: &SignatureInfo, values: &FieldValues) -> Strin
         })
         .collect::<Vec<_>>()
         .join("\n\n")
-        .trim()
-        .to_string()
 }
 
 fn output_sections(sig: &SignatureInfo, values: &FieldValues) -> String {

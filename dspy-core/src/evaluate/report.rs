@@ -1,6 +1,6 @@
 //! The result of an evaluation: the mean score, every example's outcome, and exports.
 
-use crate::lm::Usage;
+use crate::lm::UsageReport;
 use crate::{Error, Result};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -21,8 +21,8 @@ pub struct ExampleResult<E, O> {
     pub score: f64,
     /// The metric's feedback, when it gave any.
     pub feedback: Option<String>,
-    /// LM usage of this example's run (calls, tokens), when the LM reports it.
-    pub usage: Usage,
+    /// LM usage of this example's run: calls, cache hits, tokens, cost.
+    pub usage: UsageReport,
     /// How long the run and the metric took.
     pub elapsed: Duration,
 }
@@ -38,7 +38,7 @@ pub struct EvaluationReport<E, O> {
     /// Examples whose call or metric failed.
     pub errors: usize,
     /// LM usage of the whole evaluation.
-    pub usage: Usage,
+    pub usage: UsageReport,
     /// Wall time of the whole evaluation.
     pub elapsed: Duration,
 }
@@ -150,12 +150,19 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "score {:.1}% over {} examples ({} failed) in {:.1?}; {} tokens",
+            "score {:.1}% over {} examples ({} failed) in {:.1?}; {} LM calls, {} cache hits, {} tokens{}",
             self.percent(),
             self.results.len(),
             self.errors,
             self.elapsed,
-            self.usage.total(),
+            self.usage.calls,
+            self.usage.cache_hits,
+            self.usage.total_tokens(),
+            if self.usage.cost > 0.0 {
+                format!(", ${:.4}", self.usage.cost)
+            } else {
+                String::new()
+            },
         );
         let worst = self.worst(n);
         if worst.is_empty() {
@@ -206,7 +213,7 @@ fn result_json<E: Serialize, O: Serialize>(r: &ExampleResult<E, O>) -> Value {
     object
 }
 
-fn usage_json(usage: &Usage) -> Value {
+fn usage_json(usage: &UsageReport) -> Value {
     serde_json::to_value(usage).unwrap_or(Value::Null)
 }
 

@@ -2,7 +2,7 @@
 
 use super::progress::Progress;
 use super::{EvaluationReport, ExampleResult, Metric};
-use crate::lm::Usage;
+use crate::lm::{UsageReport, track_usage};
 use crate::module::Module;
 use crate::signature::Example;
 use crate::{Error, Result};
@@ -157,7 +157,7 @@ impl<M> Evaluate<M> {
         }
         progress.finish();
         results.sort_by_key(|r| r.index);
-        let usage = results.iter().fold(Usage::default(), |mut sum, r| {
+        let usage = results.iter().fold(UsageReport::default(), |mut sum, r| {
             sum += r.usage;
             sum
         });
@@ -182,20 +182,24 @@ impl<M> Evaluate<M> {
         M: Metric<E, P::Output>,
     {
         let started = Instant::now();
-        let (output, score, feedback) = match program.call(example.input()).await {
-            Ok(output) => match self.metric.score(example, &output).await {
-                Ok(score) => (Ok(output), score.score, score.feedback),
+        // The metric's own LM calls (an LM judge) count in the example's usage too.
+        let ((output, score, feedback), usage) = track_usage(async {
+            match program.call(example.input()).await {
+                Ok(output) => match self.metric.score(example, &output).await {
+                    Ok(score) => (Ok(output), score.score, score.feedback),
+                    Err(e) => (Err(e), self.failure_score, None),
+                },
                 Err(e) => (Err(e), self.failure_score, None),
-            },
-            Err(e) => (Err(e), self.failure_score, None),
-        };
+            }
+        })
+        .await;
         ExampleResult {
             index,
             example: example.clone(),
             output,
             score,
             feedback,
-            usage: Usage::default(),
+            usage,
             elapsed: started.elapsed(),
         }
     }

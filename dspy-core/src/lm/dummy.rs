@@ -198,10 +198,11 @@ fn render(answer: &Value, request: &LmRequest) -> String {
 /// The current input: the last user message, or the last block of a completion prompt.
 fn current_input(prompt: &Prompt) -> &str {
     match prompt {
+        // A re-ask turn (see module/call.rs) is about the input before it: answer that again.
         Prompt::Chat(messages) => messages
             .iter()
             .rev()
-            .find(|m| m.role == Role::User)
+            .find(|m| m.role == Role::User && !m.content.starts_with(crate::module::REASK_PREFIX))
             .map(|m| m.content.as_str())
             .unwrap_or(""),
         Prompt::Text(text) => text.rsplit("\n\n").next().unwrap_or(text),

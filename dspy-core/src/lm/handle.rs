@@ -1,9 +1,15 @@
+use super::builder::LmBuilder;
+use super::layers::{
+    Budget, CacheConfig, History, HistoryEntry, Meter, PriceTable, UsageReport, format_history,
+};
 use super::{Capabilities, LmRequest, LmResponse};
 use crate::Result;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tracing::Instrument;
 
 /// A boxed, sendable future, as object-safe traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -44,6 +50,17 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
 
 /// The handle users hold: cheap to clone, shared by every predictor that uses it.
 ///
+/// Clones share everything: the backend and its layers, the usage counters, the budget and the
+/// history. [`LM::new`] wraps a backend as it is (usage is counted, nothing else is added, and
+/// nothing touches the disk), which suits tests on [`DummyLm`](super::DummyLm);
+/// [`LM::builder`] adds layers one by one; [`LM::from_env`] and [`LM::openai`] come with the
+/// production set on (see [`LmBuilder::with_defaults`]).
+///
+/// Every call runs in a `dspy.lm` [`tracing`](https://docs.rs/tracing) span with the fields
+/// `model`, `prompt_tokens`, `completion_tokens`, `latency_ms`, `cache_hit` and, on failure,
+/// `error`. Nothing is printed unless the program installs a subscriber (`tracing-subscriber`,
+/// or an OpenTelemetry one).
+///
 /// ```
 /// use dspy_core::lm::{DummyLm, LM};
 /// let lm = LM::new(DummyLm::new([serde_json::json!({"answer": "4"})]));
@@ -52,23 +69,60 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
 /// ```
 #[derive(Clone)]
 pub struct LM {
+    /// The outermost layer (the backend itself when there are none).
     backend: Arc<dyn LanguageModel>,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one LM share besides the backend.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) meter: Meter,
+    pub(crate) history: Option<History>,
+    pub(crate) cache: Option<CacheConfig>,
 }
 
 impl LM {
-    /// Wraps a backend.
+    /// Wraps a backend as it is: no cache, no retries, no limits, no history.
     pub fn new(backend: impl LanguageModel + 'static) -> Self {
+        Self::from_arc(Arc::new(backend))
+    }
+
+    /// Wraps a shared backend as it is.
+    pub fn from_arc(backend: Arc<dyn LanguageModel>) -> Self {
         LM {
-            backend: Arc::new(backend),
+            backend,
+            shared: Arc::default(),
         }
     }
 
-    /// Wraps a shared backend.
-    pub fn from_arc(backend: Arc<dyn LanguageModel>) -> Self {
-        LM { backend }
+    /// Stacks layers over `backend`; see [`LmBuilder`].
+    ///
+    /// ```
+    /// use dspy_core::lm::{Budget, CacheConfig, DummyLm, LM};
+    /// let lm = LM::builder(DummyLm::new([]))
+    ///     .cache(CacheConfig::memory_only())
+    ///     .retries(2)
+    ///     .max_in_flight(8)
+    ///     .budget(Budget::new().max_calls(100))
+    ///     .history(20)
+    ///     .build();
+    /// assert_eq!(lm.model(), "dummy");
+    /// ```
+    pub fn builder(backend: impl LanguageModel + 'static) -> LmBuilder {
+        LmBuilder::new(Arc::new(backend))
     }
 
-    /// The LM named by the environment.
+    pub(crate) fn assemble(backend: Arc<dyn LanguageModel>, shared: Shared) -> Self {
+        LM {
+            backend,
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The LM named by the environment, with the production layers on
+    /// ([`LmBuilder::with_defaults`]: memory and disk cache, retries, a concurrency limit,
+    /// history). `DSPY_CACHE=off` or `memory` and `DSPY_CACHE_DIR` steer the cache.
     ///
     /// `DSPY_LM=provider/model` picks the model (`openai/gpt-4o-mini`, `ollama/llama3.2`,
     /// `openrouter/...`, or any `name/model` with `OPENAI_BASE_URL` set); without it,
@@ -79,7 +133,7 @@ impl LM {
         #[cfg(feature = "openai")]
         {
             if let Some(lm) = super::openai::OpenAiLm::from_env()? {
-                return Ok(LM::new(lm));
+                return Ok(LM::builder(lm).with_defaults().build());
             }
         }
         Err(crate::Error::config(
@@ -88,14 +142,14 @@ impl LM {
         ))
     }
 
-    /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the environment).
+    /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the
+    /// environment), with the production layers on, as [`LM::from_env`].
     #[cfg(feature = "openai")]
     pub fn openai(model: &str) -> Result<Self> {
-        Ok(LM::new(
-            super::openai::OpenAiLm::builder(model)
-                .from_env_vars()
-                .build()?,
-        ))
+        let backend = super::openai::OpenAiLm::builder(model)
+            .from_env_vars()
+            .build()?;
+        Ok(LM::builder(backend).with_defaults().build())
     }
 
     /// The backend's model name.
@@ -108,14 +162,121 @@ impl LM {
         self.backend.capabilities()
     }
 
-    /// Runs one request.
+    /// Runs one request through the layers.
+    ///
+    /// Fails with [`Error::Budget`](crate::Error::Budget), before anything is sent, once the
+    /// LM's budget is spent.
     pub async fn complete(&self, request: LmRequest) -> Result<LmResponse> {
-        self.backend.complete(request).await
+        let span = tracing::info_span!(
+            "dspy.lm",
+            model = self.model(),
+            prompt_tokens = tracing::field::Empty,
+            completion_tokens = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+            cache_hit = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        self.run(request, span.clone()).instrument(span).await
     }
 
-    /// The shared backend.
+    async fn run(&self, request: LmRequest, span: tracing::Span) -> Result<LmResponse> {
+        let shared = &*self.shared;
+        let model = self.model();
+        let admission = shared.meter.admit(model).inspect_err(|e| {
+            span.record("error", tracing::field::display(e));
+        })?;
+        let timestamp = SystemTime::now();
+        let started = Instant::now();
+        let kept = shared.history.as_ref().map(|_| request.clone());
+        let outcome = self.backend.complete(request).await;
+        let latency = started.elapsed();
+        admission.finish(model, &outcome);
+        span.record("latency_ms", latency.as_millis() as u64);
+        match &outcome {
+            Ok(response) => {
+                span.record("prompt_tokens", response.usage.prompt_tokens);
+                span.record("completion_tokens", response.usage.completion_tokens);
+                span.record("cache_hit", response.cached);
+            }
+            Err(error) => {
+                span.record("error", tracing::field::display(error));
+            }
+        }
+        if let (Some(history), Some(request)) = (&shared.history, kept) {
+            history.push(HistoryEntry {
+                timestamp,
+                model: model.to_string(),
+                request,
+                outcome: outcome
+                    .as_ref()
+                    .map(Clone::clone)
+                    .map_err(ToString::to_string),
+                latency,
+            });
+        }
+        outcome
+    }
+
+    /// The shared backend: the outermost layer, or the backend itself when there are none.
     pub fn backend(&self) -> &Arc<dyn LanguageModel> {
         &self.backend
+    }
+
+    /// What this LM (and its clones) used so far.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use dspy_core::lm::{DummyLm, LM, LmRequest};
+    /// let lm = LM::new(DummyLm::new([serde_json::json!({"a": "1"})]));
+    /// lm.complete(LmRequest::new(dspy_core::adapter::Prompt::Text("hi".into()))).await.unwrap();
+    /// assert_eq!(lm.usage().calls, 1);
+    /// # });
+    /// ```
+    pub fn usage(&self) -> UsageReport {
+        self.shared.meter.report()
+    }
+
+    /// The budget, if one was set.
+    pub fn budget(&self) -> Option<Budget> {
+        self.shared.meter.budget()
+    }
+
+    /// The prices used for [`UsageReport::cost`].
+    pub fn prices(&self) -> &PriceTable {
+        self.shared.meter.prices()
+    }
+
+    /// The cache settings, if the LM caches.
+    pub fn cache_config(&self) -> Option<&CacheConfig> {
+        self.shared.cache.as_ref()
+    }
+
+    /// The last `n` calls, oldest first (empty unless the LM keeps a history:
+    /// [`LmBuilder::history`]).
+    pub fn history(&self, n: usize) -> Vec<HistoryEntry> {
+        self.shared
+            .history
+            .as_ref()
+            .map_or_else(Vec::new, |h| h.last(n))
+    }
+
+    /// How many calls the history keeps (0: none).
+    pub fn history_capacity(&self) -> usize {
+        self.shared.history.as_ref().map_or(0, History::capacity)
+    }
+
+    /// Prints the last `n` calls as DSPy's `inspect_history` does: each message, then the
+    /// response (in colour on a terminal).
+    pub fn inspect_history(&self, n: usize) {
+        use std::io::{IsTerminal, Write};
+        let mut stdout = std::io::stdout();
+        let text = if self.shared.history.is_none() {
+            "No history kept for this LM: build it with LM::builder(..).history(n).\n".to_string()
+        } else {
+            format_history(&self.history(n), stdout.is_terminal())
+        };
+        // Printing is best effort, like print!, without its panic on a closed stdout.
+        let _ = stdout.write_all(text.as_bytes());
     }
 }
 
@@ -123,6 +284,8 @@ impl fmt::Debug for LM {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LM")
             .field("backend", &self.backend)
+            .field("budget", &self.shared.meter.budget())
+            .field("history", &self.history_capacity())
             .finish()
     }
 }

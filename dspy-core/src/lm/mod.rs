@@ -1,14 +1,22 @@
 //! Language models: one object-safe trait for every backend, and the [`LM`] handle users hold.
 
+mod builder;
 mod dummy;
 mod handle;
+pub mod layers;
 #[cfg(feature = "openai")]
 mod openai;
 mod request;
 mod settings;
 
+pub use builder::{DEFAULT_HISTORY, DEFAULT_MAX_IN_FLIGHT, LmBuilder};
 pub use dummy::DummyLm;
 pub use handle::{BoxFuture, LM, LanguageModel};
+pub use layers::{
+    Budget, CacheConfig, CacheLayer, Clock, HistoryEntry, LimitLayer, Price, PriceTable,
+    RetryLayer, RetryPolicy, RpmLayer, TokioClock, UsageReport, current_usage, format_history,
+    inspect_history, request_key, track_usage,
+};
 #[cfg(feature = "openai")]
 pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};

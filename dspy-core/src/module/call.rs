@@ -6,6 +6,9 @@ use crate::lm::{FinishReason, LM, LmRequest, Usage};
 use crate::{Error, Result};
 use std::sync::Arc;
 
+/// How a re-ask message starts (after an unreadable answer).
+pub(crate) const REASK_PREFIX: &str = "Your answer could not be read:";
+
 /// Runs one call through `adapter` on `lm`, then turns each parsed choice into `O` with `decode`.
 ///
 /// On a parse failure it tries the adapter's fallback (ChatAdapter → JsonAdapter) once, then
@@ -28,7 +31,10 @@ pub async fn run_adapter<O: Clone>(
     loop {
         let response = lm.complete(to_lm_request(lm, &formatted, config)).await?;
         lm_calls += 1;
-        usage += response.usage;
+        // A cached answer cost nothing this time (its tokens are counted apart, as cache hits).
+        if !response.cached {
+            usage += response.usage;
+        }
         let mut outputs = Vec::new();
         let mut fixes = Vec::new();
         let mut first_error = None;
@@ -100,9 +106,12 @@ pub async fn run_adapter<O: Clone>(
             if let Prompt::Chat(messages) = &mut formatted.prompt {
                 messages.push(Message::assistant(raw_text));
                 messages.push(Message::user(format!(
-                    "Your answer could not be read: field `{field}`: {}. Answer again, following exactly \
-                     the structure described above.",
-                    this_tried.last().map(String::as_str).unwrap_or("unreadable")
+                    "{REASK_PREFIX} field `{field}`: {}. Answer again, following exactly the \
+                     structure described above.",
+                    this_tried
+                        .last()
+                        .map(String::as_str)
+                        .unwrap_or("unreadable")
                 )));
                 continue;
             }

@@ -1,19 +1,34 @@
 //! Modules: the building blocks of programs. Every module is an async function from a typed
 //! input to a typed output.
 
+mod best_of_n;
 mod call;
 mod chain_of_thought;
 pub(crate) mod derive_support;
+mod multi_chain;
+mod offer_feedback;
+mod overrides;
+mod parallel;
 mod params;
 mod predict;
+pub mod react;
+mod refine;
 mod state;
 mod then;
 pub mod trace;
 
+pub use best_of_n::{BestOfN, Reward};
+pub(crate) use call::REASK_PREFIX;
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
+pub use multi_chain::{Compare, CompareInput, MultiChainComparison, WithRationale};
+pub use offer_feedback::{OfferFeedback, OfferFeedbackInput, OfferFeedbackOutput};
+pub use overrides::{CallOverrides, HINT_FIELD, with_overrides};
+pub use parallel::{CallBatch, DEFAULT_CONCURRENCY, Parallel, call_batch};
 pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
+pub use react::{ReAct, Tool};
+pub use refine::Refine;
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };

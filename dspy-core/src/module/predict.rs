@@ -1,5 +1,6 @@
 use super::Module;
 use super::call::run_adapter;
+use super::overrides::CallOverrides;
 use super::params::PredictorId;
 use super::trace;
 use crate::adapter::{
@@ -59,7 +60,7 @@ pub struct Prediction<O> {
     pub completions: Vec<O>,
     /// Repairs lenient parsing made to `output`.
     pub fixes: Vec<Fix>,
-    /// Tokens used, over every LM call this prediction made.
+    /// Tokens used, over every LM call this prediction made (answers from the cache cost none).
     pub usage: Usage,
     /// LM calls made (more than one after a fallback or re-ask).
     pub lm_calls: u32,
@@ -218,15 +219,30 @@ impl<S: Signature> Predict<S> {
         Ok(adapter.format(&self.format_request(&demos, &input)))
     }
 
-    /// Runs the predictor and returns the full [`Prediction`].
+    /// Runs the predictor and returns the full [`Prediction`], in a `dspy.module` tracing span
+    /// named for the signature.
     pub async fn forward(&self, input: S::Input) -> Result<Prediction<S::Output>> {
+        let span = tracing::info_span!(
+            "dspy.module",
+            module = "Predict",
+            signature = S::info().name.as_str()
+        );
+        tracing::Instrument::instrument(self.forward_untraced(input), span).await
+    }
+
+    async fn forward_untraced(&self, input: S::Input) -> Result<Prediction<S::Output>> {
         let lm = self.lm()?;
         let adapter = self.adapter_for(&lm);
-        let fields = to_fields(&input)?;
+        let mut fields = to_fields(&input)?;
         let demos = self.demo_fields()?;
-        let request = self.format_request(&demos, &fields);
-        let prediction =
-            run_adapter(&lm, adapter, &request, &self.config, decode::<S::Output>).await?;
+        // Wrapping modules (BestOfN, Refine, ...) set rollout, temperature and hints per scope.
+        let overrides = CallOverrides::current();
+        let request = FormatRequest {
+            signature: overrides.signature_for::<S>(self.id, &mut fields),
+            ..self.format_request(&demos, &fields)
+        };
+        let config = overrides.apply_to(&self.config);
+        let prediction = run_adapter(&lm, adapter, &request, &config, decode::<S::Output>).await?;
         trace::record::<S>(self.id, &input, &prediction.output);
         Ok(prediction)
     }

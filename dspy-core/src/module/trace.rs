@@ -158,3 +158,14 @@ pub fn record<S: Signature>(id: PredictorId, input: &S::Input, output: &S::Outpu
             .push(entry);
     });
 }
+
+/// Adds calls recorded elsewhere to the active scope, if any: a module that runs attempts in
+/// scopes of their own ([`BestOfN`](super::BestOfN), [`Refine`](super::Refine)) passes on only
+/// the calls of the attempt it returns, as DSPy does.
+pub fn extend(entries: impl IntoIterator<Item = TraceEntry>) {
+    let _ = TRACE.try_with(|all| {
+        all.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(entries)
+    });
+}

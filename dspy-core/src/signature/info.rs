@@ -124,6 +124,14 @@ impl SignatureInfo {
 /// let a = info_for::<Marker>(|| SignatureInfo::new("A"));
 /// let b = info_for::<Marker>(|| SignatureInfo::new("never built"));
 /// assert!(std::ptr::eq(a, b));
+/// // A build may ask for another type's description (a generic signature wrapping another).
+/// struct Inner;
+/// struct Outer;
+/// let outer = info_for::<Outer>(|| {
+///     let inner = info_for::<Inner>(|| SignatureInfo::new("Inner"));
+///     SignatureInfo::new(format!("Outer<{}>", inner.name))
+/// });
+/// assert_eq!(outer.name, "Outer<Inner>");
 /// ```
 pub fn info_for<T: 'static>(build: impl FnOnce() -> SignatureInfo) -> &'static SignatureInfo {
     use std::any::TypeId;
@@ -135,9 +143,13 @@ pub fn info_for<T: 'static>(build: impl FnOnce() -> SignatureInfo) -> &'static S
     if let Some(info) = infos.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return info;
     }
+    // Built outside the lock: a generic signature's build asks for its inner signature's info
+    // (`Reasoned<ReActExtract<S>>`), and a nested call under the write lock would deadlock.
+    let built = build();
     let mut infos = infos.write().unwrap_or_else(|e| e.into_inner());
     // Leaked once per type: these live as long as the program, like a derived signature's static.
+    // A thread that lost a race to build it drops its copy.
     infos
         .entry(key)
-        .or_insert_with(|| Box::leak(Box::new(build())))
+        .or_insert_with(|| Box::leak(Box::new(built)))
 }

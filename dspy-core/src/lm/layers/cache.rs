@@ -1,0 +1,407 @@
+//! The response cache: an in-memory LRU in front of a persistent store on disk.
+
+use super::key::request_key;
+use crate::Result;
+use crate::lm::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use lru::LruCache;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Responses the memory cache keeps by default.
+const DEFAULT_MEMORY_ENTRIES: usize = 10_000;
+
+/// Where and how much to cache.
+///
+/// - [`CacheConfig::new`]: memory (10 000 entries) and disk, under `DSPY_CACHE_DIR` if set, else
+///   the user's cache directory (`$XDG_CACHE_HOME/dspy` or `~/.cache/dspy` on Linux,
+///   `~/Library/Caches/dspy` on macOS, `%LOCALAPPDATA%\dspy` on Windows).
+/// - [`CacheConfig::from_env`]: the same, unless `DSPY_CACHE=off` (no cache) or
+///   `DSPY_CACHE=memory` (no disk). This is what [`LM::from_env`](crate::LM::from_env) uses.
+/// - [`CacheConfig::memory_only`], [`CacheConfig::off`].
+///
+/// ```
+/// use dspy_core::lm::CacheConfig;
+/// let config = CacheConfig::memory_only().with_memory_entries(100);
+/// assert_eq!(config.memory_entries, 100);
+/// assert!(config.disk_dir.is_none());
+/// let config = CacheConfig::new().with_disk_dir("/tmp/my-dspy-cache");
+/// assert_eq!(config.disk_dir.as_deref(), Some(std::path::Path::new("/tmp/my-dspy-cache")));
+/// assert!(CacheConfig::off().is_off());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Responses kept in memory, least recently used dropped first (0: no memory cache).
+    pub memory_entries: usize,
+    /// The disk cache's directory (`None`: no disk cache).
+    pub disk_dir: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CacheConfig {
+    /// Memory and disk, in the [default directory](Self::default_dir).
+    pub fn new() -> Self {
+        CacheConfig {
+            memory_entries: DEFAULT_MEMORY_ENTRIES,
+            disk_dir: Self::default_dir(),
+        }
+    }
+
+    /// [`new`](Self::new), switched by `DSPY_CACHE`: `off` (also `0`, `false`, `no`, `none`)
+    /// turns caching off, `memory` keeps it in memory only.
+    pub fn from_env() -> Self {
+        match std::env::var("DSPY_CACHE")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "off" | "0" | "false" | "no" | "none" => Self::off(),
+            "memory" | "mem" => Self::memory_only(),
+            _ => Self::new(),
+        }
+    }
+
+    /// Memory only: nothing outlives the process.
+    pub fn memory_only() -> Self {
+        CacheConfig {
+            memory_entries: DEFAULT_MEMORY_ENTRIES,
+            disk_dir: None,
+        }
+    }
+
+    /// No caching at all.
+    pub fn off() -> Self {
+        CacheConfig {
+            memory_entries: 0,
+            disk_dir: None,
+        }
+    }
+
+    /// Keeps `entries` responses in memory.
+    pub fn with_memory_entries(mut self, entries: usize) -> Self {
+        self.memory_entries = entries;
+        self
+    }
+
+    /// Stores the disk cache in `dir` (created when first written).
+    pub fn with_disk_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.disk_dir = Some(dir.into());
+        self
+    }
+
+    /// No disk cache.
+    pub fn without_disk(mut self) -> Self {
+        self.disk_dir = None;
+        self
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_off(&self) -> bool {
+        self.memory_entries == 0 && self.disk_dir.is_none()
+    }
+
+    /// `DSPY_CACHE_DIR` if set, else `dspy` in the user's cache directory; `None` when neither
+    /// can be found (no home directory).
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(dir) = var("DSPY_CACHE_DIR") {
+            return Some(PathBuf::from(dir));
+        }
+        let base = if cfg!(windows) {
+            var("LOCALAPPDATA").map(PathBuf::from)
+        } else if cfg!(target_os = "macos") {
+            var("HOME").map(|home| PathBuf::from(home).join("Library").join("Caches"))
+        } else {
+            var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        };
+        base.map(|b| b.join("dspy"))
+    }
+}
+
+/// A [`LanguageModel`] that answers repeated requests from a cache.
+///
+/// The key is [`request_key`]: the prompt, the model and every sampling setting, the response
+/// schema and the rollout id (so optimizers get fresh samples by changing it), never the API key
+/// or the endpoint. Only successful answers with at least one choice are stored; a cached answer
+/// comes back with [`LmResponse::cached`] set.
+///
+/// The disk store is [cacache](https://docs.rs/cacache): content is written to a temporary file
+/// and renamed into place, and index lines carry their own hash, so a process killed mid-write
+/// leaves no readable half entry; content is checked against its hash on every read. Several
+/// processes may share one directory. An entry that fails its check or does not decode is a miss
+/// and is replaced by the fresh answer. Disk errors never fail a call: they are logged
+/// (`tracing`) and the call goes on as a miss. Identical requests in flight at the same moment
+/// each reach the backend (they are not merged); the last answer stored wins.
+///
+/// ```
+/// use dspy_core::adapter::Prompt;
+/// use dspy_core::lm::{CacheConfig, CacheLayer, DummyLm, LanguageModel, LmRequest};
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let dummy = DummyLm::new([serde_json::json!({"answer": "4"})]);
+/// let cache = CacheLayer::new(Arc::new(dummy.clone()), &CacheConfig::memory_only());
+/// let request = LmRequest::new(Prompt::Text("2 + 2 =".into()));
+/// let first = cache.complete(request.clone()).await.unwrap();
+/// let again = cache.complete(request).await.unwrap();
+/// assert!(!first.cached && again.cached);
+/// assert_eq!(first.choices, again.choices);
+/// assert_eq!(dummy.requests().len(), 1);
+/// # });
+/// ```
+pub struct CacheLayer {
+    inner: Arc<dyn LanguageModel>,
+    memory: Option<Mutex<LruCache<String, LmResponse>>>,
+    #[cfg_attr(not(feature = "disk-cache"), allow(dead_code))]
+    disk: Option<Arc<Path>>,
+}
+
+impl CacheLayer {
+    /// Caches `inner`'s answers as `config` says. Without the `disk-cache` feature, the disk
+    /// part of `config` is ignored.
+    pub fn new(inner: Arc<dyn LanguageModel>, config: &CacheConfig) -> Self {
+        CacheLayer {
+            inner,
+            memory: NonZeroUsize::new(config.memory_entries)
+                .map(|size| Mutex::new(LruCache::new(size))),
+            disk: if cfg!(feature = "disk-cache") {
+                config.disk_dir.as_deref().map(Arc::from)
+            } else {
+                None
+            },
+        }
+    }
+
+    /// The disk cache's directory, when there is one.
+    pub fn disk_dir(&self) -> Option<&Path> {
+        self.disk.as_deref()
+    }
+
+    fn memory(&self) -> Option<MutexGuard<'_, LruCache<String, LmResponse>>> {
+        // A poisoned lock holds whole entries (inserts are single calls); keep using it.
+        self.memory
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    async fn run(&self, request: LmRequest) -> Result<LmResponse> {
+        let key = request_key(self.inner.model(), &request);
+        if let Some(hit) = self.memory().and_then(|mut m| m.get(&key).cloned()) {
+            return Ok(as_cached(hit));
+        }
+        if let Some(hit) = self.disk_read(&key).await {
+            if let Some(mut memory) = self.memory() {
+                memory.put(key, hit.clone());
+            }
+            return Ok(as_cached(hit));
+        }
+        let response = self.inner.complete(request).await?;
+        if !response.choices.is_empty() {
+            if let Some(mut memory) = self.memory() {
+                memory.put(key.clone(), response.clone());
+            }
+            self.disk_write(key, &response).await;
+        }
+        Ok(response)
+    }
+
+    #[cfg(feature = "disk-cache")]
+    async fn disk_read(&self, key: &str) -> Option<LmResponse> {
+        let dir = self.disk.clone()?;
+        let key = key.to_string();
+        blocking(move || disk::read(&dir, &key)).await.flatten()
+    }
+
+    #[cfg(not(feature = "disk-cache"))]
+    async fn disk_read(&self, _key: &str) -> Option<LmResponse> {
+        None
+    }
+
+    #[cfg(feature = "disk-cache")]
+    async fn disk_write(&self, key: String, response: &LmResponse) {
+        let Some(dir) = self.disk.clone() else {
+            return;
+        };
+        let stored = disk::Stored::new(&key, response);
+        // Awaited, so an answer is on disk before its call returns (another process may look).
+        blocking(move || disk::write(&dir, &key, &stored)).await;
+    }
+
+    #[cfg(not(feature = "disk-cache"))]
+    async fn disk_write(&self, _key: String, _response: &LmResponse) {}
+}
+
+fn as_cached(mut response: LmResponse) -> LmResponse {
+    response.cached = true;
+    response
+}
+
+/// Runs blocking file work off the async threads when inside a tokio runtime, inline otherwise.
+#[cfg(feature = "disk-cache")]
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::runtime::Handle::try_current() {
+        // A panic in the work (a bug) is a miss, not a failed call.
+        Ok(runtime) => runtime.spawn_blocking(work).await.ok(),
+        Err(_) => Some(work()),
+    }
+}
+
+impl LanguageModel for CacheLayer {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
+        Box::pin(self.run(request))
+    }
+}
+
+impl fmt::Debug for CacheLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheLayer")
+            .field(
+                "memory_entries",
+                &self
+                    .memory
+                    .as_ref()
+                    .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()).cap().get()),
+            )
+            .field("disk_dir", &self.disk)
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+#[cfg(feature = "disk-cache")]
+mod disk {
+    use crate::lm::{Choice, FinishReason, LmResponse, Usage};
+    use serde::{Deserialize, Serialize};
+    use std::path::Path;
+
+    /// Format version of stored answers; an entry of another version is a miss.
+    const STORED_VERSION: u32 = 1;
+
+    /// An answer as stored on disk. It names its own key, so no two keys share content (cacache
+    /// stores content by hash) and an entry can be checked against the key that found it.
+    #[derive(Debug, Serialize, Deserialize)]
+    pub(super) struct Stored {
+        v: u32,
+        key: String,
+        model: String,
+        choices: Vec<StoredChoice>,
+        usage: Usage,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct StoredChoice {
+        text: String,
+        finish_reason: String,
+    }
+
+    impl Stored {
+        pub(super) fn new(key: &str, response: &LmResponse) -> Self {
+            Stored {
+                v: STORED_VERSION,
+                key: key.to_string(),
+                model: response.model.clone(),
+                choices: response
+                    .choices
+                    .iter()
+                    .map(|c| StoredChoice {
+                        text: c.text.clone(),
+                        finish_reason: match c.finish_reason {
+                            FinishReason::Stop => "stop",
+                            FinishReason::Length => "length",
+                            FinishReason::Other => "other",
+                        }
+                        .to_string(),
+                    })
+                    .collect(),
+                usage: response.usage,
+            }
+        }
+
+        /// The response, if this entry is whole and belongs to `key`.
+        fn into_response(self, key: &str) -> Option<LmResponse> {
+            if self.v != STORED_VERSION || self.key != key || self.choices.is_empty() {
+                return None;
+            }
+            let choices = self
+                .choices
+                .into_iter()
+                .map(|c| Choice {
+                    text: c.text,
+                    finish_reason: match c.finish_reason.as_str() {
+                        "stop" => FinishReason::Stop,
+                        "length" => FinishReason::Length,
+                        _ => FinishReason::Other,
+                    },
+                })
+                .collect();
+            Some(LmResponse {
+                choices,
+                usage: self.usage,
+                model: self.model,
+                cached: true,
+            })
+        }
+    }
+
+    /// The entry for `key`, or `None` on a miss. A damaged entry is removed, so the fresh
+    /// answer replaces it.
+    pub(super) fn read(dir: &Path, key: &str) -> Option<LmResponse> {
+        let bytes = match cacache::read_sync(dir, key) {
+            Ok(bytes) => bytes,
+            Err(cacache::Error::EntryNotFound(..)) => return None,
+            Err(error) => {
+                tracing::warn!(cache_dir = %dir.display(), %error, "damaged LM cache entry; it will be replaced");
+                remove(dir, key);
+                return None;
+            }
+        };
+        let response = serde_json::from_slice::<Stored>(&bytes)
+            .ok()
+            .and_then(|stored| stored.into_response(key));
+        if response.is_none() {
+            tracing::warn!(cache_dir = %dir.display(), "unreadable LM cache entry; it will be replaced");
+            remove(dir, key);
+        }
+        response
+    }
+
+    pub(super) fn write(dir: &Path, key: &str, stored: &Stored) {
+        let bytes = match serde_json::to_vec(stored) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, "could not encode an LM answer for the disk cache");
+                return;
+            }
+        };
+        // Drop whatever index bucket is there first: one damaged beyond reading (say, bytes
+        // that are not UTF-8) would hide the line appended after it.
+        remove(dir, key);
+        if let Err(error) = cacache::write_sync(dir, key, bytes) {
+            tracing::warn!(cache_dir = %dir.display(), %error, "could not write the LM disk cache");
+        }
+    }
+
+    /// Removes the entry and its content; a missing entry is fine.
+    fn remove(dir: &Path, key: &str) {
+        let _ = cacache::RemoveOpts::new()
+            .remove_fully(true)
+            .remove_sync(dir, key);
+    }
+}

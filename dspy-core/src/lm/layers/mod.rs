@@ -1,0 +1,35 @@
+//! Layers that make LM calls cheap, safe and visible. Each is optional; [`LmBuilder`](super::LmBuilder)
+//! stacks the ones asked for, and [`LM::from_env`](crate::LM::from_env) turns the usual set on.
+//!
+//! From the caller down, a call passes through:
+//!
+//! 1. the [`LM`](crate::LM) handle itself: the `dspy.lm` tracing span, the [`Budget`] check,
+//!    usage and cost counters (per LM and per [`track_usage`] scope, cache hits apart) and the
+//!    history. These live on the handle rather than in a layer so that every call is counted
+//!    exactly once, whatever layers sit below, even on a plain `LM::new(backend)`;
+//! 2. [`CacheLayer`]: a hit returns here, costing no slot, no rate and no retry;
+//! 3. [`LimitLayer`]: at most N calls in flight; a call keeps its slot while it backs off, so a
+//!    struggling server is not handed more work;
+//! 4. [`RetryLayer`]: backoff with jitter on rate limits, timeouts and server errors;
+//! 5. [`RpmLayer`]: requests per minute, under the retries because the provider counts every
+//!    attempt;
+//! 6. the backend.
+//!
+//! Each layer is a [`LanguageModel`](super::LanguageModel) wrapping an
+//! `Arc<dyn LanguageModel>`, so they also compose by hand in any order.
+
+mod cache;
+mod history;
+mod key;
+mod limit;
+mod retry;
+mod usage;
+
+pub use cache::{CacheConfig, CacheLayer};
+pub(crate) use history::History;
+pub use history::{HistoryEntry, format_history, inspect_history};
+pub use key::request_key;
+pub use limit::{LimitLayer, RpmLayer};
+pub use retry::{Clock, RetryLayer, RetryPolicy, TokioClock};
+pub(crate) use usage::Meter;
+pub use usage::{Budget, Price, PriceTable, UsageReport, current_usage, track_usage};

@@ -1,0 +1,489 @@
+//! Usage and cost: totals per LM, task-scoped reports, prices and budgets.
+
+use crate::lm::{LmResponse, Usage};
+use crate::{Error, Result};
+use std::future::Future;
+use std::ops::AddAssign;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What one model costs, in dollars (or any currency) per million tokens.
+///
+/// ```
+/// use dspy_core::lm::{Price, Usage};
+/// let price = Price::per_million(0.15, 0.60);
+/// let usage = Usage { prompt_tokens: 1_000_000, completion_tokens: 500_000 };
+/// assert!((price.cost(usage) - 0.45).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Price {
+    /// Per million prompt (input) tokens.
+    pub prompt_per_million: f64,
+    /// Per million completion (output) tokens.
+    pub completion_per_million: f64,
+}
+
+impl Price {
+    /// A price per million prompt and completion tokens.
+    pub fn per_million(prompt: f64, completion: f64) -> Self {
+        Price {
+            prompt_per_million: prompt,
+            completion_per_million: completion,
+        }
+    }
+
+    /// The cost of `usage`.
+    pub fn cost(&self, usage: Usage) -> f64 {
+        (usage.prompt_tokens as f64 * self.prompt_per_million
+            + usage.completion_tokens as f64 * self.completion_per_million)
+            / 1_000_000.0
+    }
+}
+
+/// Prices by model name. Empty by default: prices change, so dspy ships none and a model
+/// without a price costs 0.
+///
+/// A model matches its exact name, else the longest entry its name starts with (so
+/// `gpt-4o-mini` prices `gpt-4o-mini-2024-07-18`), else the fallback.
+///
+/// ```
+/// use dspy_core::lm::{Price, PriceTable};
+/// let table = PriceTable::new()
+///     .with("gpt-4o", Price::per_million(2.5, 10.0))
+///     .with("gpt-4o-mini", Price::per_million(0.15, 0.6));
+/// assert_eq!(table.price_for("gpt-4o-mini-2024-07-18"), Some(Price::per_million(0.15, 0.6)));
+/// assert_eq!(table.price_for("gpt-4o-2024-08-06"), Some(Price::per_million(2.5, 10.0)));
+/// assert_eq!(table.price_for("llama3.2"), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PriceTable {
+    entries: Vec<(String, Price)>,
+    fallback: Option<Price>,
+}
+
+impl PriceTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the price of `model`.
+    pub fn with(mut self, model: impl Into<String>, price: Price) -> Self {
+        self.insert(model, price);
+        self
+    }
+
+    /// Adds (or replaces) the price of `model`.
+    pub fn insert(&mut self, model: impl Into<String>, price: Price) {
+        let model = model.into();
+        self.entries.retain(|(m, _)| *m != model);
+        self.entries.push((model, price));
+    }
+
+    /// The price of models that match no entry.
+    pub fn with_fallback(mut self, price: Price) -> Self {
+        self.fallback = Some(price);
+        self
+    }
+
+    /// The price of `model`, if the table has one (the fallback included).
+    pub fn price_for(&self, model: &str) -> Option<Price> {
+        self.entry_for(model).or(self.fallback)
+    }
+
+    /// The entry that matches `model`, without the fallback.
+    fn entry_for(&self, model: &str) -> Option<Price> {
+        self.entries
+            .iter()
+            .filter(|(name, _)| model.starts_with(name.as_str()))
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, price)| *price)
+    }
+}
+
+/// Limits on what an LM may spend. Every clone of the [`LM`](crate::LM) draws on the same
+/// budget. A call is refused with [`Error::Budget`] when the calls made (answered or failed,
+/// counting those in flight), the tokens or the cost have reached a limit; it never reaches
+/// the backend. Cache hits are free and do not count, but are refused too once a limit is hit.
+///
+/// The call limit is exact under concurrency. Tokens and cost are only known after a call, so
+/// calls already in flight when a limit is crossed finish and are counted: the overshoot is at
+/// most one call's worth per call in flight.
+///
+/// ```
+/// use dspy_core::lm::Budget;
+/// let budget = Budget::new().max_calls(1000).max_cost(2.0);
+/// assert_eq!(budget.max_calls, Some(1000));
+/// assert_eq!(budget.max_tokens, None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Budget {
+    /// Most calls sent to the backend.
+    pub max_calls: Option<u64>,
+    /// Most tokens (prompt plus completion).
+    pub max_tokens: Option<u64>,
+    /// Most cost, per the LM's [`PriceTable`].
+    pub max_cost: Option<f64>,
+}
+
+impl Budget {
+    /// No limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Limits the calls sent to the backend.
+    pub fn max_calls(mut self, calls: u64) -> Self {
+        self.max_calls = Some(calls);
+        self
+    }
+
+    /// Limits the tokens.
+    pub fn max_tokens(mut self, tokens: u64) -> Self {
+        self.max_tokens = Some(tokens);
+        self
+    }
+
+    /// Limits the cost.
+    pub fn max_cost(mut self, cost: f64) -> Self {
+        self.max_cost = Some(cost);
+        self
+    }
+}
+
+impl Budget {
+    /// What limit is reached, given what was spent and the calls in flight.
+    fn reached(&self, spent: &UsageReport, in_flight: u64) -> Option<String> {
+        let calls = spent.calls + spent.failed_calls + in_flight;
+        if let Some(max) = self.max_calls.filter(|max| calls >= *max) {
+            return Some(format!("the limit of {max} LM calls is reached"));
+        }
+        if let Some(max) = self.max_tokens.filter(|max| spent.usage.total() >= *max) {
+            return Some(format!("the limit of {max} tokens is reached"));
+        }
+        self.max_cost
+            .filter(|max| spent.cost >= *max)
+            .map(|max| format!("the cost limit of {max:.4} is reached"))
+    }
+}
+
+/// What LM calls used: for one LM ([`LM::usage`](crate::LM::usage)) or for everything one
+/// piece of work did ([`track_usage`]).
+///
+/// ```
+/// use dspy_core::lm::{UsageReport, Usage};
+/// let mut total = UsageReport::default();
+/// total += UsageReport { calls: 2, usage: Usage { prompt_tokens: 10, completion_tokens: 4 }, ..Default::default() };
+/// total += UsageReport { cache_hits: 1, ..Default::default() };
+/// assert_eq!((total.calls, total.cache_hits, total.usage.total()), (2, 1, 14));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct UsageReport {
+    /// Calls answered by the backend.
+    pub calls: u64,
+    /// Calls answered from the cache.
+    pub cache_hits: u64,
+    /// Calls that failed (after any retries), budget refusals excluded.
+    pub failed_calls: u64,
+    /// Calls refused by a budget.
+    pub refused_calls: u64,
+    /// Tokens of the calls the backend answered.
+    pub usage: Usage,
+    /// Tokens the cache hits would have cost (not spent).
+    pub cached_usage: Usage,
+    /// Cost of the calls the backend answered, per the price table.
+    pub cost: f64,
+}
+
+impl UsageReport {
+    /// Tokens spent (prompt plus completion), cache hits excluded.
+    pub fn total_tokens(&self) -> u64 {
+        self.usage.total()
+    }
+
+    fn add_outcome(&mut self, outcome: &Outcome) {
+        match *outcome {
+            Outcome::Answered { usage, cost } => {
+                self.calls += 1;
+                self.usage += usage;
+                self.cost += cost;
+            }
+            Outcome::Cached { usage } => {
+                self.cache_hits += 1;
+                self.cached_usage += usage;
+            }
+            Outcome::Failed => self.failed_calls += 1,
+            Outcome::Refused => self.refused_calls += 1,
+        }
+    }
+}
+
+impl AddAssign for UsageReport {
+    fn add_assign(&mut self, rhs: UsageReport) {
+        self.calls += rhs.calls;
+        self.cache_hits += rhs.cache_hits;
+        self.failed_calls += rhs.failed_calls;
+        self.refused_calls += rhs.refused_calls;
+        self.usage += rhs.usage;
+        self.cached_usage += rhs.cached_usage;
+        self.cost += rhs.cost;
+    }
+}
+
+/// How one call ended, for the counters.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Answered { usage: Usage, cost: f64 },
+    Cached { usage: Usage },
+    Failed,
+    Refused,
+}
+
+type Scope = Arc<Mutex<UsageReport>>;
+
+tokio::task_local! {
+    /// The open `track_usage` scopes, outermost first.
+    static SCOPES: Arc<[Scope]>;
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded data are plain counters, whole after any panic; keep counting.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `future` and reports every LM call made inside it, through any [`LM`](crate::LM):
+/// calls, cache hits, failures, tokens and cost. Scopes nest (an evaluation inside a compile
+/// counts in both) and concurrent scopes never mix.
+///
+/// The scope is a tokio task-local, like [`with_lm`](crate::with_lm): it covers everything
+/// `future` awaits, including futures joined inside it, but not tasks it `tokio::spawn`s.
+///
+/// ```
+/// use dspy_core::lm::{track_usage, DummyLm, LM, LmRequest};
+/// use dspy_core::adapter::Prompt;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let lm = LM::new(DummyLm::new([serde_json::json!({"a": "1"}), serde_json::json!({"a": "2"})]));
+/// let request = LmRequest::new(Prompt::Text("hi".into()));
+/// let ((), report) = track_usage(async {
+///     lm.complete(request.clone()).await.unwrap();
+///     lm.complete(request.clone()).await.unwrap();
+/// }).await;
+/// assert_eq!(report.calls, 2);
+/// assert!(report.usage.total() > 0);
+/// # });
+/// ```
+pub async fn track_usage<F: Future>(future: F) -> (F::Output, UsageReport) {
+    let mine: Scope = Arc::default();
+    let mut scopes: Vec<Scope> = SCOPES.try_with(|s| s.to_vec()).unwrap_or_default();
+    scopes.push(mine.clone());
+    let output = SCOPES.scope(scopes.into(), future).await;
+    let report = *lock(&mine);
+    (output, report)
+}
+
+/// The usage so far of the innermost [`track_usage`] scope around the caller, if any (for
+/// progress reports).
+pub fn current_usage() -> Option<UsageReport> {
+    SCOPES
+        .try_with(|s| s.last().map(|scope| *lock(scope)))
+        .ok()
+        .flatten()
+}
+
+/// The usage counters and budget of one LM, shared by its clones.
+#[derive(Debug, Default)]
+pub(crate) struct Meter {
+    prices: PriceTable,
+    budget: Option<Budget>,
+    state: Mutex<MeterState>,
+}
+
+#[derive(Debug, Default)]
+struct MeterState {
+    report: UsageReport,
+    /// Calls admitted and not finished: they count against the call limit.
+    in_flight: u64,
+}
+
+/// A call let through by [`Meter::admit`]; [`Admission::finish`] counts how it ended. A call
+/// dropped before that (its caller gave up) only frees its place under the call limit.
+#[must_use]
+pub(crate) struct Admission<'a> {
+    meter: &'a Meter,
+    open: bool,
+}
+
+impl Admission<'_> {
+    /// Counts how the call ended, in the LM's totals and every open [`track_usage`] scope.
+    pub(crate) fn finish(mut self, model: &str, outcome: &Result<LmResponse>) {
+        self.open = false;
+        self.meter.record(model, outcome);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let mut state = lock(&self.meter.state);
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+impl Meter {
+    pub(crate) fn new(prices: PriceTable, budget: Option<Budget>) -> Self {
+        Meter {
+            prices,
+            budget,
+            state: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn report(&self) -> UsageReport {
+        lock(&self.state).report
+    }
+
+    pub(crate) fn budget(&self) -> Option<Budget> {
+        self.budget
+    }
+
+    pub(crate) fn prices(&self) -> &PriceTable {
+        &self.prices
+    }
+
+    /// Lets a call through, or refuses it with [`Error::Budget`] when a limit is reached.
+    pub(crate) fn admit(&self, model: &str) -> Result<Admission<'_>> {
+        let mut state = lock(&self.state);
+        if let Some(reached) = self
+            .budget
+            .and_then(|b| b.reached(&state.report, state.in_flight))
+        {
+            let r = state.report;
+            let message = format!(
+                "{reached} ({} calls, {} tokens, cost {:.4} so far on `{model}`)",
+                r.calls + r.failed_calls,
+                r.usage.total(),
+                r.cost
+            );
+            state.report.add_outcome(&Outcome::Refused);
+            drop(state);
+            add_to_scopes(&Outcome::Refused);
+            return Err(Error::Budget(message));
+        }
+        state.in_flight += 1;
+        Ok(Admission {
+            meter: self,
+            open: true,
+        })
+    }
+
+    fn record(&self, model: &str, outcome: &Result<LmResponse>) {
+        let outcome = match outcome {
+            Ok(response) if response.cached => Outcome::Cached {
+                usage: response.usage,
+            },
+            Ok(response) => {
+                // The answering model's own name is the most precise, then the LM's.
+                let price = self
+                    .prices
+                    .entry_for(&response.model)
+                    .or_else(|| self.prices.price_for(model));
+                Outcome::Answered {
+                    usage: response.usage,
+                    cost: price.map_or(0.0, |p| p.cost(response.usage)),
+                }
+            }
+            Err(_) => Outcome::Failed,
+        };
+        let mut state = lock(&self.state);
+        state.in_flight = state.in_flight.saturating_sub(1);
+        state.report.add_outcome(&outcome);
+        drop(state);
+        add_to_scopes(&outcome);
+    }
+}
+
+fn add_to_scopes(outcome: &Outcome) {
+    let _ = SCOPES.try_with(|scopes| {
+        for scope in scopes.iter() {
+            lock(scope).add_outcome(outcome);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::Choice;
+
+    fn answered(prompt: u64, completion: u64) -> Result<LmResponse> {
+        Ok(LmResponse {
+            choices: vec![Choice::new("x")],
+            usage: Usage {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+            },
+            model: "m-2025".into(),
+            cached: false,
+        })
+    }
+
+    #[test]
+    fn call_limit_counts_calls_in_flight() {
+        let meter = Meter::new(PriceTable::new(), Some(Budget::new().max_calls(2)));
+        let a = meter.admit("m").unwrap();
+        let b = meter.admit("m").unwrap();
+        assert!(matches!(meter.admit("m"), Err(Error::Budget(_))));
+        a.finish("m", &answered(1, 1));
+        b.finish("m", &Err(Error::config("x")));
+        let err = meter.admit("m").err().unwrap();
+        assert!(err.to_string().contains("limit of 2 LM calls"), "{err}");
+        let report = meter.report();
+        assert_eq!(
+            (report.calls, report.failed_calls, report.refused_calls),
+            (1, 1, 2)
+        );
+    }
+
+    #[test]
+    fn the_lm_model_entry_beats_the_fallback() {
+        let prices = PriceTable::new()
+            .with("m", Price::per_million(1.0, 0.0))
+            .with_fallback(Price::per_million(100.0, 0.0));
+        let meter = Meter::new(prices, None);
+        let mut response = answered(1_000_000, 0).unwrap();
+        response.model = "served-as-something-else".into();
+        meter.admit("m").unwrap().finish("m", &Ok(response.clone()));
+        assert!((meter.report().cost - 1.0).abs() < 1e-9);
+        meter.admit("x").unwrap().finish("x", &Ok(response));
+        assert!((meter.report().cost - 101.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_dropped_call_frees_its_place() {
+        let meter = Meter::new(PriceTable::new(), Some(Budget::new().max_calls(1)));
+        let admission = meter.admit("m").unwrap();
+        assert!(meter.admit("m").is_err());
+        drop(admission); // the caller gave up mid-call
+        meter.admit("m").unwrap().finish("m", &answered(1, 1));
+        assert!(meter.admit("m").is_err());
+        assert_eq!(meter.report().calls, 1);
+    }
+
+    #[test]
+    fn cost_uses_the_model_price_and_cache_hits_are_free() {
+        let prices = PriceTable::new().with("m", Price::per_million(1.0, 2.0));
+        let meter = Meter::new(prices, Some(Budget::new().max_cost(0.000_005)));
+        let a = meter.admit("m").unwrap();
+        a.finish("m", &answered(1, 1));
+        let mut hit = answered(100, 100).unwrap();
+        hit.cached = true;
+        let b = meter.admit("m").unwrap();
+        b.finish("m", &Ok(hit));
+        let r = meter.report();
+        assert!((r.cost - 0.000_003).abs() < 1e-12, "{r:?}");
+        assert_eq!((r.cache_hits, r.cached_usage.total()), (1, 200));
+        let c = meter.admit("m").unwrap();
+        c.finish("m", &answered(2, 1));
+        assert!(meter.admit("m").is_err(), "cost limit crossed");
+    }
+}

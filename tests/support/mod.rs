@@ -1,0 +1,5 @@
+//! Support shared by the integration tests (each test binary uses a part of it).
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod server;
