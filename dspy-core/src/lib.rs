@@ -23,11 +23,11 @@ pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
-pub use module::{Map, ModuleExt, Then};
 pub use module::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
+pub use module::{Map, ModuleExt, Then};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
 };

@@ -1,7 +1,6 @@
 use super::{DynPredictor, Module, Parameters, Predict, Prediction, child_name};
 use crate::Result;
 use crate::lm::LM;
-use crate::signature::fields::{Ch, HasField, Here, Inner};
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
 use schemars::JsonSchema;
 use serde::de::{DeserializeOwned, Error as _};
@@ -218,30 +217,3 @@ impl<S: Signature> Parameters for ChainOfThought<S> {
             .visit_predictors_mut(&child_name(prefix, "predict"), visit);
     }
 }
-
-/// Wiring by name (`cot.then(next)`) sees the `reasoning` field...
-impl<O> HasField<ReasoningName, String, Here> for WithReasoning<O> {
-    fn field(&self) -> &String {
-        &self.reasoning
-    }
-}
-
-/// ...and every field of the wrapped output.
-impl<O: HasField<N, T, P>, N, T, P> HasField<N, T, Inner<P>> for WithReasoning<O> {
-    fn field(&self) -> &T {
-        self.output.field()
-    }
-}
-
-/// `reasoning` as a type-level field name.
-type ReasoningName = (
-    Ch<'r'>,
-    Ch<'e'>,
-    Ch<'a'>,
-    Ch<'s'>,
-    Ch<'o'>,
-    Ch<'n'>,
-    Ch<'i'>,
-    Ch<'n'>,
-    Ch<'g'>,
-);

@@ -16,6 +16,7 @@ mod refine;
 mod state;
 mod then;
 pub mod trace;
+mod wrapper_fields;
 
 pub use best_of_n::{BestOfN, Reward};
 pub(crate) use call::REASK_PREFIX;
