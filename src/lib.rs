@@ -80,6 +80,7 @@ pub use dspy_optimize;
 /// Everything a program needs: `use dspy::prelude::*;`.
 pub mod prelude {
     pub use crate::{Module, Signature};
+    pub use dspy_core::ModuleExt;
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::{

@@ -17,11 +17,17 @@ pub fn expand(model: &SignatureModel) -> TokenStream {
     let serde = serde_impls(model);
     let signature = signature_impl(model);
     let methods = inherent_methods(model);
+    let wiring = crate::fields_expand::expand(
+        model,
+        &part_ident(model, Role::Input),
+        &part_ident(model, Role::Output),
+    );
     quote! {
         #(#parts)*
         #serde
         #signature
         #methods
+        #wiring
     }
 }
 

@@ -9,6 +9,7 @@ mod attr;
 mod case;
 mod errors;
 mod expand;
+mod fields_expand;
 mod model;
 mod module_expand;
 mod module_model;
@@ -54,7 +55,10 @@ use syn::{DeriveInput, parse_macro_input};
 ///   when there is none);
 /// - `impl Example for X`, so a value of `X` is a training example;
 /// - inherent `x.input()`, `x.output()` (copies), `X::from_parts(input, output)` and
-///   `x.into_parts()`.
+///   `x.into_parts()`;
+/// - for wiring by name (`a.then(b)`): `HasField` for every field of `XInput` and `XOutput`,
+///   keyed by the field's Rust name and type, and `WireFrom` for `XInput`, with one hidden
+///   helper trait per input field so that an unwirable field is an error that names it.
 ///
 /// `X` itself must be `Clone` (derive it), and every field type must implement `Serialize`,
 /// `Deserialize`, `JsonSchema`, `Clone` and `Debug`.

@@ -14,7 +14,9 @@ mod predict;
 pub mod react;
 mod refine;
 mod state;
+mod then;
 pub mod trace;
+mod wrapper_fields;
 
 pub use best_of_n::{BestOfN, Reward};
 pub(crate) use call::REASK_PREFIX;
@@ -31,6 +33,7 @@ pub use refine::Refine;
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };
+pub use then::{Map, ModuleExt, Then};
 pub use trace::{Trace, TraceEntry, trace};
 
 use crate::Result;

@@ -5,6 +5,7 @@
 //! a signature can also be written by hand (see [`Signature`]).
 
 mod field;
+pub mod fields;
 mod info;
 mod schema;
 
