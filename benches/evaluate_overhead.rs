@@ -44,7 +44,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/trec/train.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/trec/train.jsonl"
+    );
     let trec: Vec<Classify> = dspy::data::load_jsonl(path).expect("TREC data");
     let devset: Vec<Classify> = trec.iter().cycle().take(N).cloned().collect();
     let lm = LM::new(DummyLm::keyed([("", json!({"label": "human"}))]).without_recording());
@@ -94,7 +97,9 @@ fn main() {
     let batch = median(batch_times);
     let eval = median(eval_times);
     let overhead = eval.as_secs_f64() / batch.as_secs_f64() - 1.0;
-    println!("evaluate_overhead: {N} examples, concurrency {CONCURRENCY}, median of {ROUNDS} rounds");
+    println!(
+        "evaluate_overhead: {N} examples, concurrency {CONCURRENCY}, median of {ROUNDS} rounds"
+    );
     println!(
         "  call_batch: {:>8.1} ms ({:.1} µs/example)",
         batch.as_secs_f64() * 1e3,

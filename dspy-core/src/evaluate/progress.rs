@@ -27,6 +27,8 @@ impl Progress {
                 bar.enable_steady_tick(std::time::Duration::from_millis(250));
                 bar
             });
+            // Not a terminal: drop the bar, so steps cost nothing at all.
+            let bar = bar.filter(|bar| !bar.is_hidden());
             Progress { bar }
         }
         #[cfg(not(feature = "progress"))]

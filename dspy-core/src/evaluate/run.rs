@@ -182,8 +182,9 @@ impl<M> Evaluate<M> {
         M: Metric<E, P::Output>,
     {
         let started = Instant::now();
-        // The metric's own LM calls (an LM judge) count in the example's usage too.
-        let ((output, score, feedback), usage) = track_usage(async {
+        // The metric's own LM calls (an LM judge) count in the example's usage too. Boxed once
+        // here so the layers around it move a pointer, not the whole (large) call future.
+        let run = Box::pin(async {
             match program.call(example.input()).await {
                 Ok(output) => match self.metric.score(example, &output).await {
                     Ok(score) => (Ok(output), score.score, score.feedback),
@@ -191,8 +192,8 @@ impl<M> Evaluate<M> {
                 },
                 Err(e) => (Err(e), self.failure_score, None),
             }
-        })
-        .await;
+        });
+        let ((output, score, feedback), usage) = track_usage(run).await;
         ExampleResult {
             index,
             example: example.clone(),
