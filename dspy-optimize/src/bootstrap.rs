@@ -33,8 +33,10 @@ use std::time::Instant;
 ///    never an error of the compile. Examples that fail get up to `max_rounds - 1` more tries,
 ///    each with a fresh rollout id at temperature 1.0 so caches are bypassed.
 /// 3. Bootstrapping stops once `max_bootstrapped_demos` examples succeeded. Examples run
-///    concurrently (unlike DSPy), but their outcomes are taken in training-set order, so the
-///    result does not depend on which run finished first.
+///    concurrently (unlike DSPy; [`concurrency`](Self::concurrency), default 8), but their
+///    outcomes are taken in training-set order, so the result does not depend on which run
+///    finished first. Runs already started past the last needed example are dropped; their
+///    calls count in the report's usage, not in its trials.
 /// 4. Every predictor of the program gets, as demos, its own call from each of the first
 ///    successful traces (all predictors of a multi-stage program from the same runs; a
 ///    predictor called twice in a run gives one of its calls), then labeled demos drawn from the
