@@ -1135,3 +1135,116 @@ async fn the_optimizer_trait_is_generic_over_optimizers() {
     });
     assert!(handle.await.unwrap().unwrap() > 0);
 }
+
+/// A `/v1/embeddings` endpoint on 127.0.0.1 that embeds as [`TopicWords`] (answering in reverse
+/// order, with indices) or fails with `status`; it records each request's bearer and body.
+#[cfg(feature = "openai")]
+async fn embeddings_endpoint(
+    status: u16,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let record = seen.clone();
+    let handler = move |headers: HeaderMap, axum::Json(body): axum::Json<Value>| {
+        let record = record.clone();
+        async move {
+            let bearer = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            record.lock().unwrap().push((bearer, body.clone()));
+            if status != 200 {
+                let code = StatusCode::from_u16(status).unwrap();
+                return (code, "{\"error\": {\"message\": \"no\"}}").into_response();
+            }
+            let texts: Vec<String> = body["input"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            let vectors = TopicWords.embed(&texts).await.unwrap();
+            let data: Vec<Value> = vectors
+                .into_iter()
+                .enumerate()
+                .rev()
+                .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+                .collect();
+            axum::Json(json!({"object": "list", "data": data, "model": body["model"]}))
+                .into_response()
+        }
+    };
+    let app = axum::Router::new().route("/v1/embeddings", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (format!("http://{address}/v1"), seen)
+}
+
+#[cfg(feature = "openai")]
+#[tokio::test]
+async fn knn_over_an_openai_compatible_embeddings_endpoint() {
+    use dspy_optimize::OpenAiEmbedder;
+
+    let (base, seen) = embeddings_endpoint(200).await;
+    let embedder = OpenAiEmbedder::new("embed-small")
+        .base_url(&base)
+        .api_key("sk-embed-SECRET");
+    assert!(!format!("{embedder:?}").contains("SECRET"));
+    let compiled = KNNFewShot::new(2, Embeddings::new(embedder).batch_size(2))
+        .compile(&Predict::<QA>::new(), &knn_trainset())
+        .await
+        .unwrap();
+    let nearest = compiled
+        .neighbors(&QAInput {
+            question: "Who sculpted David?".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(nearest, [1, 3]);
+    let requests = seen.lock().unwrap().clone();
+    // Five examples in batches of two, then the query.
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|(_, body)| body["input"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [2, 2, 1, 1]);
+    assert!(requests.iter().all(|(bearer, body)| {
+        bearer == "Bearer sk-embed-SECRET" && body["model"] == "embed-small"
+    }));
+    assert_eq!(
+        requests[0].1["input"][0],
+        "question: How tall is the Eiffel tower?"
+    );
+
+    let (base, _) = embeddings_endpoint(401).await;
+    let err = KNNFewShot::new(
+        2,
+        Embeddings::new(
+            OpenAiEmbedder::new("m")
+                .base_url(&base)
+                .api_key("sk-embed-SECRET"),
+        ),
+    )
+    .compile(&Predict::<QA>::new(), &knn_trainset())
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            dspy::Error::Lm {
+                kind: dspy::LmErrorKind::Auth,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("SECRET"));
+}
