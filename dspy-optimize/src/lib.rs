@@ -1,8 +1,114 @@
 //! Optimizers ("teleprompters") for dspy: they compile a program into one that scores higher on
-//! a metric, by choosing few-shot demonstrations and rewriting instructions.
+//! a metric, by choosing few-shot demonstrations (and, later, rewriting instructions).
 //!
-//! The optimizers arrive with their own issues; this crate fixes the name and the dependency on
-//! [`dspy_core`], whose types they work on.
+//! Every optimizer takes a program `P: Module + Parameters + Clone`, a training set of examples
+//! `E: Example<Input = P::Input>` (a signature struct is one) and, where it scores runs, a metric
+//! over `(example, output)`; it returns a [`Compiled<P>`]: a new program, with a
+//! [`CompileReport`] of its trials. The program given is never changed.
+//!
+//! | optimizer | what it does | LM calls |
+//! |---|---|---|
+//! | [`LabeledFewShot`] | `k` training examples as demos | none |
+//! | [`BootstrapFewShot`] | demos from the traces of runs the metric accepts, then labeled ones | one run per example until enough pass |
+//! | [`BootstrapFewShotWithRandomSearch`] | zero-shot, labeled, and bootstrapped candidates from shuffled sets, best on a validation set | bootstrapping plus one evaluation per candidate |
+//! | [`KNNFewShot`] | per input, the `k` most similar training examples as demos (BM25 or embeddings) | none at compile time |
+//! | [`Ensemble`] | several programs, one answer (majority or your reduce) | one per program per call |
+//!
+//! Shared behaviour:
+//!
+//! - **Deterministic**: every optimizer takes a seed (default 0) and all randomness comes from
+//!   [`dspy_core::data::Rng`]; runs go concurrently but their outcomes are taken in a fixed
+//!   order, so with a deterministic LM the same seed gives the same program.
+//! - **Failures are data**: a run whose answer does not parse, or whose LM call fails, is a
+//!   failed example (score 0, recorded in the report), never a failed compile. Only errors that
+//!   no further call could fix (no LM configured, a rejected API key) end a compile with `Err`.
+//! - **Budgets**: when the LM's [`Budget`](dspy_core::lm::Budget) runs out, the compile stops and
+//!   returns the best program found so far, with
+//!   [`CompileReport::stopped_by_budget`] set — not an error.
+//! - **Progress**: a bar per phase with the best score so far, drawn only on a terminal;
+//!   `.progress(false)` hides it.
+//!
+//! ```
+//! use dspy_core::{DummyLm, LM, Parameters, Predict};
+//! use dspy_optimize::{BootstrapFewShot, Optimizer};
+//! use serde_json::json;
+//! # use dspy_macros::Signature;
+//! # #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+//! # #[serde(rename_all = "lowercase")]
+//! # enum Kind { Human, Location }
+//! /// Classify the question by the kind of answer it expects.
+//! #[derive(Signature, Clone, Debug)]
+//! # #[dspy(crate = "dspy_core")]
+//! struct Classify { #[input] question: String, #[output] label: Kind }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let lm = LM::new(DummyLm::keyed([("Who", json!({"label": "human"})), ("Where", json!({"label": "location"}))]));
+//! dspy_core::configure(lm);
+//! let trainset = vec![
+//!     Classify { question: "Who was Galileo ?".into(), label: Kind::Human },
+//!     Classify { question: "Where is Aspen ?".into(), label: Kind::Location },
+//! ];
+//! let metric = |ex: &Classify, out: &ClassifyOutput| ex.label == out.label;
+//! let compiled = BootstrapFewShot::new(metric).progress(false)
+//!     .compile(&Predict::<Classify>::new(), &trainset).await.unwrap();
+//! assert_eq!(compiled.demos.len(), 2);
+//! println!("{}", compiled.report);
+//! # });
+//! ```
 #![warn(missing_docs)]
 
+mod bootstrap;
+mod compiled;
+mod demos;
+mod ensemble;
+pub mod knn;
+mod labeled;
+mod random_search;
+mod report;
+
+pub use bootstrap::BootstrapFewShot;
+pub use compiled::Compiled;
 pub use dspy_core;
+pub use ensemble::{Ensemble, EnsembleProgram, Majority, Reduce};
+#[cfg(feature = "openai")]
+pub use knn::OpenAiEmbedder;
+pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex, Similarity};
+pub use labeled::LabeledFewShot;
+pub use random_search::BootstrapFewShotWithRandomSearch;
+pub use report::{CompileReport, Trial};
+
+use dspy_core::Result;
+use std::future::Future;
+
+/// What every optimizer does: compile a program on a training set into a [`Compiled`] program.
+///
+/// The optimizers also have `compile` as an inherent method (so the trait need not be in
+/// scope); the trait is for code generic over the optimizer. Optimizers that also use a
+/// validation set have a `compile_with_valset`.
+///
+/// ```
+/// use dspy_core::{Example, Module, Parameters, Result};
+/// use dspy_optimize::{Compiled, Optimizer};
+///
+/// /// Compiles with any optimizer and prints what it tried.
+/// async fn compile_and_log<O, P, E>(optimizer: &O, program: &P, trainset: &[E]) -> Result<Compiled<O::Program>>
+/// where
+///     O: Optimizer<P, E>,
+/// {
+///     let compiled = optimizer.compile(program, trainset).await?;
+///     println!("{}", compiled.report);
+///     Ok(compiled)
+/// }
+/// ```
+pub trait Optimizer<P, E>: Send + Sync {
+    /// The program compiling gives: `P` itself, except for optimizers that wrap it
+    /// ([`KNNFewShot`] gives a [`KnnProgram<P>`]).
+    type Program;
+
+    /// Compiles `program` on `trainset`; `program` itself is left as it was.
+    fn compile(
+        &self,
+        program: &P,
+        trainset: &[E],
+    ) -> impl Future<Output = Result<Compiled<Self::Program>>> + Send;
+}

@@ -12,6 +12,7 @@ pub use metrics::{
     exact_match, exact_match_any, f1_score, f1_score_max, normalize_text, passage_contains,
     passages_contain_any,
 };
+pub use progress::Progress;
 pub use report::{EvaluationReport, ExampleResult};
 pub use run::Evaluate;
 pub use semantic::{

@@ -1,15 +1,29 @@
 //! A progress bar with the running score, drawn only on a terminal.
 
-/// Progress of a long run; draws nothing when hidden, when stderr is not a terminal, or
-/// without the `progress` feature.
-pub(crate) struct Progress {
+/// Progress of a long run (an evaluation, a phase of a compile), with a message beside the bar
+/// such as the running or best score.
+///
+/// It draws nothing when hidden, when stderr is not a terminal, or without the `progress`
+/// feature, so library code can always make one. It is cheap to share between the futures of
+/// one run (`&Progress` is all they need).
+///
+/// ```
+/// use dspy_core::evaluate::Progress;
+/// let progress = Progress::new(3, "Bootstrap", false); // hidden: draws nothing
+/// for i in 0..3 {
+///     progress.step(|| format!("{} of 3 done", i + 1));
+/// }
+/// progress.set_message("best 81.2%");
+/// progress.finish();
+/// ```
+pub struct Progress {
     #[cfg(feature = "progress")]
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
     /// A bar over `total` steps titled `title`, or a silent one when `show` is false.
-    pub(crate) fn new(total: usize, title: &str, show: bool) -> Self {
+    pub fn new(total: usize, title: &str, show: bool) -> Self {
         #[cfg(feature = "progress")]
         {
             let bar = show.then(|| {
@@ -38,8 +52,9 @@ impl Progress {
         }
     }
 
-    /// One step done; `message` (e.g. the running score) is shown beside the bar.
-    pub(crate) fn step(&self, message: impl FnOnce() -> String) {
+    /// One step done; `message` (e.g. the running score) is shown beside the bar. It is only
+    /// called when the bar is drawn.
+    pub fn step(&self, message: impl FnOnce() -> String) {
         #[cfg(feature = "progress")]
         if let Some(bar) = &self.bar {
             bar.set_message(message());
@@ -49,11 +64,27 @@ impl Progress {
         let _ = message;
     }
 
+    /// Replaces the message beside the bar without taking a step.
+    pub fn set_message(&self, message: impl Into<String>) {
+        #[cfg(feature = "progress")]
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.into());
+        }
+        #[cfg(not(feature = "progress"))]
+        let _ = message;
+    }
+
     /// Ends the bar, leaving its last state on screen.
-    pub(crate) fn finish(&self) {
+    pub fn finish(&self) {
         #[cfg(feature = "progress")]
         if let Some(bar) = &self.bar {
             bar.finish();
         }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").finish_non_exhaustive()
     }
 }

@@ -118,8 +118,10 @@ impl<M> Evaluate<M> {
     {
         let started = Instant::now();
         let progress = Progress::new(devset.len(), &self.title, self.progress);
-        let mut runs = futures_util::stream::iter(devset.iter().enumerate())
-            .map(|(index, example)| self.one(program, index, example))
+        // By index, not by `&E`: a closure over borrowed items is not provably `Send` in generic
+        // callers (rust-lang/rust#102211), which an optimizer's `compile` future must be.
+        let mut runs = futures_util::stream::iter(0..devset.len())
+            .map(|index| self.one(program, index, &devset[index]))
             .buffer_unordered(self.concurrency);
 
         let mut results = Vec::with_capacity(devset.len());

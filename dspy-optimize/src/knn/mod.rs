@@ -1,0 +1,259 @@
+//! `KNNFewShot`: per input, the most similar training examples as demos.
+//!
+//! Similarity is pluggable ([`Similarity`]): [`Bm25`] ranks by shared words and needs no model;
+//! [`Embeddings`] ranks by cosine similarity of vectors from any [`Embedder`], such as
+//! [`OpenAiEmbedder`] for an OpenAI-compatible `/embeddings` endpoint (feature `openai`).
+
+mod bm25;
+mod embed;
+
+pub use bm25::Bm25;
+#[cfg(feature = "openai")]
+pub use embed::OpenAiEmbedder;
+pub use embed::{Embedder, Embeddings};
+
+use crate::demos::{all_fields, fits};
+use crate::{CompileReport, Compiled, Optimizer, Trial};
+use dspy_core::adapter::FieldValues;
+use dspy_core::lm::BoxFuture;
+use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How examples are compared: builds a [`NeighborIndex`] over the training examples' texts.
+///
+/// A text is an example's input fields as `name: value` pairs joined by ` | ` (DSPy's layout).
+pub trait Similarity: Send + Sync {
+    /// A short name for reports (`BM25`, `embeddings`).
+    fn name(&self) -> String;
+
+    /// An index over `documents`; [`NeighborIndex::nearest`] answers with positions in it.
+    fn index<'a>(&'a self, documents: Vec<String>)
+    -> BoxFuture<'a, Result<Arc<dyn NeighborIndex>>>;
+}
+
+/// Finds the documents nearest a query.
+pub trait NeighborIndex: Send + Sync {
+    /// The positions of the (at most) `k` documents most similar to `query`, most similar
+    /// first; equally similar documents in their original order.
+    fn nearest<'a>(&'a self, query: &'a str, k: usize) -> BoxFuture<'a, Result<Vec<usize>>>;
+}
+
+/// DSPy's `KNNFewShot`: the compiled program looks up, for each input, the `k` training
+/// examples most similar to it and runs with those as demos.
+///
+/// Demos go to every predictor whose signature the examples fit (an example serializes to one
+/// JSON object and becomes a demo only if the predictor accepts it); the other predictors keep
+/// the demos they had. The neighbours are the labeled examples themselves: unlike DSPy, which
+/// re-bootstraps the neighbours through the LM on every call, compiling and running cost no
+/// extra LM calls. A training example is its own nearest neighbour, so score a KNN program on
+/// examples outside its training set.
+///
+/// ```
+/// use dspy_core::{DummyLm, LM, Module, Predict};
+/// use dspy_optimize::{Bm25, KNNFewShot};
+/// use serde_json::json;
+/// # use dspy_macros::Signature;
+/// /// Answer with the capital city.
+/// #[derive(Signature, Clone, Debug)]
+/// # #[dspy(crate = "dspy_core")]
+/// struct Capital { #[input] country: String, #[output] city: String }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let trainset = vec![
+///     Capital { country: "French Republic".into(), city: "Paris".into() },
+///     Capital { country: "Italian Republic".into(), city: "Rome".into() },
+///     Capital { country: "Kingdom of Spain".into(), city: "Madrid".into() },
+/// ];
+/// let compiled = KNNFewShot::new(1, Bm25::new()).compile(&Predict::<Capital>::new(), &trainset).await.unwrap();
+/// let dummy = DummyLm::new([json!({"city": "Oslo"})]);
+/// let out = dspy_core::with_lm(LM::new(dummy.clone()), compiled.call(CapitalInput { country: "Kingdom of Norway".into() })).await.unwrap();
+/// assert_eq!(out.city, "Oslo");
+/// let prompt = dummy.last_request().unwrap().prompt.to_text();
+/// assert!(prompt.contains("Madrid") && !prompt.contains("Paris")); // the nearest example only
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct KNNFewShot<S> {
+    k: usize,
+    similarity: S,
+}
+
+impl<S: Similarity> KNNFewShot<S> {
+    /// `k` neighbours per input, ranked by `similarity`.
+    pub fn new(k: usize, similarity: S) -> Self {
+        KNNFewShot { k, similarity }
+    }
+
+    /// A [`KnnProgram`] over `program` and `trainset`, with the training examples indexed.
+    pub async fn compile<P, E>(
+        &self,
+        program: &P,
+        trainset: &[E],
+    ) -> Result<Compiled<KnnProgram<P>>>
+    where
+        P: Module + Parameters + Clone,
+        P::Input: Serialize,
+        E: Example<Input = P::Input> + Serialize,
+    {
+        <Self as Optimizer<P, E>>::compile(self, program, trainset).await
+    }
+}
+
+impl<P, E, S> Optimizer<P, E> for KNNFewShot<S>
+where
+    P: Module + Parameters + Clone,
+    P::Input: Serialize,
+    E: Example<Input = P::Input> + Serialize,
+    S: Similarity,
+{
+    type Program = KnnProgram<P>;
+
+    fn compile(
+        &self,
+        program: &P,
+        trainset: &[E],
+    ) -> impl Future<Output = Result<Compiled<KnnProgram<P>>>> + Send {
+        // The texts and examples are made before the future, so it holds no `&[E]`.
+        let prepared = all_fields(trainset).and_then(|examples| {
+            let texts = trainset
+                .iter()
+                .map(|e| input_text(&e.input()))
+                .collect::<Result<Vec<String>>>()?;
+            Ok((examples, texts))
+        });
+        async move {
+            let started = Instant::now();
+            let (examples, texts) = prepared?;
+            let count = examples.len();
+            let index = self.similarity.index(texts).await?;
+            let mut report = CompileReport::new("KNNFewShot", 0);
+            report.elapsed = started.elapsed();
+            report.trials.push(Trial::new(
+                format!(
+                    "{} index of {count} examples, k = {}",
+                    self.similarity.name(),
+                    self.k
+                ),
+                None,
+                &Default::default(),
+                report.elapsed,
+            ));
+            let knn = KnnProgram {
+                program: program.clone(),
+                index,
+                examples: Arc::new(examples),
+                k: self.k,
+            };
+            Ok(Compiled::new(knn, report))
+        }
+    }
+}
+
+/// The program [`KNNFewShot`] compiles: `P`, run on each input with the nearest training
+/// examples as demos.
+///
+/// Its predictors are `P`'s, with the same names: saving it saves `P`'s learned state (not the
+/// training set, which is given again when compiling).
+#[derive(Clone)]
+pub struct KnnProgram<P> {
+    program: P,
+    index: Arc<dyn NeighborIndex>,
+    examples: Arc<Vec<FieldValues>>,
+    k: usize,
+}
+
+impl<P> KnnProgram<P> {
+    /// The program the demos are given to.
+    pub fn program(&self) -> &P {
+        &self.program
+    }
+
+    /// The positions in the training set of the examples nearest `input`, nearest first.
+    pub fn neighbors<I: Serialize>(
+        &self,
+        input: &I,
+    ) -> impl Future<Output = Result<Vec<usize>>> + Send + '_ {
+        // The text is made now, so the future does not hold `input`.
+        let query = input_text(input);
+        let (index, k) = (self.index.clone(), self.k);
+        async move { index.nearest(&query?, k).await }
+    }
+}
+
+impl<P> std::fmt::Debug for KnnProgram<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnnProgram")
+            .field("examples", &self.examples.len())
+            .field("k", &self.k)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> Module for KnnProgram<P>
+where
+    P: Module + Parameters + Clone,
+    P::Input: Serialize,
+{
+    type Input = P::Input;
+    type Output = P::Output;
+
+    async fn call(&self, input: P::Input) -> Result<P::Output> {
+        let nearest = self.neighbors(&input).await?;
+        let demos: Vec<FieldValues> = nearest
+            .iter()
+            .filter_map(|&i| self.examples.get(i).cloned())
+            .collect();
+        // A copy per call: concurrent calls each see their own demos.
+        let mut program = self.program.clone();
+        for (_, predictor) in program.predictors_mut() {
+            let fitting: Vec<FieldValues> = demos
+                .iter()
+                .filter(|d| fits(&*predictor, d))
+                .cloned()
+                .collect();
+            if !fitting.is_empty() {
+                predictor.set_demos_json(fitting)?;
+            }
+        }
+        program.call(input).await
+    }
+}
+
+/// `P`'s predictors, under the same names.
+impl<P: Parameters> Parameters for KnnProgram<P> {
+    fn visit_predictors<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
+    ) {
+        self.program.visit_predictors(prefix, visit);
+    }
+
+    fn visit_predictors_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
+    ) {
+        self.program.visit_predictors_mut(prefix, visit);
+    }
+}
+
+/// An input as text for similarity: `name: value` pairs joined by ` | ` (strings as they are).
+pub(crate) fn input_text<I: Serialize>(input: &I) -> Result<String> {
+    let text = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match serde_json::to_value(input).map_err(Error::from)? {
+        Value::Object(fields) => Ok(fields
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", text(value)))
+            .collect::<Vec<_>>()
+            .join(" | ")),
+        other => Ok(text(&other)),
+    }
+}
