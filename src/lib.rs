@@ -89,6 +89,7 @@ pub mod prelude {
         ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
+    pub use dspy_core::{PredictionStream, StreamEvent};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
 }

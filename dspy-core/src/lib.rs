@@ -27,6 +27,7 @@ pub use module::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
+pub use module::{PredictionStream, StreamEvent};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
 };

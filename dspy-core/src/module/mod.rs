@@ -14,6 +14,7 @@ mod predict;
 pub mod react;
 mod refine;
 mod state;
+mod stream;
 pub mod trace;
 
 pub use best_of_n::{BestOfN, Reward};
@@ -31,6 +32,7 @@ pub use refine::Refine;
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };
+pub use stream::{PredictionStream, StreamEvent};
 pub use trace::{Trace, TraceEntry, trace};
 
 use crate::Result;
