@@ -94,6 +94,7 @@ pub mod prelude {
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
         Embeddings, Ensemble, KNNFewShot, LabeledFewShot, Optimizer,
     };
+    pub use dspy_core::{PredictionStream, StreamEvent};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
 }

@@ -28,6 +28,7 @@ pub use module::{
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
 pub use module::{Map, ModuleExt, Then};
+pub use module::{PredictionStream, StreamEvent};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
 };

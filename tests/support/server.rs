@@ -3,6 +3,10 @@
 //! - `POST /v1/chat/completions` and `/v1/completions` answer in OpenAI's format, after an
 //!   optional latency, with usage `12 + 5` tokens. The reply is the next of the configured
 //!   replies (choice `i` takes `replies[i % len]`) or, with [`Reply::Echo`], the last message.
+//! - A request with `"stream": true` is answered with server-sent events as OpenAI sends them:
+//!   each reply in pieces of [`STREAM_PIECE_CHARS`] characters (the choices interleaved), a
+//!   last chunk per choice with its finish reason, the usage in a chunk with no choices when
+//!   `stream_options.include_usage` asks for it, then `data: [DONE]`.
 //! - Faults are injected on those two paths by rate: 429 with `Retry-After`, 500, a stall longer
 //!   than the client's timeout, and a dropped connection (the answer starts, then the body
 //!   breaks off). Which request gets which fault depends only on its arrival number and the
@@ -304,6 +308,13 @@ async fn handle(
                     tokio::time::sleep(config.stall).await;
                     answer(config, &path, &body)
                 }
+                Fault::Dropped if is_streaming(&body) => {
+                    stats.dropped.fetch_add(1, Ordering::SeqCst);
+                    // A stream that starts, then breaks off midway.
+                    let mut events = stream_events(config, &path, &body);
+                    events.truncate(3);
+                    sse(events, true)
+                }
                 Fault::Dropped => {
                     stats.dropped.fetch_add(1, Ordering::SeqCst);
                     let broken = futures_util::stream::iter([
@@ -387,13 +398,122 @@ fn last_text(body: &Value) -> String {
         .to_string()
 }
 
-fn answer(config: &ServerConfig, path: &str, body: &Value) -> Response {
-    let n = body.get("n").and_then(Value::as_u64).unwrap_or(1) as usize;
-    let reply = |i: usize| match &config.reply {
+fn reply(config: &ServerConfig, body: &Value, i: usize) -> String {
+    match &config.reply {
         Reply::Fixed(replies) => replies[i % replies.len()].clone(),
         Reply::Echo => last_text(body),
+    }
+}
+
+fn choices_asked(body: &Value) -> usize {
+    body.get("n").and_then(Value::as_u64).unwrap_or(1) as usize
+}
+
+fn usage() -> Value {
+    json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17})
+}
+
+/// Characters per streamed piece: few enough that field markers are split across chunks.
+pub const STREAM_PIECE_CHARS: usize = 4;
+
+fn is_streaming(body: &Value) -> bool {
+    body.get("stream") == Some(&Value::Bool(true))
+}
+
+/// The data of each server-sent event of a streamed answer, `[DONE]` left out.
+fn stream_events(config: &ServerConfig, path: &str, body: &Value) -> Vec<Value> {
+    let chat = path == "/v1/chat/completions";
+    let n = choices_asked(body);
+    let pieces: Vec<Vec<String>> = (0..n)
+        .map(|i| {
+            let chars: Vec<char> = reply(config, body, i).chars().collect();
+            chars
+                .chunks(STREAM_PIECE_CHARS)
+                .map(|c| c.iter().collect())
+                .collect()
+        })
+        .collect();
+    let chunk = |choices: Value| {
+        if chat {
+            json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
+                   "model": "test-model-2025-01-01", "choices": choices})
+        } else {
+            json!({"id": "cmpl-1", "object": "text_completion", "created": 1_700_000_000,
+                   "model": "test-base-model", "choices": choices})
+        }
     };
-    let usage = json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17});
+    let piece = |i: usize, text: &str, finish: Option<&str>| {
+        if chat {
+            let delta = match finish {
+                Some(_) => json!({}),
+                None => json!({"content": text}),
+            };
+            json!({"index": i, "delta": delta, "finish_reason": finish})
+        } else {
+            json!({"index": i, "text": text, "finish_reason": finish, "logprobs": null})
+        }
+    };
+    let mut events = Vec::new();
+    if chat {
+        // OpenAI opens each choice with its role and empty content.
+        for i in 0..n {
+            events.push(chunk(json!([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}])));
+        }
+    }
+    let longest = pieces.iter().map(Vec::len).max().unwrap_or(0);
+    for k in 0..longest {
+        for (i, choice) in pieces.iter().enumerate() {
+            if let Some(text) = choice.get(k) {
+                events.push(chunk(json!([piece(i, text, None)])));
+            }
+        }
+    }
+    let finish = if chat { "stop" } else { "length" };
+    for i in 0..n {
+        events.push(chunk(json!([piece(i, "", Some(finish))])));
+    }
+    if body["stream_options"]["include_usage"] == json!(true) {
+        let mut last = chunk(json!([]));
+        last["usage"] = usage();
+        events.push(last);
+    }
+    events
+}
+
+/// Server-sent events with each value as `data`, then `[DONE]`; or, when `broken`, the events
+/// and then a dropped connection.
+fn sse(events: Vec<Value>, broken: bool) -> Response {
+    use futures_util::StreamExt;
+    let frames: Vec<Result<axum::body::Bytes, std::io::Error>> = events
+        .iter()
+        .map(|event| Ok(format!("data: {event}\n\n").into()))
+        .collect();
+    let end = futures_util::stream::once(async move {
+        if broken {
+            // Pausing first lets the server flush the events before the connection drops.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection dropped by the test server",
+            ))
+        } else {
+            Ok("data: [DONE]\n\n".into())
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(futures_util::stream::iter(frames).chain(end)),
+    )
+        .into_response()
+}
+
+fn answer(config: &ServerConfig, path: &str, body: &Value) -> Response {
+    if is_streaming(body) {
+        return sse(stream_events(config, path, body), false);
+    }
+    let n = choices_asked(body);
+    let reply = |i: usize| reply(config, body, i);
+    let usage = usage();
     if path == "/v1/chat/completions" {
         // Choices are listed last-first: the client must order them by `index`.
         let choices: Vec<Value> = (0..n)

@@ -189,7 +189,7 @@ fn is_nullable(field: &FieldSpec) -> bool {
 }
 
 /// Splits an answer into `(field name, text)` sections; text before any header has name "".
-fn split_sections(completion: &str) -> Vec<(&str, String)> {
+pub(super) fn split_sections(completion: &str) -> Vec<(&str, String)> {
     let mut sections: Vec<(&str, Vec<&str>)> = vec![("", Vec::new())];
     for line in completion.lines() {
         let trimmed = line.trim();
@@ -219,7 +219,7 @@ fn split_sections(completion: &str) -> Vec<(&str, String)> {
 }
 
 /// `[[ ## name ## ]]rest` → `(name, rest)`.
-fn header(line: &str) -> Option<(&str, &str)> {
+pub(super) fn header(line: &str) -> Option<(&str, &str)> {
     let inner = line.strip_prefix("[[ ## ")?;
     let end = inner.find(" ## ]]")?;
     let name = &inner[..end];

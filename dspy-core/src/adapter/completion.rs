@@ -130,6 +130,22 @@ fn collapse_blank_lines(text: &str) -> String {
 /// The text of each output field: the first starts the answer; each later one starts at a line
 /// beginning with its prefix. `None` for fields not found.
 fn split_fields(sig: &SignatureInfo, completion: &str) -> Vec<Option<String>> {
+    split_fields_so_far(sig, completion).texts
+}
+
+/// The fields of a (possibly partial) answer, and how far it got.
+pub(super) struct SplitFields {
+    /// The text of each output field found.
+    pub texts: Vec<Option<String>>,
+    /// The field the last line belongs to: the ones before it can no longer change.
+    pub current: usize,
+    /// Whether the answer ended (a blank line): no field can change.
+    pub ended: bool,
+}
+
+/// [`split_fields`], also saying which fields a longer answer could still change (for
+/// streaming, see `adapter::stream`).
+pub(super) fn split_fields_so_far(sig: &SignatureInfo, completion: &str) -> SplitFields {
     let mut texts: Vec<Option<Vec<&str>>> = vec![None; sig.outputs.len()];
     let mut current = 0;
     // The answer may stop at the first blank line the model writes.
@@ -158,10 +174,14 @@ fn split_fields(sig: &SignatureInfo, completion: &str) -> Vec<Option<String>> {
             }
         }
     }
-    texts
-        .into_iter()
-        .map(|t| t.map(|lines| lines.join("\n").trim().to_string()))
-        .collect()
+    SplitFields {
+        texts: texts
+            .into_iter()
+            .map(|t| t.map(|lines| lines.join("\n").trim().to_string()))
+            .collect(),
+        current,
+        ended: completion.contains("\n\n"),
+    }
 }
 
 /// Renders output values as a completion would continue the primed prompt.

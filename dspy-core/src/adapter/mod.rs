@@ -14,6 +14,7 @@ mod json;
 mod message;
 pub mod parse;
 mod render;
+mod stream;
 
 pub use chat::ChatAdapter;
 pub use completion::CompletionAdapter;
@@ -21,6 +22,7 @@ pub use json::JsonAdapter;
 pub use message::{Message, Prompt, Role};
 pub use parse::Fix;
 pub use render::{display_value, python_json};
+pub use stream::FieldScanner;
 
 use crate::Result;
 use crate::signature::SignatureInfo;

@@ -1,4 +1,7 @@
-use super::{BoxFuture, Capabilities, Choice, LanguageModel, LmRequest, LmResponse, Usage};
+use super::{
+    BoxFuture, Capabilities, Choice, ChunkStream, LanguageModel, LmChunk, LmRequest, LmResponse,
+    Usage, generate,
+};
 use crate::adapter::{AnswerFormat, Prompt, Role};
 use crate::{Error, LmErrorKind, Result};
 use serde_json::Value;
@@ -35,6 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct DummyLm {
     name: String,
     capabilities: Capabilities,
+    chunk_chars: usize,
     mode: Arc<DummyMode>,
     state: Arc<Mutex<State>>,
 }
@@ -84,6 +88,7 @@ impl DummyLm {
                 chat: true,
                 structured_output: false,
             },
+            chunk_chars: DEFAULT_CHUNK_CHARS,
             mode: Arc::new(mode),
             state: Arc::new(Mutex::new(State {
                 answers,
@@ -109,6 +114,26 @@ impl DummyLm {
     /// Pretends to support structured output (so `response_schema` is sent).
     pub fn structured_output(mut self, on: bool) -> Self {
         self.capabilities.structured_output = on;
+        self
+    }
+
+    /// Streams answers in pieces of at most `chars` characters (default 3, so that streaming
+    /// tests see fields and markers split across chunks); see [`LanguageModel::stream`].
+    ///
+    /// ```
+    /// use dspy_core::lm::{DummyLm, LM, LmChunk, LmRequest};
+    /// use futures_util::StreamExt;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = LM::new(DummyLm::new([serde_json::json!("abcdefg")]).chunk_chars(3));
+    /// let request = LmRequest::new(dspy_core::adapter::Prompt::Text("Q".into()));
+    /// let chunks: Vec<LmChunk> = lm.stream(request).map(Result::unwrap).collect().await;
+    /// let deltas: Vec<&LmChunk> = chunks.iter().take(3).collect();
+    /// assert_eq!(deltas, [&LmChunk::Delta("abc".into()), &LmChunk::Delta("def".into()), &LmChunk::Delta("g".into())]);
+    /// assert!(matches!(&chunks[3], LmChunk::Done(r) if r.choices[0].text == "abcdefg"));
+    /// # });
+    /// ```
+    pub fn chunk_chars(mut self, chars: usize) -> Self {
+        self.chunk_chars = chars.max(1);
         self
     }
 
@@ -174,6 +199,15 @@ impl DummyLm {
             }
         }
     }
+}
+
+/// Characters per streamed chunk unless [`DummyLm::chunk_chars`] says otherwise.
+const DEFAULT_CHUNK_CHARS: usize = 3;
+
+/// `text` in pieces of at most `chars` characters.
+fn pieces(text: &str, chars: usize) -> Vec<String> {
+    let all: Vec<char> = text.chars().collect();
+    all.chunks(chars).map(|c| c.iter().collect()).collect()
 }
 
 fn out_of_answers(served: usize) -> Error {
@@ -267,6 +301,23 @@ impl LanguageModel for DummyLm {
                 cached: false,
             })
         })
+    }
+
+    /// The same answer as [`complete`](LanguageModel::complete) (it is recorded and consumed
+    /// the same way), with the first choice's text yielded in small pieces.
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            match self.complete(request).await {
+                Ok(response) => {
+                    let text = response.choices.first().map_or("", |c| c.text.as_str());
+                    for piece in pieces(text, self.chunk_chars) {
+                        y.send(Ok(LmChunk::Delta(piece))).await;
+                    }
+                    y.send(Ok(LmChunk::Done(response))).await;
+                }
+                Err(error) => y.send(Err(error)).await,
+            }
+        }))
     }
 }
 

@@ -1,9 +1,12 @@
 use super::builder::LmBuilder;
 use super::layers::{
-    Budget, CacheConfig, History, HistoryEntry, Meter, PriceTable, UsageReport, format_history,
+    Admission, Budget, CacheConfig, History, HistoryEntry, Meter, PriceTable, UsageReport,
+    format_history,
 };
+use super::stream::{ChunkStream, LmChunk, generate, response_stream};
 use super::{Capabilities, LmRequest, LmResponse};
-use crate::Result;
+use crate::{Error, LmErrorKind, Result};
+use futures_util::StreamExt;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +49,26 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
 
     /// Runs one request.
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>>;
+
+    /// Runs one request, yielding the text as it is generated: [`LmChunk::Delta`]s of the
+    /// first choice, then [`LmChunk::Done`] with the whole response (or an `Err`, and nothing
+    /// after it).
+    ///
+    /// The default runs [`complete`](Self::complete) and yields its text as one delta, so every
+    /// backend streams, if not incrementally; backends that can stream for real override it.
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            match self.complete(request).await {
+                Ok(response) => {
+                    let mut whole = response_stream(response);
+                    while let Some(item) = whole.next().await {
+                        y.send(item).await;
+                    }
+                }
+                Err(error) => y.send(Err(error)).await,
+            }
+        }))
+    }
 }
 
 /// The handle users hold: cheap to clone, shared by every predictor that uses it.
@@ -72,6 +95,13 @@ pub struct LM {
     /// The outermost layer (the backend itself when there are none).
     backend: Arc<dyn LanguageModel>,
     shared: Arc<Shared>,
+}
+
+/// A call let through the budget, with when it started.
+struct Started<'a> {
+    admission: Admission<'a>,
+    timestamp: SystemTime,
+    instant: Instant,
 }
 
 /// What the clones of one LM share besides the backend.
@@ -167,7 +197,79 @@ impl LM {
     /// Fails with [`Error::Budget`](crate::Error::Budget), before anything is sent, once the
     /// LM's budget is spent.
     pub async fn complete(&self, request: LmRequest) -> Result<LmResponse> {
-        let span = tracing::info_span!(
+        let span = self.span();
+        self.run(request, span.clone()).instrument(span).await
+    }
+
+    /// Runs one request through the layers, yielding the answer as it is generated:
+    /// [`LmChunk::Delta`]s of the first choice's text, then [`LmChunk::Done`] with the whole
+    /// response, exactly what [`complete`](Self::complete) would have returned.
+    ///
+    /// The budget is checked before anything is sent (a spent budget is an `Err` as the only
+    /// item); usage, history and the `dspy.lm` span are recorded when the stream ends, before
+    /// the last item is yielded. A stream dropped before its end frees its place under the
+    /// budget and counts nothing, as a dropped [`complete`](Self::complete) does. Through the
+    /// layers: a cache hit streams as one delta; an answer streamed to its end is cached;
+    /// retries happen only before the first chunk (once text has been yielded, a failure is
+    /// returned as it is).
+    ///
+    /// ```
+    /// use dspy_core::adapter::Prompt;
+    /// use dspy_core::lm::{DummyLm, LM, LmChunk, LmRequest};
+    /// use futures_util::StreamExt;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = LM::new(DummyLm::new([serde_json::json!({"answer": "Paris"})]));
+    /// let mut stream = lm.stream(LmRequest::new(Prompt::Text("Capital of France?".into())));
+    /// let mut text = String::new();
+    /// while let Some(chunk) = stream.next().await {
+    ///     match chunk.unwrap() {
+    ///         LmChunk::Delta(delta) => text.push_str(&delta),
+    ///         LmChunk::Done(response) => assert_eq!(response.choices[0].text, text),
+    ///     }
+    /// }
+    /// assert_eq!(text, "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]\n");
+    /// assert_eq!(lm.usage().calls, 1);
+    /// # });
+    /// ```
+    pub fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        let span = self.span();
+        let recorder = span.clone();
+        Box::pin(generate(move |mut y| {
+            async move {
+                let model = self.model();
+                let started = match self.start(&recorder) {
+                    Ok(started) => started,
+                    Err(error) => return y.send(Err(error)).await,
+                };
+                let kept = self.shared.history.as_ref().map(|_| request.clone());
+                let mut inner = self.backend.stream(request);
+                let outcome = loop {
+                    match inner.next().await {
+                        Some(Ok(LmChunk::Delta(text))) => y.send(Ok(LmChunk::Delta(text))).await,
+                        Some(Ok(LmChunk::Done(response))) => break Ok(response),
+                        Some(Err(error)) => break Err(error),
+                        None => {
+                            break Err(Error::lm(
+                                LmErrorKind::Backend,
+                                format!(
+                                    "the stream from `{model}` ended without its final chunk; a \
+                                     LanguageModel::stream must end with LmChunk::Done or an error"
+                                ),
+                            ));
+                        }
+                    }
+                };
+                drop(inner);
+                self.finish(started, &recorder, kept, &outcome);
+                y.send(outcome.map(LmChunk::Done)).await;
+            }
+            .instrument(span)
+        }))
+    }
+
+    /// The `dspy.lm` span of one call.
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
             "dspy.lm",
             model = self.model(),
             prompt_tokens = tracing::field::Empty,
@@ -175,24 +277,42 @@ impl LM {
             latency_ms = tracing::field::Empty,
             cache_hit = tracing::field::Empty,
             error = tracing::field::Empty,
-        );
-        self.run(request, span.clone()).instrument(span).await
+        )
     }
 
     async fn run(&self, request: LmRequest, span: tracing::Span) -> Result<LmResponse> {
-        let shared = &*self.shared;
-        let model = self.model();
-        let admission = shared.meter.admit(model).inspect_err(|e| {
+        let started = self.start(&span)?;
+        let kept = self.shared.history.as_ref().map(|_| request.clone());
+        let outcome = self.backend.complete(request).await;
+        self.finish(started, &span, kept, &outcome);
+        outcome
+    }
+
+    /// Lets a call through the budget and starts its clocks.
+    fn start(&self, span: &tracing::Span) -> Result<Started<'_>> {
+        let admission = self.shared.meter.admit(self.model()).inspect_err(|e| {
             span.record("error", tracing::field::display(e));
         })?;
-        let timestamp = SystemTime::now();
-        let started = Instant::now();
-        let kept = shared.history.as_ref().map(|_| request.clone());
-        let outcome = self.backend.complete(request).await;
-        let latency = started.elapsed();
-        admission.finish(model, &outcome);
+        Ok(Started {
+            admission,
+            timestamp: SystemTime::now(),
+            instant: Instant::now(),
+        })
+    }
+
+    /// Counts how a call ended: usage and budget, the span's fields, the history.
+    fn finish(
+        &self,
+        started: Started<'_>,
+        span: &tracing::Span,
+        request: Option<LmRequest>,
+        outcome: &Result<LmResponse>,
+    ) {
+        let model = self.model();
+        let latency = started.instant.elapsed();
+        started.admission.finish(model, outcome);
         span.record("latency_ms", latency.as_millis() as u64);
-        match &outcome {
+        match outcome {
             Ok(response) => {
                 span.record("prompt_tokens", response.usage.prompt_tokens);
                 span.record("completion_tokens", response.usage.completion_tokens);
@@ -202,19 +322,18 @@ impl LM {
                 span.record("error", tracing::field::display(error));
             }
         }
-        if let (Some(history), Some(request)) = (&shared.history, kept) {
+        if let (Some(history), Some(request)) = (&self.shared.history, request) {
             history.push(HistoryEntry {
-                timestamp,
+                timestamp: started.timestamp,
                 model: model.to_string(),
                 request,
-                outcome: outcome
-                    .as_ref()
-                    .map(Clone::clone)
-                    .map_err(ToString::to_string),
+                outcome: match outcome {
+                    Ok(response) => Ok(response.clone()),
+                    Err(error) => Err(error.to_string()),
+                },
                 latency,
             });
         }
-        outcome
     }
 
     /// The shared backend: the outermost layer, or the backend itself when there are none.

@@ -8,6 +8,7 @@ pub mod layers;
 mod openai;
 mod request;
 mod settings;
+mod stream;
 
 pub use builder::{DEFAULT_HISTORY, DEFAULT_MAX_IN_FLIGHT, LmBuilder};
 pub use dummy::DummyLm;
@@ -21,3 +22,5 @@ pub use layers::{
 pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
 pub use settings::{configure, current_lm, with_lm};
+pub use stream::{ChunkStream, LmChunk, response_stream};
+pub(crate) use stream::{Yielder, generate};

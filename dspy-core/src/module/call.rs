@@ -2,7 +2,7 @@
 
 use super::predict::{PredictConfig, Prediction};
 use crate::adapter::{Adapter, AnswerFormat, FormatRequest, Formatted, Message, Parsed, Prompt};
-use crate::lm::{FinishReason, LM, LmRequest, Usage};
+use crate::lm::{FinishReason, LM, LmRequest, LmResponse, Usage};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -21,15 +21,33 @@ pub async fn run_adapter<O: Clone>(
     config: &PredictConfig,
     decode: impl Fn(Parsed) -> Result<O>,
 ) -> Result<Prediction<O>> {
+    let formatted = adapter.format(request);
+    run_adapter_from(lm, adapter, request, formatted, None, config, decode).await
+}
+
+/// [`run_adapter`] with the prompt already formatted by `adapter` and, when given, the LM's
+/// answer to it already in hand (a streamed call): parsing, fallback and re-asking go on from
+/// there exactly as for a call made here.
+pub(crate) async fn run_adapter_from<O: Clone>(
+    lm: &LM,
+    adapter: Arc<dyn Adapter>,
+    request: &FormatRequest<'_>,
+    mut formatted: Formatted,
+    mut answered: Option<LmResponse>,
+    config: &PredictConfig,
+    decode: impl Fn(Parsed) -> Result<O>,
+) -> Result<Prediction<O>> {
     let mut usage = Usage::default();
     let mut lm_calls = 0u32;
     let mut tried: Vec<String> = Vec::new();
     let mut current = adapter;
-    let mut formatted = current.format(request);
     let mut reasked = false;
     let mut fell_back = false;
     loop {
-        let response = lm.complete(to_lm_request(lm, &formatted, config)).await?;
+        let response = match answered.take() {
+            Some(response) => response,
+            None => lm.complete(to_lm_request(lm, &formatted, config)).await?,
+        };
         lm_calls += 1;
         // A cached answer cost nothing this time (its tokens are counted apart, as cache hits).
         if !response.cached {
@@ -160,7 +178,7 @@ fn parse_choice(
     }
 }
 
-fn to_lm_request(lm: &LM, formatted: &Formatted, config: &PredictConfig) -> LmRequest {
+pub(crate) fn to_lm_request(lm: &LM, formatted: &Formatted, config: &PredictConfig) -> LmRequest {
     let mut stop = formatted.stop.clone();
     stop.extend(config.stop.iter().cloned());
     LmRequest {

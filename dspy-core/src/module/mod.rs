@@ -14,6 +14,7 @@ mod predict;
 pub mod react;
 mod refine;
 mod state;
+mod stream;
 mod then;
 pub mod trace;
 mod wrapper_fields;
@@ -33,6 +34,7 @@ pub use refine::Refine;
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };
+pub use stream::{PredictionStream, StreamEvent};
 pub use then::{Map, ModuleExt, Then};
 pub use trace::{Trace, TraceEntry, trace};
 

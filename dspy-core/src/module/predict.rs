@@ -247,11 +247,11 @@ impl<S: Signature> Predict<S> {
         Ok(prediction)
     }
 
-    fn demo_fields(&self) -> Result<Vec<FieldValues>> {
+    pub(crate) fn demo_fields(&self) -> Result<Vec<FieldValues>> {
         self.demos.iter().map(to_fields).collect()
     }
 
-    fn format_request<'a>(
+    pub(crate) fn format_request<'a>(
         &'a self,
         demos: &'a [FieldValues],
         input: &'a FieldValues,

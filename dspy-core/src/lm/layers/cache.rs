@@ -2,7 +2,11 @@
 
 use super::key::request_key;
 use crate::Result;
-use crate::lm::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use crate::lm::{
+    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmChunk, LmRequest, LmResponse, generate,
+    response_stream,
+};
+use futures_util::StreamExt;
 use lru::LruCache;
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -195,23 +199,59 @@ impl CacheLayer {
 
     async fn run(&self, request: LmRequest) -> Result<LmResponse> {
         let key = request_key(self.inner.model(), &request);
-        if let Some(hit) = self.memory().and_then(|mut m| m.get(&key).cloned()) {
-            return Ok(as_cached(hit));
-        }
-        if let Some(hit) = self.disk_read(&key).await {
-            if let Some(mut memory) = self.memory() {
-                memory.put(key, hit.clone());
-            }
-            return Ok(as_cached(hit));
+        if let Some(hit) = self.lookup(&key).await {
+            return Ok(hit);
         }
         let response = self.inner.complete(request).await?;
-        if !response.choices.is_empty() {
-            if let Some(mut memory) = self.memory() {
-                memory.put(key.clone(), response.clone());
-            }
-            self.disk_write(key, &response).await;
-        }
+        self.store(key, &response).await;
         Ok(response)
+    }
+
+    /// A hit streams as one delta; a miss streams from the inner model and is stored once its
+    /// last chunk arrives (a stream that fails or is dropped midway stores nothing).
+    fn run_stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            let key = request_key(self.inner.model(), &request);
+            let mut chunks = match self.lookup(&key).await {
+                Some(hit) => response_stream(hit),
+                None => self.inner.stream(request),
+            };
+            while let Some(item) = chunks.next().await {
+                let last = !matches!(item, Ok(LmChunk::Delta(_)));
+                if let Ok(LmChunk::Done(response)) = &item
+                    && !response.cached
+                {
+                    self.store(key.clone(), response).await;
+                }
+                y.send(item).await;
+                if last {
+                    return;
+                }
+            }
+        }))
+    }
+
+    /// The cached answer to `key`, from memory, else from disk (then kept in memory too).
+    async fn lookup(&self, key: &str) -> Option<LmResponse> {
+        if let Some(hit) = self.memory().and_then(|mut m| m.get(key).cloned()) {
+            return Some(as_cached(hit));
+        }
+        let hit = self.disk_read(key).await?;
+        if let Some(mut memory) = self.memory() {
+            memory.put(key.to_string(), hit.clone());
+        }
+        Some(as_cached(hit))
+    }
+
+    /// Keeps an answer with at least one choice, in memory and on disk.
+    async fn store(&self, key: String, response: &LmResponse) {
+        if response.choices.is_empty() {
+            return;
+        }
+        if let Some(mut memory) = self.memory() {
+            memory.put(key.clone(), response.clone());
+        }
+        self.disk_write(key, response).await;
     }
 
     #[cfg(feature = "disk-cache")]
@@ -266,6 +306,10 @@ impl LanguageModel for CacheLayer {
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
+    }
+
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        self.run_stream(request)
     }
 }
 

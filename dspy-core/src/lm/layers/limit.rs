@@ -1,8 +1,11 @@
 //! Limits on how hard one LM is pushed: calls in flight, and requests per minute.
 
 use super::retry::{Clock, TokioClock};
-use crate::lm::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use crate::lm::{
+    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmRequest, LmResponse, generate,
+};
 use crate::{Error, LmErrorKind, Result};
+use futures_util::StreamExt;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,15 +45,33 @@ impl LimitLayer {
         self.max
     }
 
-    async fn run(&self, request: LmRequest) -> Result<LmResponse> {
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
         // The semaphore is never closed, so this only fails if that changes.
-        let _permit = self.permits.acquire().await.map_err(|_| {
+        self.permits.acquire().await.map_err(|_| {
             Error::lm(
                 LmErrorKind::Backend,
                 "the LM's concurrency limiter was closed",
             )
-        })?;
+        })
+    }
+
+    async fn run(&self, request: LmRequest) -> Result<LmResponse> {
+        let _permit = self.permit().await?;
         self.inner.complete(request).await
+    }
+
+    /// A stream holds its slot until it ends (or is dropped).
+    fn run_stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            let _permit = match self.permit().await {
+                Ok(permit) => permit,
+                Err(error) => return y.send(Err(error)).await,
+            };
+            let mut inner = self.inner.stream(request);
+            while let Some(item) = inner.next().await {
+                y.send(item).await;
+            }
+        }))
     }
 }
 
@@ -65,6 +86,10 @@ impl LanguageModel for LimitLayer {
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
+    }
+
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        self.run_stream(request)
     }
 }
 
@@ -129,11 +154,26 @@ impl RpmLayer {
     }
 
     async fn run(&self, request: LmRequest) -> Result<LmResponse> {
+        self.wait_for_slot().await;
+        self.inner.complete(request).await
+    }
+
+    async fn wait_for_slot(&self) {
         let wait = self.reserve();
         if !wait.is_zero() {
             self.clock.sleep(wait).await;
         }
-        self.inner.complete(request).await
+    }
+
+    /// A stream waits for its slot once, before its request is sent.
+    fn run_stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            self.wait_for_slot().await;
+            let mut inner = self.inner.stream(request);
+            while let Some(item) = inner.next().await {
+                y.send(item).await;
+            }
+        }))
     }
 }
 
@@ -148,6 +188,10 @@ impl LanguageModel for RpmLayer {
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
+    }
+
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        self.run_stream(request)
     }
 }
 

@@ -15,6 +15,12 @@
 //!    attempt;
 //! 6. the backend.
 //!
+//! Streamed calls ([`LM::stream`](crate::LM::stream)) pass through the same layers: the budget
+//! is checked before the request and usage and history are counted when the stream ends; a
+//! cache hit streams as one piece and an answer streamed to its end is stored; the limit holds
+//! a slot until the stream ends; retries happen only before the first chunk, since after it the
+//! reader has seen part of an answer.
+//!
 //! Each layer is a [`LanguageModel`](super::LanguageModel) wrapping an
 //! `Arc<dyn LanguageModel>`, so they also compose by hand in any order.
 
@@ -31,5 +37,5 @@ pub use history::{HistoryEntry, format_history, inspect_history};
 pub use key::request_key;
 pub use limit::{LimitLayer, RpmLayer};
 pub use retry::{Clock, RetryLayer, RetryPolicy, TokioClock};
-pub(crate) use usage::Meter;
+pub(crate) use usage::{Admission, Meter};
 pub use usage::{Budget, Price, PriceTable, UsageReport, current_usage, track_usage};

@@ -1,7 +1,10 @@
 //! Retries with exponential backoff and full jitter, honouring `Retry-After`.
 
-use crate::lm::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use crate::lm::{
+    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmRequest, LmResponse, generate,
+};
 use crate::{Error, Result};
+use futures_util::StreamExt;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -209,6 +212,43 @@ impl RetryLayer {
             attempt += 1;
         }
     }
+
+    /// Retries a stream only while it has yielded nothing: a failure as its first item is
+    /// retried as a failed call is; once a chunk is out, the rest (a failure included) is
+    /// passed on as it comes, since the reader has already seen part of the answer.
+    fn run_stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            let mut attempt = 0u32;
+            loop {
+                let mut inner = self.inner.stream(request.clone());
+                let error = match inner.next().await {
+                    None => return,
+                    Some(Err(error)) => error,
+                    Some(first) => {
+                        y.send(first).await;
+                        while let Some(item) = inner.next().await {
+                            y.send(item).await;
+                        }
+                        return;
+                    }
+                };
+                drop(inner);
+                let Some(wait) = self.policy.wait(attempt, &error) else {
+                    return y.send(Err(gave_up(error, attempt))).await;
+                };
+                tracing::debug!(
+                    name: "dspy.lm.retry",
+                    model = self.inner.model(),
+                    attempt = attempt + 1,
+                    wait_ms = wait.as_millis() as u64,
+                    error = %error,
+                    "retrying a failed LM stream before its first chunk"
+                );
+                self.clock.sleep(wait).await;
+                attempt += 1;
+            }
+        }))
+    }
 }
 
 /// Says in the message how many attempts were made, when there was more than one.
@@ -238,6 +278,10 @@ impl LanguageModel for RetryLayer {
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
+    }
+
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        self.run_stream(request)
     }
 }
 

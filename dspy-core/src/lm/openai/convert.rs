@@ -300,6 +300,197 @@ fn missing_choices(error: Option<Value>, ctx: &Context<'_>) -> Error {
     }
 }
 
+/// A request body with streaming turned on: `stream: true`, and, when `usage` is set,
+/// `stream_options.include_usage` so the last chunk carries the token counts.
+pub(super) fn streaming<T: serde::Serialize>(body: T, usage: bool) -> Result<Value> {
+    let mut value = serde_json::to_value(body)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("stream".into(), Value::Bool(true));
+        if usage {
+            map.insert(
+                "stream_options".into(),
+                serde_json::json!({"include_usage": true}),
+            );
+        }
+    }
+    Ok(value)
+}
+
+/// One server-sent chunk of a streamed `/chat/completions` answer.
+#[derive(Debug, Deserialize)]
+pub(super) struct ChatChunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Option<Vec<ChatChunkChoice>>,
+    #[serde(default)]
+    usage: Option<UsageBody>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatChunkChoice {
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(default)]
+    delta: Option<ChatMessage>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+/// One server-sent chunk of a streamed `/completions` answer.
+#[derive(Debug, Deserialize)]
+pub(super) struct CompletionChunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Option<Vec<CompletionChoice>>,
+    #[serde(default)]
+    usage: Option<UsageBody>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// Builds the whole response from streamed chunks, as they arrive.
+#[derive(Debug)]
+pub(super) struct Assembler {
+    texts: Vec<String>,
+    finish_reasons: Vec<Option<String>>,
+    usage: Option<UsageBody>,
+    model: Option<String>,
+    /// Whether any chunk carried a choice: a stream with none is no answer at all.
+    answered: bool,
+}
+
+impl Assembler {
+    /// For a request of `n` choices.
+    pub(super) fn new(n: u32) -> Self {
+        let n = n.max(1) as usize;
+        Assembler {
+            texts: vec![String::new(); n],
+            finish_reasons: vec![None; n],
+            usage: None,
+            model: None,
+            answered: false,
+        }
+    }
+
+    /// Adds a chat chunk; returns the text it adds to the first choice.
+    pub(super) fn add_chat(&mut self, chunk: ChatChunk, ctx: &Context<'_>) -> Result<String> {
+        self.add_common(
+            chunk.model,
+            chunk.usage,
+            chunk.error,
+            chunk.choices.is_some(),
+            ctx,
+        )?;
+        let mut first = String::new();
+        for choice in chunk.choices.unwrap_or_default() {
+            let text = choice
+                .delta
+                .and_then(|d| d.content)
+                .map(content_text)
+                .unwrap_or_default();
+            self.add_piece(choice.index, text, choice.finish_reason, &mut first);
+        }
+        Ok(first)
+    }
+
+    /// Adds a completion chunk; returns the text it adds to the first choice.
+    pub(super) fn add_completion(
+        &mut self,
+        chunk: CompletionChunk,
+        ctx: &Context<'_>,
+    ) -> Result<String> {
+        self.add_common(
+            chunk.model,
+            chunk.usage,
+            chunk.error,
+            chunk.choices.is_some(),
+            ctx,
+        )?;
+        let mut first = String::new();
+        for choice in chunk.choices.unwrap_or_default() {
+            let text = choice.text.unwrap_or_default();
+            self.add_piece(choice.index, text, choice.finish_reason, &mut first);
+        }
+        Ok(first)
+    }
+
+    /// Model, usage and errors, which both kinds of chunk carry alike. Some servers report a
+    /// failure midway as a chunk holding only `error`.
+    fn add_common(
+        &mut self,
+        model: Option<String>,
+        usage: Option<UsageBody>,
+        error: Option<Value>,
+        has_choices: bool,
+        ctx: &Context<'_>,
+    ) -> Result<()> {
+        if let Some(error) = error.filter(|e| !e.is_null())
+            && !has_choices
+        {
+            return Err(error::from_error_body(&error, ctx));
+        }
+        if model.as_deref().is_some_and(|m| !m.is_empty()) {
+            self.model = model;
+        }
+        if usage.is_some() {
+            self.usage = usage;
+        }
+        Ok(())
+    }
+
+    fn add_piece(
+        &mut self,
+        index: Option<u32>,
+        text: String,
+        finish_reason: Option<String>,
+        first: &mut String,
+    ) {
+        self.answered = true;
+        // A choice the request did not ask for (a server bug) is ignored, not allocated for.
+        let i = index.unwrap_or(0) as usize;
+        let Some(slot) = self.texts.get_mut(i) else {
+            return;
+        };
+        if i == 0 {
+            first.push_str(&text);
+        }
+        slot.push_str(&text);
+        if finish_reason.is_some() {
+            self.finish_reasons[i] = finish_reason;
+        }
+    }
+
+    /// The whole response, once the stream has ended.
+    pub(super) fn finish(self, model: &str, ctx: &Context<'_>) -> Result<LmResponse> {
+        if !self.answered {
+            return Err(error::server(
+                ctx,
+                "the stream ended without any answer; does the server support streaming \
+                 (`stream: true`)?",
+            ));
+        }
+        let choices = self
+            .texts
+            .into_iter()
+            .zip(self.finish_reasons)
+            .map(|(text, reason)| Choice {
+                text,
+                finish_reason: finish_reason(reason.as_deref()),
+            })
+            .collect();
+        Ok(LmResponse {
+            choices,
+            usage: usage(self.usage),
+            model: model_name(self.model, model),
+            cached: false,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,5 +698,85 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    fn chat_chunk(value: Value) -> ChatChunk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn streamed_chunks_assemble_into_the_response() {
+        let mut assembler = Assembler::new(2);
+        let mut first = String::new();
+        for chunk in [
+            json!({"model": "m-2025", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}),
+            json!({"choices": [{"index": 1, "delta": {"content": "B"}}, {"index": 0, "delta": {"content": "A1"}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": "A2"}]}}]}),
+            json!({"choices": [{"index": 7, "delta": {"content": "ignored"}}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}, {"index": 1, "delta": {}, "finish_reason": "stop"}], "usage": null}),
+            json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}, "error": null}),
+        ] {
+            first.push_str(&assembler.add_chat(chat_chunk(chunk), &ctx()).unwrap());
+        }
+        assert_eq!(first, "A1A2");
+        let response = assembler.finish("asked", &ctx()).unwrap();
+        assert_eq!(
+            response.choices,
+            [
+                Choice {
+                    text: "A1A2".into(),
+                    finish_reason: FinishReason::Length
+                },
+                Choice::new("B"),
+            ]
+        );
+        assert_eq!(
+            response.usage,
+            Usage {
+                prompt_tokens: 3,
+                completion_tokens: 4
+            }
+        );
+        assert_eq!(response.model, "m-2025");
+    }
+
+    #[test]
+    fn streamed_errors_and_empty_streams_fail() {
+        let mut assembler = Assembler::new(1);
+        let chunk = chat_chunk(json!({"error": {"message": "overloaded", "code": 503}}));
+        let err = assembler.add_chat(chunk, &ctx()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Lm {
+                    kind: LmErrorKind::Server,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let err = Assembler::new(1).finish("m", &ctx()).unwrap_err();
+        assert!(err.to_string().contains("support streaming"), "{err}");
+
+        let mut assembler = Assembler::new(1);
+        let chunk: CompletionChunk =
+            serde_json::from_value(json!({"choices": [{"text": " 4", "finish_reason": null}]}))
+                .unwrap();
+        assert_eq!(assembler.add_completion(chunk, &ctx()).unwrap(), " 4");
+        let response = assembler.finish("base", &ctx()).unwrap();
+        assert_eq!(response.choices, [Choice::new(" 4")]);
+        assert_eq!(response.model, "base");
+    }
+
+    #[test]
+    fn streaming_bodies_ask_for_usage_only_when_told() {
+        let body = streaming(json!({"model": "m"}), true).unwrap();
+        assert_eq!(
+            body,
+            json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}})
+        );
+        let body = streaming(json!({"model": "m"}), false).unwrap();
+        assert_eq!(body, json!({"model": "m", "stream": true}));
     }
 }

@@ -7,6 +7,9 @@
 //!   asks for one), it is sent as `response_format: {type: "json_schema", ...}`.
 //! - Failures become [`Error::Lm`](crate::Error::Lm) with a [`LmErrorKind`](crate::LmErrorKind) a
 //!   caller can act on, and the `Retry-After` the provider sent. Messages never contain the API key.
+//! - [`LanguageModel::stream`] streams for real on both endpoints (server-sent events), asking
+//!   for the token usage in the last chunk (`stream_options.include_usage`; turn it off with
+//!   [`OpenAiLmBuilder::stream_usage`] for servers that reject it, and the usage is then 0).
 //! - No hidden retries: async-openai's built-in retry layer is replaced by a plain transport, so
 //!   retrying is the job of dspy's retry layer, which sees every attempt.
 
@@ -15,10 +18,15 @@ mod env;
 mod error;
 mod transport;
 
-use super::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use super::stream::Yielder;
+use super::{
+    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmChunk, LmRequest, LmResponse, generate,
+};
 use crate::{Error, Result};
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
+use futures_util::StreamExt;
+use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -96,6 +104,8 @@ pub struct OpenAiLm {
     /// OpenAI's own API wants `max_completion_tokens`; compatible servers mostly know only
     /// `max_tokens`.
     max_completion_tokens: bool,
+    /// Whether streamed requests ask for usage in their last chunk.
+    stream_usage: bool,
     /// Kept only to scrub it from error messages.
     api_key: Option<String>,
     client: Client<OpenAIConfig>,
@@ -113,6 +123,7 @@ impl OpenAiLm {
             project: None,
             mode: Mode::Chat,
             structured_output: true,
+            stream_usage: true,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -196,6 +207,52 @@ impl OpenAiLm {
             }
         }
     }
+
+    /// Sends a streaming request and yields its text as it comes; the final response is
+    /// assembled from the chunks.
+    async fn run_stream(&self, request: LmRequest, y: &mut Yielder<Result<LmChunk>>) -> Result<()> {
+        let ctx = self.error_context();
+        let fail = |e| error::from_openai(e, &ctx);
+        let mut assembler = convert::Assembler::new(request.n);
+        match self.mode {
+            Mode::Chat => {
+                let body =
+                    convert::chat_request(&self.model, &request, self.max_completion_tokens)?;
+                let body = convert::streaming(body, self.stream_usage)?;
+                let mut events = self
+                    .client
+                    .chat()
+                    .create_stream_byot::<Value, convert::ChatChunk>(body)
+                    .await
+                    .map_err(fail)?;
+                while let Some(event) = events.next().await {
+                    let delta = assembler.add_chat(event.map_err(fail)?, &ctx)?;
+                    if !delta.is_empty() {
+                        y.send(Ok(LmChunk::Delta(delta))).await;
+                    }
+                }
+            }
+            Mode::Completion => {
+                let body = convert::completion_request(&self.model, &request)?;
+                let body = convert::streaming(body, self.stream_usage)?;
+                let mut events = self
+                    .client
+                    .completions()
+                    .create_stream_byot::<Value, convert::CompletionChunk>(body)
+                    .await
+                    .map_err(fail)?;
+                while let Some(event) = events.next().await {
+                    let delta = assembler.add_completion(event.map_err(fail)?, &ctx)?;
+                    if !delta.is_empty() {
+                        y.send(Ok(LmChunk::Delta(delta))).await;
+                    }
+                }
+            }
+        }
+        let response = assembler.finish(&self.model, &ctx)?;
+        y.send(Ok(LmChunk::Done(response))).await;
+        Ok(())
+    }
 }
 
 impl LanguageModel for OpenAiLm {
@@ -215,6 +272,15 @@ impl LanguageModel for OpenAiLm {
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
+    }
+
+    /// Streams over server-sent events (`stream: true`) on either endpoint.
+    fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
+        Box::pin(generate(move |mut y| async move {
+            if let Err(error) = self.run_stream(request, &mut y).await {
+                y.send(Err(error)).await;
+            }
+        }))
     }
 }
 
@@ -255,6 +321,7 @@ pub struct OpenAiLmBuilder {
     project: Option<String>,
     mode: Mode,
     structured_output: bool,
+    stream_usage: bool,
     timeout: Duration,
 }
 
@@ -294,6 +361,14 @@ impl OpenAiLmBuilder {
     /// off for servers that reject it; the JSON adapter then asks for JSON in the prompt only.
     pub fn structured_output(mut self, enabled: bool) -> Self {
         self.structured_output = enabled;
+        self
+    }
+
+    /// Whether streamed requests ask for the token usage in their last chunk
+    /// (`stream_options: {"include_usage": true}`; default: true). Turn it off for servers that
+    /// reject the option; streamed calls then report no usage.
+    pub fn stream_usage(mut self, enabled: bool) -> Self {
+        self.stream_usage = enabled;
         self
     }
 
@@ -382,6 +457,7 @@ impl OpenAiLmBuilder {
             base_url,
             mode: self.mode,
             structured_output: self.structured_output,
+            stream_usage: self.stream_usage,
             timeout: self.timeout,
             api_key,
             client,
