@@ -14,7 +14,9 @@ use dspy::evaluate::Evaluate;
 use dspy::prelude::*;
 
 /// The kind of answer a question expects (the TREC coarse classes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 enum QuestionKind {
     Abbreviation,
@@ -34,7 +36,10 @@ struct ClassifyQuestion {
     label: QuestionKind,
 }
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/trec/train.jsonl");
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/data/trec/train.jsonl"
+);
 
 struct Args {
     dev: usize,
@@ -63,9 +68,11 @@ fn parse_args() -> Result<Args, String> {
             "--concurrency" => args.concurrency = number(value()?)?.max(1),
             "--report" => args.report = Some(value()?),
             "--help" | "-h" => {
-                return Err("usage: trec_eval [--dev N] [--demos-per-class K] [--seed S] \
+                return Err(
+                    "usage: trec_eval [--dev N] [--demos-per-class K] [--seed S] \
                             [--concurrency C] [--report FILE.json|FILE.csv]"
-                    .into());
+                        .into(),
+                );
             }
             other => return Err(format!("unknown argument {other}; try --help")),
         }

@@ -90,11 +90,11 @@ pub mod prelude {
         ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
+    pub use dspy_core::{PredictionStream, StreamEvent};
     pub use dspy_optimize::{
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
         Embeddings, Ensemble, KNNFewShot, LabeledFewShot, Optimizer,
     };
-    pub use dspy_core::{PredictionStream, StreamEvent};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
 }

@@ -7,6 +7,9 @@ use crate::module::Module;
 use crate::signature::Example;
 use crate::{Error, Result};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Runs a program over a dev set with bounded concurrency and scores each output with a metric.
@@ -118,46 +121,39 @@ impl<M> Evaluate<M> {
     {
         let started = Instant::now();
         let progress = Progress::new(devset.len(), &self.title, self.progress);
-        // By index, not by `&E`: a closure over borrowed items is not provably `Send` in generic
-        // callers (rust-lang/rust#102211), which an optimizer's `compile` future must be.
-        let mut runs = futures_util::stream::iter(0..devset.len())
-            .map(|index| self.one(program, index, &devset[index]))
-            .buffer_unordered(self.concurrency);
-
-        let mut results = Vec::with_capacity(devset.len());
-        let (mut errors, mut total) = (0usize, 0.0f64);
-        while let Some(result) = runs.next().await {
-            total += result.score;
-            if let Err(error) = &result.output {
-                errors += 1;
-                if matches!(error, Error::Budget(_)) {
-                    progress.finish();
-                    return Err(Error::Budget(format!(
-                        "evaluation stopped after {} of {} examples",
-                        results.len(),
-                        devset.len()
-                    )));
-                }
-                if self.max_errors.is_some_and(|max| errors > max) {
-                    progress.finish();
-                    if let Err(last) = result.output {
-                        return Err(Error::TooManyErrors {
-                            errors,
-                            last: Box::new(last),
-                        });
-                    }
-                }
+        let shared = Shared {
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            tally: Mutex::new(Tally {
+                results: Vec::with_capacity(devset.len()),
+                errors: 0,
+                total: 0.0,
+                failure: None,
+            }),
+        };
+        // A fixed pool of workers pulls examples by index: one future per worker, not one
+        // (large, heap-allocated) future per example.
+        let mut workers: FuturesUnordered<_> = (0..self.concurrency.min(devset.len()))
+            .map(|_| self.worker(program, devset, &shared, &progress))
+            .collect();
+        while workers.next().await.is_some() {
+            if shared.stop.load(Ordering::Relaxed) {
+                break; // dropping the pool cancels the calls still in flight
             }
-            results.push(result);
-            progress.step(|| {
-                format!(
-                    "score {:.1}% ({} failed)",
-                    100.0 * total / results.len() as f64,
-                    errors
-                )
-            });
         }
+        drop(workers);
         progress.finish();
+
+        let tally = shared.tally.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(failure) = tally.failure {
+            return Err(failure);
+        }
+        let Tally {
+            mut results,
+            errors,
+            total,
+            ..
+        } = tally;
         results.sort_by_key(|r| r.index);
         let usage = results.iter().fold(UsageReport::default(), |mut sum, r| {
             sum += r.usage;
@@ -177,6 +173,63 @@ impl<M> Evaluate<M> {
         })
     }
 
+    /// Runs examples until none are left or the evaluation must stop.
+    async fn worker<P, E>(
+        &self,
+        program: &P,
+        devset: &[E],
+        shared: &Shared<E, P::Output>,
+        progress: &Progress,
+    ) where
+        P: Module,
+        E: Example<Input = P::Input> + Clone,
+        M: Metric<E, P::Output>,
+    {
+        while !shared.stop.load(Ordering::Relaxed) {
+            let index = shared.next.fetch_add(1, Ordering::Relaxed);
+            let Some(example) = devset.get(index) else {
+                return;
+            };
+            let result = self.one(program, index, example).await;
+            let mut tally = shared.tally.lock().unwrap_or_else(|e| e.into_inner());
+            tally.total += result.score;
+            if result.output.is_err() {
+                tally.errors += 1;
+                let too_many = self.max_errors.is_some_and(|max| tally.errors > max);
+                match result.output {
+                    Err(Error::Budget(_)) => {
+                        let message = format!(
+                            "evaluation stopped after {} of {} examples",
+                            tally.results.len(),
+                            devset.len()
+                        );
+                        tally.failure.get_or_insert(Error::Budget(message));
+                        shared.stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(last) if too_many => {
+                        let errors = tally.errors;
+                        tally.failure.get_or_insert(Error::TooManyErrors {
+                            errors,
+                            last: Box::new(last),
+                        });
+                        shared.stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            tally.results.push(result);
+            progress.step(|| {
+                format!(
+                    "score {:.1}% ({} failed)",
+                    100.0 * tally.total / tally.results.len() as f64,
+                    tally.errors
+                )
+            });
+        }
+    }
+
     async fn one<P, E>(&self, program: &P, index: usize, example: &E) -> ExampleResult<E, P::Output>
     where
         P: Module,
@@ -184,9 +237,8 @@ impl<M> Evaluate<M> {
         M: Metric<E, P::Output>,
     {
         let started = Instant::now();
-        // The metric's own LM calls (an LM judge) count in the example's usage too. Boxed once
-        // here so the layers around it move a pointer, not the whole (large) call future.
-        let run = Box::pin(async {
+        // The metric's own LM calls (an LM judge) count in the example's usage too.
+        let run = async {
             match program.call(example.input()).await {
                 Ok(output) => match self.metric.score(example, &output).await {
                     Ok(score) => (Ok(output), score.score, score.feedback),
@@ -194,7 +246,7 @@ impl<M> Evaluate<M> {
                 },
                 Err(e) => (Err(e), self.failure_score, None),
             }
-        });
+        };
         let ((output, score, feedback), usage) = track_usage(run).await;
         ExampleResult {
             index,
@@ -206,4 +258,19 @@ impl<M> Evaluate<M> {
             elapsed: started.elapsed(),
         }
     }
+}
+
+/// What the workers of one evaluation share.
+struct Shared<E, O> {
+    next: AtomicUsize,
+    stop: AtomicBool,
+    tally: Mutex<Tally<E, O>>,
+}
+
+struct Tally<E, O> {
+    results: Vec<ExampleResult<E, O>>,
+    errors: usize,
+    total: f64,
+    /// Why the evaluation stopped early, if it did.
+    failure: Option<Error>,
 }
