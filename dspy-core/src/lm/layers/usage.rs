@@ -238,11 +238,24 @@ enum Outcome {
     Refused,
 }
 
-type Scope = Arc<Mutex<UsageReport>>;
+/// One open `track_usage` scope, linked to the one around it: one allocation per scope, which
+/// matters when an evaluation opens one per example.
+#[derive(Default)]
+struct Scope {
+    report: Mutex<UsageReport>,
+    outer: Option<Arc<Scope>>,
+}
+
+impl Scope {
+    /// This scope and every scope around it, innermost first.
+    fn chain(self: &Arc<Scope>) -> impl Iterator<Item = &Scope> {
+        std::iter::successors(Some(&**self), |scope| scope.outer.as_deref())
+    }
+}
 
 tokio::task_local! {
-    /// The open `track_usage` scopes, outermost first.
-    static SCOPES: Arc<[Scope]>;
+    /// The innermost open `track_usage` scope.
+    static SCOPES: Arc<Scope>;
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -272,21 +285,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// # });
 /// ```
 pub async fn track_usage<F: Future>(future: F) -> (F::Output, UsageReport) {
-    let mine: Scope = Arc::default();
-    let mut scopes: Vec<Scope> = SCOPES.try_with(|s| s.to_vec()).unwrap_or_default();
-    scopes.push(mine.clone());
-    let output = SCOPES.scope(scopes.into(), future).await;
-    let report = *lock(&mine);
+    let mine = Arc::new(Scope {
+        report: Mutex::default(),
+        outer: SCOPES.try_with(Arc::clone).ok(),
+    });
+    let output = SCOPES.scope(mine.clone(), future).await;
+    let report = *lock(&mine.report);
     (output, report)
 }
 
 /// The usage so far of the innermost [`track_usage`] scope around the caller, if any (for
 /// progress reports).
 pub fn current_usage() -> Option<UsageReport> {
-    SCOPES
-        .try_with(|s| s.last().map(|scope| *lock(scope)))
-        .ok()
-        .flatten()
+    SCOPES.try_with(|scope| *lock(&scope.report)).ok()
 }
 
 /// The usage counters and budget of one LM, shared by its clones.
@@ -403,9 +414,9 @@ impl Meter {
 }
 
 fn add_to_scopes(outcome: &Outcome) {
-    let _ = SCOPES.try_with(|scopes| {
-        for scope in scopes.iter() {
-            lock(scope).add_outcome(outcome);
+    let _ = SCOPES.try_with(|innermost| {
+        for scope in innermost.chain() {
+            lock(&scope.report).add_outcome(outcome);
         }
     });
 }
