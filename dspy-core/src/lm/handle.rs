@@ -73,7 +73,8 @@ impl LM {
     /// `DSPY_LM=provider/model` picks the model (`openai/gpt-4o-mini`, `ollama/llama3.2`,
     /// `openrouter/...`, or any `name/model` with `OPENAI_BASE_URL` set); without it,
     /// `OPENAI_API_KEY` alone selects `openai/gpt-4o-mini`. `DSPY_LM_MODE=completion` uses the
-    /// text completions endpoint (base models). With nothing configured this is
+    /// text completions endpoint (base models). With no endpoint configured (or `DSPY_LM=local`)
+    /// and the `local` feature on, this is [`LM::local`]; otherwise
     /// [`Error::Config`](crate::Error::Config) saying what to set.
     pub fn from_env() -> Result<Self> {
         #[cfg(feature = "openai")]
@@ -82,10 +83,38 @@ impl LM {
                 return Ok(LM::new(lm));
             }
         }
-        Err(crate::Error::config(
-            "no LM configured: set DSPY_LM=openai/gpt-4o-mini and OPENAI_API_KEY (or OPENAI_BASE_URL for \
-             an OpenAI-compatible server such as vLLM, Ollama or llama.cpp)",
-        ))
+        let spec = std::env::var("DSPY_LM").unwrap_or_default();
+        let spec = spec.trim();
+        let wants_local =
+            spec.eq_ignore_ascii_case("local") || spec.to_ascii_lowercase().starts_with("local/");
+        if !spec.is_empty() && !wants_local && cfg!(not(feature = "openai")) {
+            return Err(crate::Error::config(format!(
+                "DSPY_LM=`{spec}` names an HTTP endpoint, but dspy was built without its `openai` \
+                 feature: enable it, or unset DSPY_LM"
+            )));
+        }
+        #[cfg(feature = "local")]
+        {
+            LM::local()
+        }
+        #[cfg(not(feature = "local"))]
+        {
+            Err(crate::Error::config(if wants_local {
+                "DSPY_LM=local needs dspy's `local` feature (the embedded llama.cpp model): enable it"
+            } else {
+                "no LM configured: set DSPY_LM=openai/gpt-4o-mini and OPENAI_API_KEY (or OPENAI_BASE_URL for \
+                 an OpenAI-compatible server such as vLLM, Ollama or llama.cpp), or enable dspy's `local` \
+                 feature to run a small model in process"
+            }))
+        }
+    }
+
+    /// The embedded local model ([`LocalLm`](super::LocalLm)): Gemma 3 270M unless
+    /// `DSPY_LOCAL_MODEL` names another GGUF file, fetched on first use. Handles from this
+    /// function share one engine while any of them lives.
+    #[cfg(feature = "local")]
+    pub fn local() -> Result<Self> {
+        Ok(LM::new(super::LocalLm::shared()?))
     }
 
     /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the environment).

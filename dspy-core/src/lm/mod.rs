@@ -2,6 +2,8 @@
 
 mod dummy;
 mod handle;
+#[cfg(feature = "local")]
+mod local;
 #[cfg(feature = "openai")]
 mod openai;
 mod request;
@@ -9,6 +11,8 @@ mod settings;
 
 pub use dummy::DummyLm;
 pub use handle::{BoxFuture, LM, LanguageModel};
+#[cfg(feature = "local")]
+pub use local::{LocalLm, LocalLmBuilder, LocalStats};
 #[cfg(feature = "openai")]
 pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
