@@ -378,3 +378,22 @@ async fn many_tasks_are_served_without_blocking_the_runtime() {
         assert_eq!(&alone.raw, raw, "{q}");
     }
 }
+
+#[tokio::test]
+async fn from_env_falls_back_to_the_local_model() {
+    let _one = one_at_a_time().await;
+    let nothing = LM::from_lookup(|_| None).unwrap();
+    assert_eq!(nothing.model(), "gemma-3-270m");
+    assert!(!nothing.capabilities().chat);
+    let asked = LM::from_lookup(|n| (n == "DSPY_LM").then(|| "local".to_string())).unwrap();
+    assert_eq!(asked.model(), "gemma-3-270m");
+    #[cfg(feature = "openai")]
+    {
+        let endpoint = LM::from_lookup(|n| match n {
+            "DSPY_LM" => Some("ollama/llama3.2".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(endpoint.model(), "llama3.2", "a configured endpoint wins");
+    }
+}

@@ -77,13 +77,28 @@ impl LM {
     /// and the `local` feature on, this is [`LM::local`]; otherwise
     /// [`Error::Config`](crate::Error::Config) saying what to set.
     pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), reading the variables through `get` (a `.env` map, a
+    /// config file, a test). The local model's own variables (`DSPY_LOCAL_MODEL`...) are still
+    /// read from the process environment.
+    ///
+    /// ```
+    /// use dspy_core::LM;
+    /// let vars = [("DSPY_LM", "ollama/llama3.2")];
+    /// let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    /// # #[cfg(feature = "openai")]
+    /// assert_eq!(LM::from_lookup(get).unwrap().model(), "llama3.2");
+    /// ```
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
         #[cfg(feature = "openai")]
         {
-            if let Some(lm) = super::openai::OpenAiLm::from_env()? {
+            if let Some(lm) = super::openai::OpenAiLm::from_lookup(&get)? {
                 return Ok(LM::new(lm));
             }
         }
-        let spec = std::env::var("DSPY_LM").unwrap_or_default();
+        let spec = get("DSPY_LM").unwrap_or_default();
         let spec = spec.trim();
         let wants_local =
             spec.eq_ignore_ascii_case("local") || spec.to_ascii_lowercase().starts_with("local/");
@@ -153,5 +168,21 @@ impl fmt::Debug for LM {
         f.debug_struct("LM")
             .field("backend", &self.backend)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(feature = "local")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_the_local_feature_nothing_configured_says_what_to_set() {
+        let err = LM::from_lookup(|_| None).unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::Config(m) if m.contains("DSPY_LM") && m.contains("`local` feature")),
+            "{err}"
+        );
+        let err = LM::from_lookup(|n| (n == "DSPY_LM").then(|| "local".to_string())).unwrap_err();
+        assert!(err.to_string().contains("`local` feature"), "{err}");
     }
 }
