@@ -1,8 +1,8 @@
 //! Picking the next token: greedy or sampled, and, under a grammar, checking the model's own pick
 //! first so the whole vocabulary is masked only when that pick is not allowed.
 //!
-//! Masking Gemma's 262k-token vocabulary against a grammar costs 80–300 ms; checking one token
-//! costs microseconds. Most of the time the model already writes what the grammar allows, so the
+//! Masking Gemma's 262k-token vocabulary against a grammar costs tens of milliseconds (about 50 ms
+//! on a 2-core x86-64 machine); checking one token costs microseconds. Most of the time the model already writes what the grammar allows, so the
 //! pick is checked alone, and only when it is refused are wider and wider slices of the best
 //! candidates masked (64, then 4096, then all).
 
