@@ -280,6 +280,44 @@ async fn completion_models_get_a_primed_few_shot_transcript() {
 }
 
 #[tokio::test]
+async fn completion_models_with_structured_output_get_the_schema_for_a_grammar() {
+    let plain = DummyLm::new([json!({"label": "human"})]).completion_model();
+    let constrained = DummyLm::new([json!({"label": "human"})])
+        .completion_model()
+        .structured_output(true);
+    for dummy in [&plain, &constrained] {
+        Predict::<Classify>::new()
+            .with_lm(LM::new(dummy.clone()))
+            .call(ask("Who ?"))
+            .await
+            .unwrap();
+    }
+    let (plain, constrained) = (
+        plain.last_request().unwrap(),
+        constrained.last_request().unwrap(),
+    );
+    assert_eq!(
+        plain.response_schema, None,
+        "no schema for backends that cannot use it"
+    );
+    assert_eq!(
+        plain.prompt, constrained.prompt,
+        "the schema is never shown in the prompt"
+    );
+    assert_eq!(
+        constrained.answer_format,
+        Some(AnswerFormat::Completion {
+            fields: vec![("label".into(), "Answer type:".into())]
+        })
+    );
+    let schema = constrained.response_schema.unwrap().schema;
+    assert_eq!(
+        schema["properties"]["label"]["enum"],
+        json!(["human", "location", "number"])
+    );
+}
+
+#[tokio::test]
 async fn json_adapter_sends_the_schema_when_supported() {
     let dummy = DummyLm::new([json!({"count": 3, "sure": false})]).structured_output(true);
     let predict = Predict::<Count>::new()

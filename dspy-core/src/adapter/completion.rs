@@ -64,7 +64,9 @@ impl Adapter for CompletionAdapter {
         blocks.push(last.join("\n"));
         Formatted {
             prompt: Prompt::Text(blocks.join("\n\n")),
-            response_schema: None,
+            // Not shown in the prompt; a backend that constrains decoding (the local model's
+            // grammar) builds the answer's shape from it.
+            response_schema: Some(super::json::response_schema(sig)),
             stop: vec!["\n\n".to_string()],
             answer_format: AnswerFormat::Completion {
                 fields: sig
@@ -221,6 +223,29 @@ mod tests {
         assert_eq!(
             texts,
             vec![Some("it is big\nso big".into()), Some("yes".into())]
+        );
+    }
+
+    #[test]
+    fn sends_the_output_schema_without_showing_it() {
+        let sig = SignatureInfo::new("S")
+            .input::<String>("question", "")
+            .output::<u32>("year", "");
+        let input = serde_json::json!({"question": "When?"});
+        let formatted = CompletionAdapter::new().format(&FormatRequest {
+            signature: &sig,
+            instructions: "",
+            demos: &[],
+            input: input.as_object().unwrap(),
+        });
+        let schema = formatted
+            .response_schema
+            .expect("schema for constrained decoding");
+        assert_eq!(schema.schema["required"], serde_json::json!(["year"]));
+        assert_eq!(schema.schema["properties"]["year"]["type"], "integer");
+        assert_eq!(
+            formatted.prompt,
+            Prompt::Text("Question: When?\nYear:".into())
         );
     }
 

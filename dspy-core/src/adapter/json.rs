@@ -163,7 +163,7 @@ pub(crate) fn pretty(value: &Value) -> String {
 
 /// The schema of the whole answer object, made strict (every property required, no extra
 /// properties) unless a field is an open map, which strict mode cannot express.
-fn response_schema(sig: &SignatureInfo) -> ResponseSchema {
+pub(crate) fn response_schema(sig: &SignatureInfo) -> ResponseSchema {
     let properties: Map<String, Value> = sig
         .outputs
         .iter()

@@ -157,19 +157,67 @@ impl LM {
     /// `DSPY_LM=provider/model` picks the model (`openai/gpt-4o-mini`, `ollama/llama3.2`,
     /// `openrouter/...`, or any `name/model` with `OPENAI_BASE_URL` set); without it,
     /// `OPENAI_API_KEY` alone selects `openai/gpt-4o-mini`. `DSPY_LM_MODE=completion` uses the
-    /// text completions endpoint (base models). With nothing configured this is
+    /// text completions endpoint (base models). With no endpoint configured (or `DSPY_LM=local`)
+    /// and the `local` feature on, this is [`LM::local`]; otherwise
     /// [`Error::Config`](crate::Error::Config) saying what to set.
     pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), reading the variables through `get` (a `.env` map, a
+    /// config file, a test). The local model's own variables (`DSPY_LOCAL_MODEL`...) are still
+    /// read from the process environment.
+    ///
+    /// ```
+    /// use dspy_core::LM;
+    /// let vars = [("DSPY_LM", "ollama/llama3.2")];
+    /// let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    /// # #[cfg(feature = "openai")]
+    /// assert_eq!(LM::from_lookup(get).unwrap().model(), "llama3.2");
+    /// ```
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
         #[cfg(feature = "openai")]
         {
-            if let Some(lm) = super::openai::OpenAiLm::from_env()? {
+            if let Some(lm) = super::openai::OpenAiLm::from_lookup(&get)? {
                 return Ok(LM::builder(lm).with_defaults().build());
             }
         }
-        Err(crate::Error::config(
-            "no LM configured: set DSPY_LM=openai/gpt-4o-mini and OPENAI_API_KEY (or OPENAI_BASE_URL for \
-             an OpenAI-compatible server such as vLLM, Ollama or llama.cpp)",
-        ))
+        let spec = get("DSPY_LM").unwrap_or_default();
+        let spec = spec.trim();
+        let wants_local =
+            spec.eq_ignore_ascii_case("local") || spec.to_ascii_lowercase().starts_with("local/");
+        if !spec.is_empty() && !wants_local && cfg!(not(feature = "openai")) {
+            return Err(crate::Error::config(format!(
+                "DSPY_LM=`{spec}` names an HTTP endpoint, but dspy was built without its `openai` \
+                 feature: enable it, or unset DSPY_LM"
+            )));
+        }
+        #[cfg(feature = "local")]
+        {
+            LM::local()
+        }
+        #[cfg(not(feature = "local"))]
+        {
+            Err(crate::Error::config(if wants_local {
+                "DSPY_LM=local needs dspy's `local` feature (the embedded llama.cpp model): enable it"
+            } else {
+                "no LM configured: set DSPY_LM=openai/gpt-4o-mini and OPENAI_API_KEY (or OPENAI_BASE_URL for \
+                 an OpenAI-compatible server such as vLLM, Ollama or llama.cpp), or enable dspy's `local` \
+                 feature to run a small model in process"
+            }))
+        }
+    }
+
+    /// The embedded local model ([`LocalLm`](super::LocalLm)): Gemma 3 270M unless
+    /// `DSPY_LOCAL_MODEL` names another GGUF file, fetched on first use. Handles from this
+    /// function share one engine while any of them lives.
+    #[cfg(feature = "local")]
+    pub fn local() -> Result<Self> {
+        // The production layers, but no retries: a local engine does not fail transiently.
+        Ok(LM::builder(super::LocalLm::shared()?)
+            .with_defaults()
+            .retries(0)
+            .build())
     }
 
     /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the
@@ -406,5 +454,21 @@ impl fmt::Debug for LM {
             .field("budget", &self.shared.meter.budget())
             .field("history", &self.history_capacity())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(feature = "local")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_the_local_feature_nothing_configured_says_what_to_set() {
+        let err = LM::from_lookup(|_| None).unwrap_err();
+        assert!(
+            matches!(&err, crate::Error::Config(m) if m.contains("DSPY_LM") && m.contains("`local` feature")),
+            "{err}"
+        );
+        let err = LM::from_lookup(|n| (n == "DSPY_LM").then(|| "local".to_string())).unwrap_err();
+        assert!(err.to_string().contains("`local` feature"), "{err}");
     }
 }

@@ -4,6 +4,8 @@ mod builder;
 mod dummy;
 mod handle;
 pub mod layers;
+#[cfg(feature = "local")]
+mod local;
 #[cfg(feature = "openai")]
 mod openai;
 mod request;
@@ -18,6 +20,8 @@ pub use layers::{
     RetryLayer, RetryPolicy, RpmLayer, TokioClock, UsageReport, current_usage, format_history,
     inspect_history, request_key, track_usage,
 };
+#[cfg(feature = "local")]
+pub use local::{LocalLm, LocalLmBuilder, LocalStats};
 #[cfg(feature = "openai")]
 pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};

