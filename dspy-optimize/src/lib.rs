@@ -58,6 +58,7 @@
 #![warn(missing_docs)]
 
 mod bootstrap;
+pub mod checkpoint;
 mod compiled;
 mod demos;
 mod ensemble;

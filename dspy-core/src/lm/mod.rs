@@ -17,8 +17,8 @@ pub use dummy::DummyLm;
 pub use handle::{BoxFuture, LM, LanguageModel};
 pub use layers::{
     Budget, CacheConfig, CacheLayer, Clock, HistoryEntry, LimitLayer, Price, PriceTable,
-    RetryLayer, RetryPolicy, RpmLayer, TokioClock, UsageReport, current_usage, format_history,
-    inspect_history, request_key, track_usage,
+    RetryLayer, RetryPolicy, RpmLayer, TokioClock, UsageReport, canonical_json, current_usage,
+    format_history, inspect_history, request_key, track_usage,
 };
 #[cfg(feature = "local")]
 pub use local::{LocalLm, LocalLmBuilder, LocalStats};

@@ -83,8 +83,21 @@ fn answer_format_value(format: &AnswerFormat) -> Value {
     }
 }
 
-/// JSON with object keys sorted at every depth (serde_json keeps insertion order here, since the
-/// workspace enables `preserve_order`, and schemas built in different orders must hash alike).
+/// `value` as compact JSON with object keys sorted at every depth: the same data gives the same
+/// text whatever order its maps were built in (serde_json keeps insertion order here, since the
+/// workspace enables `preserve_order`). For hashing: cache keys, checkpoint keys.
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(dspy_core::lm::canonical_json(&json!({"b": [1, {"d": 0, "c": 0}], "a": null})),
+///            r#"{"a":null,"b":[1,{"c":0,"d":0}]}"#);
+/// ```
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => write_object(map, out),

@@ -34,7 +34,7 @@ mod usage;
 pub use cache::{CacheConfig, CacheLayer};
 pub(crate) use history::History;
 pub use history::{HistoryEntry, format_history, inspect_history};
-pub use key::request_key;
+pub use key::{canonical_json, request_key};
 pub use limit::{LimitLayer, RpmLayer};
 pub use retry::{Clock, RetryLayer, RetryPolicy, TokioClock};
 pub(crate) use usage::{Admission, Meter};
