@@ -11,14 +11,16 @@
 //!
 //! - `--optimizer NAME`: `labeled` (balanced labeled demos), `bootstrap` (the default:
 //!   BootstrapFewShot, traces the model gets right plus balanced labeled demos),
-//!   `random-search` (BootstrapFewShotWithRandomSearch on a validation split), `knn` (per
-//!   question, the most similar training questions by BM25), `ensemble` (majority of three
+//!   `random-search` (BootstrapFewShotWithRandomSearch on a validation split), `knn` (balanced
+//!   labeled demos, then per question the most similar training questions by BM25), `ensemble` (majority of three
 //!   labeled programs drawn with different seeds);
 //! - `--test FILE`: also report accuracy on another labelled file (same JSONL format), as
 //!   `test accuracy: 0.812 (406/500)`;
 //! - `--dev N` (default 250), `--train N` (examples bootstrapping runs on, default 300),
-//!   `--per-class N` (labeled demos per class, default 8), `--seed N` (default 0),
-//!   `--out FILE` (default `trec_compiled.json`; the compile report goes beside it).
+//!   `--per-class N` (labeled demos per class, default 8), `--neighbors N` (similar questions
+//!   per call for `knn`, default 12), `--seed N` (default 0), `--out FILE` (default
+//!   `trec_compiled.json`; the compile report goes beside it);
+//! - `--no-zero-shot`: skip evaluating the uncompiled program (quicker when tuning).
 //!
 //! The defaults suit a small local base model (about 50 demos per prompt, a dev split of 250):
 //! compiling takes a few minutes at a few hundred prompt tokens per second. Predict picks a
@@ -54,7 +56,8 @@ struct ClassifyQuestion {
 const CLASSES: usize = 6;
 
 const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble] \
-[--test FILE] [--dev N] [--train N] [--per-class N] [--seed N] [--out FILE]";
+[--test FILE] [--dev N] [--train N] [--per-class N] [--neighbors N] [--seed N] [--out FILE] \
+[--no-zero-shot]";
 
 #[derive(Debug)]
 struct Args {
@@ -63,8 +66,10 @@ struct Args {
     dev: usize,
     train: usize,
     per_class: usize,
+    neighbors: usize,
     seed: u64,
     out: PathBuf,
+    zero_shot: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -74,13 +79,19 @@ fn parse_args() -> Result<Args, String> {
         dev: 250,
         train: 300,
         per_class: 8,
+        neighbors: 12,
         seed: 0,
         out: "trec_compiled.json".into(),
+        zero_shot: true,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
+        }
+        if flag == "--no-zero-shot" {
+            args.zero_shot = false;
+            continue;
         }
         let value = given
             .next()
@@ -95,7 +106,8 @@ fn parse_args() -> Result<Args, String> {
             "--test" => args.test = Some(value.clone().into()),
             "--dev" => args.dev = number("--dev")?,
             "--train" => args.train = number("--train")?,
-            "--per-class" => args.per_class = number("--per-class")?.max(1),
+            "--per-class" => args.per_class = number("--per-class")?,
+            "--neighbors" => args.neighbors = number("--neighbors")?.max(1),
             "--seed" => args.seed = number("--seed")? as u64,
             "--out" => args.out = value.clone().into(),
             other => return Err(format!("unknown option `{other}`")),
@@ -231,8 +243,12 @@ async fn main() -> dspy::Result<()> {
     );
 
     let classify = Predict::<ClassifyQuestion>::new();
-    let before = evaluate(&classify, &dev, "zero-shot").await?;
-    let zero_shot = Row::of("zero-shot", &before);
+    let zero_shot = if args.zero_shot {
+        let before = evaluate(&classify, &dev, "zero-shot").await?;
+        Some(Row::of("zero-shot", &before))
+    } else {
+        None
+    };
 
     let k = args.per_class * CLASSES;
     let label = |name: &str| format!("{name} ({})", args.optimizer);
@@ -269,8 +285,18 @@ async fn main() -> dspy::Result<()> {
             finish(compiled, &dev, &args, &label).await?
         }
         "knn" => {
-            let compiled = KNNFewShot::new(2 * CLASSES, Bm25::new())
+            // Balanced labeled demos first (the same on every call, so the embedded model
+            // computes them once), then the questions most like this one, the nearest last.
+            let base = LabeledFewShot::new(k)
+                .per_class("label")
+                .seed(args.seed)
                 .compile(&classify, &pool)
+                .await?
+                .into_program();
+            let compiled = KNNFewShot::new(args.neighbors, Bm25::new())
+                .keep_demos(true)
+                .nearest_last(true)
+                .compile(&base, &pool)
                 .await?;
             finish(compiled, &dev, &args, &label).await?
         }
@@ -297,7 +323,9 @@ async fn main() -> dspy::Result<()> {
         "\n{:<28} {:>20} {:>9} {:>10}",
         "program", "dev accuracy", "LM calls", "time"
     );
-    zero_shot.print();
+    if let Some(row) = zero_shot {
+        row.print();
+    }
     for row in rows {
         row.print();
     }

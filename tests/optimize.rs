@@ -963,6 +963,55 @@ async fn knn_with_bm25_shows_the_nearest_examples() {
     assert!(compiled.program().demos.is_empty());
 }
 
+#[tokio::test]
+async fn knn_can_put_the_nearest_last_and_keep_the_programs_own_demos() {
+    let backend = DummyLm::keyed([("?", json!({"answer": "tall"}))]);
+    let trainset = knn_trainset();
+    let input = || QAInput {
+        question: "How tall is the tallest tower in Paris?".into(),
+    };
+    let compiled = KNNFewShot::new(2, Bm25::new())
+        .nearest_last(true)
+        .compile(&Predict::<QA>::new(), &trainset)
+        .await
+        .unwrap();
+    with_lm(LM::new(backend.clone()), compiled.call(input()))
+        .await
+        .unwrap();
+    assert_eq!(
+        demo_questions(&backend),
+        [
+            "How tall is Mount Everest?",
+            "How tall is the Eiffel tower?"
+        ]
+    );
+
+    // A program that already has a demo keeps it, first; the neighbours follow.
+    let mut program = Predict::<QA>::new();
+    program.demos = vec![trainset[3].clone()];
+    let compiled = KNNFewShot::new(2, Bm25::new())
+        .keep_demos(true)
+        .compile(&program, &trainset)
+        .await
+        .unwrap();
+    with_lm(LM::new(backend.clone()), compiled.call(input()))
+        .await
+        .unwrap();
+    assert_eq!(
+        demo_questions(&backend),
+        [
+            "Who wrote Hamlet?",
+            "How tall is the Eiffel tower?",
+            "How tall is Mount Everest?"
+        ]
+    );
+    assert_eq!(
+        compiled.program().demos.len(),
+        1,
+        "the program itself is unchanged"
+    );
+}
+
 /// A stand-in embedding model: how often each topic word occurs.
 struct TopicWords;
 

@@ -80,12 +80,51 @@ pub trait NeighborIndex: Send + Sync {
 pub struct KNNFewShot<S> {
     k: usize,
     similarity: S,
+    layout: DemoLayout,
+}
+
+/// Where a [`KnnProgram`] puts the neighbours among the demos.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct DemoLayout {
+    nearest_last: bool,
+    keep_demos: bool,
 }
 
 impl<S: Similarity> KNNFewShot<S> {
     /// `k` neighbours per input, ranked by `similarity`.
     pub fn new(k: usize, similarity: S) -> Self {
-        KNNFewShot { k, similarity }
+        KNNFewShot {
+            k,
+            similarity,
+            layout: DemoLayout::default(),
+        }
+    }
+
+    /// Orders the neighbours so the most similar comes last, right before the input (default:
+    /// first, as DSPy does). Small base models copy the nearest pattern, so the nearest one
+    /// last often helps them.
+    ///
+    /// ```
+    /// use dspy_optimize::{Bm25, KNNFewShot};
+    /// let knn = KNNFewShot::new(8, Bm25::new()).nearest_last(true);
+    /// ```
+    pub fn nearest_last(mut self, yes: bool) -> Self {
+        self.layout.nearest_last = yes;
+        self
+    }
+
+    /// Keeps the demos the program's predictors already have (from another optimizer, say
+    /// [`LabeledFewShot`](crate::LabeledFewShot)) and puts the neighbours after them, instead of
+    /// replacing them (the default, as DSPy does). The kept demos are the same on every call,
+    /// so a backend that reuses a prompt's prefix (the embedded model) computes them once.
+    ///
+    /// ```
+    /// use dspy_optimize::{Bm25, KNNFewShot};
+    /// let knn = KNNFewShot::new(8, Bm25::new()).keep_demos(true);
+    /// ```
+    pub fn keep_demos(mut self, yes: bool) -> Self {
+        self.layout.keep_demos = yes;
+        self
     }
 
     /// A [`KnnProgram`] over `program` and `trainset`, with the training examples indexed.
@@ -147,6 +186,7 @@ where
                 index,
                 examples: Arc::new(examples),
                 k: self.k,
+                layout: self.layout,
             };
             Ok(Compiled::new(knn, report))
         }
@@ -164,6 +204,7 @@ pub struct KnnProgram<P> {
     index: Arc<dyn NeighborIndex>,
     examples: Arc<Vec<FieldValues>>,
     k: usize,
+    layout: DemoLayout,
 }
 
 impl<P> KnnProgram<P> {
@@ -203,10 +244,13 @@ where
 
     async fn call(&self, input: P::Input) -> Result<P::Output> {
         let nearest = self.neighbors(&input).await?;
-        let demos: Vec<FieldValues> = nearest
+        let mut demos: Vec<FieldValues> = nearest
             .iter()
             .filter_map(|&i| self.examples.get(i).cloned())
             .collect();
+        if self.layout.nearest_last {
+            demos.reverse();
+        }
         // A copy per call: concurrent calls each see their own demos.
         let mut program = self.program.clone();
         for (_, predictor) in program.predictors_mut() {
@@ -216,6 +260,13 @@ where
                 .cloned()
                 .collect();
             if !fitting.is_empty() {
+                let fitting = if self.layout.keep_demos {
+                    let mut kept = predictor.demos_json()?;
+                    kept.extend(fitting);
+                    kept
+                } else {
+                    fitting
+                };
                 predictor.set_demos_json(fitting)?;
             }
         }
