@@ -60,21 +60,26 @@
 mod bootstrap;
 pub mod checkpoint;
 mod compiled;
+mod copro;
 mod demos;
 mod ensemble;
+mod instruct;
 pub mod knn;
 mod labeled;
+mod mipro;
 mod random_search;
 mod report;
 
 pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;
+pub use copro::COPRO;
 pub use dspy_core;
 pub use ensemble::{Ensemble, EnsembleProgram, Majority, Reduce};
 #[cfg(feature = "openai")]
 pub use knn::OpenAiEmbedder;
 pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex, Similarity};
 pub use labeled::LabeledFewShot;
+// pub use mipro::{AutoRun, MIPROv2};
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, Trial};
 

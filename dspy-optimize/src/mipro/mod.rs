@@ -1,0 +1,3 @@
+//! MIPROv2.
+#![allow(dead_code)]
+mod tpe;
