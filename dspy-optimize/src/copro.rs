@@ -75,7 +75,8 @@ struct ProposeFromAttempts {
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
 /// use dspy_optimize::COPRO;
-/// /// # use dspy_macros::Signature;
+/// use serde_json::json;
+/// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
 /// #[derive(Signature, Clone, Debug)]
 /// # #[dspy(crate = "dspy_core")]

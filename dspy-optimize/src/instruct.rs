@@ -87,7 +87,6 @@ pub(crate) fn describe_predictor(name: &str, predictor: &dyn DynPredictor) -> St
 }
 
 /// The predictor's signature in one line: `Predict(question, topic) -> answer`.
-#[allow(dead_code)] // MIPROv2 uses it
 pub(crate) fn module_line(name: &str, predictor: &dyn DynPredictor) -> String {
     let info = predictor.signature();
     let names = |fields: &[dspy_core::FieldSpec]| {

@@ -35,12 +35,13 @@ pub fn qa_set(n: usize) -> Vec<QA> {
         .collect()
 }
 
-/// A prompt model: the k-th request with a given prompt gets `proposals[k % len]` as its
-/// proposed instruction (so a run's answers do not depend on what other runs asked), along
-/// with fixed answers for every other proposer field. Records every prompt.
+/// A prompt model: the k-th request with a given prompt (with [`Proposer::sequential`], the
+/// k-th request of all) gets `proposals[k % len]` as its proposed instruction, along with fixed
+/// answers for every other proposer field. Records every prompt.
 #[derive(Debug, Clone)]
 pub struct Proposer {
     proposals: Vec<String>,
+    sequential: bool,
     seen: Arc<Mutex<HashMap<String, usize>>>,
     prompts: Arc<Mutex<Vec<String>>>,
 }
@@ -49,8 +50,17 @@ impl Proposer {
     pub fn new(proposals: &[&str]) -> Self {
         Proposer {
             proposals: proposals.iter().map(|p| p.to_string()).collect(),
+            sequential: false,
             seen: Arc::default(),
             prompts: Arc::default(),
+        }
+    }
+
+    /// Counts requests over all prompts (for proposers whose every prompt differs).
+    pub fn sequential(proposals: &[&str]) -> Self {
+        Proposer {
+            sequential: true,
+            ..Proposer::new(proposals)
         }
     }
 
@@ -69,7 +79,8 @@ impl LanguageModel for Proposer {
         let text = request.prompt.to_text();
         let k = {
             let mut seen = self.seen.lock().unwrap();
-            let count = seen.entry(text.clone()).or_insert(0);
+            let key = if self.sequential { "" } else { text.as_str() };
+            let count = seen.entry(key.to_string()).or_insert(0);
             *count += 1;
             *count - 1
         };
