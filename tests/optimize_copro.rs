@@ -63,6 +63,13 @@ async fn copro_finds_the_instruction_that_makes_the_task_right() {
     // Round 1: 3 proposals; round 2: 4 proposals shown the attempts, lowest score first.
     let prompts = proposer.prompts();
     assert_eq!(prompts.len(), 3 + 4);
+    // At the initial temperature, each with its own rollout id (so no answer is a cache hit).
+    let samplings = proposer.samplings();
+    assert!(samplings.iter().all(|(t, _)| *t == Some(1.4)));
+    let mut rollouts: Vec<u64> = samplings.iter().filter_map(|(_, r)| *r).collect();
+    rollouts.sort_unstable();
+    rollouts.dedup();
+    assert_eq!(rollouts.len(), 7);
     let attempts = &prompts[3];
     let magic = attempts.find("Answer with MAGIC care.").unwrap();
     let original = attempts.find("Answer the question.").unwrap();

@@ -110,6 +110,13 @@ async fn mipro_finds_the_instruction_that_makes_the_task_right() {
         );
         assert!(proposal.contains("Answer the question."), "{proposal}");
     }
+    // Proposals are fresh samples at the initial temperature, the descriptions at 1.0.
+    let samplings = proposer.samplings();
+    assert!(samplings.iter().all(|(t, _)| *t == Some(1.0)));
+    assert!(samplings[..4].iter().all(|(_, rollout)| rollout.is_none()));
+    let rollouts: Vec<u64> = samplings[4..].iter().filter_map(|(_, r)| *r).collect();
+    assert_eq!(rollouts.len(), 3);
+    assert!(rollouts[0] != rollouts[1] && rollouts[1] != rollouts[2]);
     // Proposals for bootstrapped demo sets see the demo that passed (q0, answered a0).
     assert!(
         prompts[4..]

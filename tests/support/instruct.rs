@@ -35,6 +35,9 @@ pub fn qa_set(n: usize) -> Vec<QA> {
         .collect()
 }
 
+/// A request's temperature and rollout id.
+pub type Sampling = (Option<f32>, Option<u64>);
+
 /// A prompt model: the k-th request with a given prompt (with [`Proposer::sequential`], the
 /// k-th request of all) gets `proposals[k % len]` as its proposed instruction, along with fixed
 /// answers for every other proposer field. Records every prompt.
@@ -44,6 +47,7 @@ pub struct Proposer {
     sequential: bool,
     seen: Arc<Mutex<HashMap<String, usize>>>,
     prompts: Arc<Mutex<Vec<String>>>,
+    samplings: Arc<Mutex<Vec<Sampling>>>,
 }
 
 impl Proposer {
@@ -53,6 +57,7 @@ impl Proposer {
             sequential: false,
             seen: Arc::default(),
             prompts: Arc::default(),
+            samplings: Arc::default(),
         }
     }
 
@@ -62,6 +67,11 @@ impl Proposer {
             sequential: true,
             ..Proposer::new(proposals)
         }
+    }
+
+    /// The temperature and rollout id of every request.
+    pub fn samplings(&self) -> Vec<Sampling> {
+        self.samplings.lock().unwrap().clone()
     }
 
     /// Every prompt received, as text.
@@ -85,6 +95,10 @@ impl LanguageModel for Proposer {
             *count - 1
         };
         self.prompts.lock().unwrap().push(text);
+        self.samplings
+            .lock()
+            .unwrap()
+            .push((request.temperature, request.rollout_id));
         let answer = json!({
             "observations": "Short questions with short answers.",
             "summary": "A dataset of short questions, each answered by one token.",

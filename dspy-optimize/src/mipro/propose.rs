@@ -556,6 +556,37 @@ mod tests {
         assert_ne!(rollouts[0], rollouts[1]);
     }
 
+    /// Answer the question.
+    #[derive(Signature, Clone, Debug)]
+    #[dspy(crate = "dspy_core")]
+    struct QA {
+        #[input]
+        question: String,
+        #[output]
+        answer: String,
+    }
+
+    #[test]
+    fn task_demos_start_at_their_set_and_wrap_around() {
+        let predictor = dspy_core::Predict::<QA>::new();
+        let sets = vec![
+            vec![],
+            vec![demo("s1")],
+            vec![demo("s2a"), demo("s2b")],
+            vec![demo("s3")],
+        ];
+        assert_eq!(task_demos(&predictor, &sets, 0), NO_DEMOS);
+        let shown = task_demos(&predictor, &sets, 2);
+        assert_eq!(
+            shown,
+            "question: s2a\nanswer: a\n\nquestion: s2b\nanswer: a\n\nquestion: s3\nanswer: a"
+        );
+        assert!(
+            task_demos(&predictor, &sets, 3).starts_with("question: s3\nanswer: a\n\nquestion: s1")
+        );
+        assert_eq!(task_demos(&predictor, &[vec![], vec![]], 1), NO_DEMOS);
+    }
+
     #[test]
     fn examples_are_one_json_object_a_line() {
         let text = examples_text(&[demo("q1"), demo("q2")]);
