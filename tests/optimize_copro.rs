@@ -60,6 +60,23 @@ async fn copro_finds_the_instruction_that_makes_the_task_right() {
         "{report}"
     );
 
+    // DSPy's `track_stats`: the newest scores of each round, and the best ones.
+    let stats: Vec<&str> = report
+        .trials
+        .iter()
+        .filter(|t| t.candidate.contains(": max "))
+        .map(|t| t.candidate.as_str())
+        .collect();
+    assert_eq!(stats.len(), 2 + 1 + 1, "{stats:?}");
+    assert_eq!(
+        stats[0],
+        "round 1 `self` newest: max 1.000 mean 0.438 min 0.250 sd 0.325"
+    );
+    assert!(
+        stats[3].starts_with("final `self` top 10: max 1.000"),
+        "{stats:?}"
+    );
+
     // Round 1: 3 proposals; round 2: 4 proposals shown the attempts, lowest score first.
     let prompts = proposer.prompts();
     assert_eq!(prompts.len(), 3 + 4);

@@ -63,8 +63,9 @@ struct ProposeFromAttempts {
 /// The program returned carries the best-scoring candidate found (instructions of every
 /// predictor as they were when it scored). The report has a trial per proposal call (the
 /// instruction, LM calls, time; a proposal that fails to parse is recorded and skipped), per
-/// scored candidate (score on the training set), and per round and predictor a summary of the
-/// round's newest scores (DSPy's `track_stats`: max, mean, min, standard deviation).
+/// scored candidate (score on the training set), and per round and predictor summaries of the
+/// round's newest scores and of the ten best so far (DSPy's `track_stats`: max, mean, min,
+/// standard deviation).
 ///
 /// Proposals run on [`prompt_model`](Self::prompt_model) when given, candidates on
 /// [`task_model`](Self::task_model) when given; otherwise both use the configured LM. When an
@@ -383,6 +384,9 @@ impl<M> COPRO<M> {
             for (p, name) in names.iter().enumerate() {
                 let mut ranked: Vec<&Evaluated> = found.evaluated[p].iter().collect();
                 ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+                let top: Vec<f64> = ranked.iter().take(10).map(|e| e.score).collect();
+                let label = format!("round {} `{name}` top 10", depth + 1);
+                found.report.trials.push(stats_trial(&label, &top));
                 ranked.truncate(breadth);
                 // Lowest first, as DSPy lists them: the best attempt is read last.
                 let attempts: Vec<String> = ranked
@@ -418,6 +422,15 @@ impl<M> COPRO<M> {
                 all[p].extend(proposed.iter().cloned());
                 latest[p] = proposed;
             }
+        }
+        for (p, name) in names.iter().enumerate() {
+            let mut scores: Vec<f64> = found.evaluated[p].iter().map(|e| e.score).collect();
+            scores.sort_by(|a, b| b.total_cmp(a));
+            scores.truncate(10);
+            found
+                .report
+                .trials
+                .push(stats_trial(&format!("final `{name}` top 10"), &scores));
         }
         Ok(())
     }
