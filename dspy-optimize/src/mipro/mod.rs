@@ -291,7 +291,9 @@ impl<M> MIPROv2<M> {
     }
 
     /// Saves the search's progress to `path` after every step, and resumes from it when a
-    /// compile with the same arguments finds it (see [`Checkpoint`]).
+    /// compile with the same arguments finds it (see [`Checkpoint`]). The file stays after the
+    /// compile ends, so running it again returns the same program without LM calls; the LMs
+    /// are not part of its key, so delete it to start over with other models.
     pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.checkpoint = Some(Checkpoint::new(path));
         self
