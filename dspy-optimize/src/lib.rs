@@ -1,5 +1,5 @@
 //! Optimizers ("teleprompters") for dspy: they compile a program into one that scores higher on
-//! a metric, by choosing few-shot demonstrations (and, later, rewriting instructions).
+//! a metric, by choosing few-shot demonstrations and rewriting instructions.
 //!
 //! Every optimizer takes a program `P: Module + Parameters + Clone`, a training set of examples
 //! `E: Example<Input = P::Input>` (a signature struct is one) and, where it scores runs, a metric
@@ -11,6 +11,8 @@
 //! | [`LabeledFewShot`] | `k` training examples as demos | none |
 //! | [`BootstrapFewShot`] | demos from the traces of runs the metric accepts, then labeled ones | one run per example until enough pass |
 //! | [`BootstrapFewShotWithRandomSearch`] | zero-shot, labeled, and bootstrapped candidates from shuffled sets, best on a validation set | bootstrapping plus one evaluation per candidate |
+//! | [`COPRO`] | instructions proposed by a prompt model, refined over rounds from their scores, per predictor | proposals, plus one evaluation per candidate and round |
+//! | [`MIPROv2`] | grounded instruction proposals and demo sets, combined by Bayesian (TPE) search on minibatches | bootstrapping, proposals, one minibatch per trial, periodic full evaluations |
 //! | [`KNNFewShot`] | per input, the `k` most similar training examples as demos (BM25 or embeddings) | none at compile time |
 //! | [`Ensemble`] | several programs, one answer (majority or your reduce) | one per program per call |
 //!
@@ -60,21 +62,26 @@
 mod bootstrap;
 pub mod checkpoint;
 mod compiled;
+mod copro;
 mod demos;
 mod ensemble;
+mod instruct;
 pub mod knn;
 mod labeled;
+mod mipro;
 mod random_search;
 mod report;
 
 pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;
+pub use copro::COPRO;
 pub use dspy_core;
 pub use ensemble::{Ensemble, EnsembleProgram, Majority, Reduce};
 #[cfg(feature = "openai")]
 pub use knn::OpenAiEmbedder;
 pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex, Similarity};
 pub use labeled::LabeledFewShot;
+pub use mipro::{AutoRun, MIPROv2};
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, Trial};
 

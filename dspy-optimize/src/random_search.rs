@@ -80,7 +80,7 @@ pub struct BootstrapFewShotWithRandomSearch<M> {
 
 /// Which kind of candidate, with DSPy's seed numbering in mind.
 #[derive(Debug, Clone, Copy)]
-enum Candidate {
+pub(crate) enum Candidate {
     ZeroShot,
     Labeled,
     Unshuffled,
@@ -334,64 +334,92 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         M: Metric<E, P::Output>,
     {
         let settings = &self.settings;
-        match candidate {
-            Candidate::ZeroShot => {
-                let mut zero_shot = program.clone();
-                clear_demos(&mut zero_shot)?;
-                Ok((zero_shot, "zero-shot".into(), false))
-            }
-            Candidate::Labeled => {
-                let mut labeled = program.clone();
-                let examples = all_fields(trainset)?;
-                let mut rng = Rng::new(settings.seed);
-                let k = settings.max_labeled_demos;
-                assign_labeled(&mut labeled, &examples, k, &settings.labeled, &mut rng)?;
-                let demos = labeled
-                    .predictors()
-                    .iter()
-                    .map(|(_, p)| p.demo_count())
-                    .max();
-                let description = format!("labeled ({} demos)", demos.unwrap_or(0));
-                Ok((labeled, description, false))
-            }
-            Candidate::Unshuffled => {
-                let settings = BootstrapSettings {
-                    progress: show,
-                    ..settings.clone()
-                };
-                let title = format!("{label} bootstrap");
-                let compiled =
-                    bootstrap(&settings, &self.metric, program, None, trainset, &title).await?;
-                let description = format!(
-                    "bootstrap unshuffled ({} traces)",
-                    successes(&compiled, &settings)
-                );
-                let budget = compiled.report.stopped_by_budget;
-                Ok((compiled.program, description, budget))
-            }
-            Candidate::Shuffled(index) => {
-                let seed = derive_seed(settings.seed, index);
-                let mut rng = Rng::new(seed);
-                let mut shuffled = trainset.to_vec();
-                rng.shuffle(&mut shuffled);
-                let most = settings.max_bootstrapped_demos;
-                let size = if most == 0 { 0 } else { 1 + rng.below(most) };
-                let settings = BootstrapSettings {
-                    max_bootstrapped_demos: size,
-                    seed,
-                    progress: show,
-                    ..settings.clone()
-                };
-                let title = format!("{label} bootstrap seed {index}");
-                let compiled =
-                    bootstrap(&settings, &self.metric, program, None, &shuffled, &title).await?;
-                let description = format!(
-                    "bootstrap seed {index} ({}/{size} traces)",
-                    successes(&compiled, &settings)
-                );
-                let budget = compiled.report.stopped_by_budget;
-                Ok((compiled.program, description, budget))
-            }
+        build_candidate(
+            settings,
+            &self.metric,
+            candidate,
+            label,
+            show,
+            program,
+            trainset,
+        )
+        .await
+    }
+}
+
+/// Builds one demo-set candidate (see [`BootstrapFewShotWithRandomSearch`]): the program, its
+/// description, and whether the budget cut its building short. MIPROv2 builds its demo sets
+/// with it too.
+pub(crate) async fn build_candidate<P, E, M>(
+    settings: &BootstrapSettings,
+    metric: &M,
+    candidate: Candidate,
+    label: &str,
+    show: bool,
+    program: &P,
+    trainset: &[E],
+) -> Result<(P, String, bool)>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize + Clone,
+    M: Metric<E, P::Output>,
+{
+    match candidate {
+        Candidate::ZeroShot => {
+            let mut zero_shot = program.clone();
+            clear_demos(&mut zero_shot)?;
+            Ok((zero_shot, "zero-shot".into(), false))
+        }
+        Candidate::Labeled => {
+            let mut labeled = program.clone();
+            let examples = all_fields(trainset)?;
+            let mut rng = Rng::new(settings.seed);
+            let k = settings.max_labeled_demos;
+            assign_labeled(&mut labeled, &examples, k, &settings.labeled, &mut rng)?;
+            let demos = labeled
+                .predictors()
+                .iter()
+                .map(|(_, p)| p.demo_count())
+                .max();
+            let description = format!("labeled ({} demos)", demos.unwrap_or(0));
+            Ok((labeled, description, false))
+        }
+        Candidate::Unshuffled => {
+            let settings = BootstrapSettings {
+                progress: show,
+                ..settings.clone()
+            };
+            let title = format!("{label} bootstrap");
+            let compiled = bootstrap(&settings, metric, program, None, trainset, &title).await?;
+            let description = format!(
+                "bootstrap unshuffled ({} traces)",
+                successes(&compiled, &settings)
+            );
+            let budget = compiled.report.stopped_by_budget;
+            Ok((compiled.program, description, budget))
+        }
+        Candidate::Shuffled(index) => {
+            let seed = derive_seed(settings.seed, index);
+            let mut rng = Rng::new(seed);
+            let mut shuffled = trainset.to_vec();
+            rng.shuffle(&mut shuffled);
+            let most = settings.max_bootstrapped_demos;
+            let size = if most == 0 { 0 } else { 1 + rng.below(most) };
+            let settings = BootstrapSettings {
+                max_bootstrapped_demos: size,
+                seed,
+                progress: show,
+                ..settings.clone()
+            };
+            let title = format!("{label} bootstrap seed {index}");
+            let compiled = bootstrap(&settings, metric, program, None, &shuffled, &title).await?;
+            let description = format!(
+                "bootstrap seed {index} ({}/{size} traces)",
+                successes(&compiled, &settings)
+            );
+            let budget = compiled.report.stopped_by_budget;
+            Ok((compiled.program, description, budget))
         }
     }
 }
