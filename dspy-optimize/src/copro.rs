@@ -3,7 +3,7 @@
 use crate::checkpoint::{Checkpoint, fingerprint};
 use crate::demos::{all_fields, derive_seed};
 use crate::instruct::{
-    StepLog, clean_instruction, describe_predictor, propose, score_on, snippet, stops,
+    StepLog, clean_instruction, describe_predictor, models_key, propose, score_on, snippet, stops,
 };
 use crate::{CompileReport, Compiled, Optimizer, Trial};
 use dspy_core::data::Rng;
@@ -206,8 +206,8 @@ impl<M> COPRO<M> {
 
     /// Saves the search's progress to `path` after every step, and resumes from it when a
     /// compile with the same arguments finds it (see [`Checkpoint`]). The file stays after the
-    /// compile ends, so running it again returns the same program without LM calls; the LMs
-    /// are not part of its key, so delete it to start over with other models.
+    /// compile ends, so running it again returns the same program without LM calls; other
+    /// models (by name) make another key, so switching models starts over.
     pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.checkpoint = Some(Checkpoint::new(path));
         self
@@ -267,6 +267,7 @@ impl<M> COPRO<M> {
         let settings = &self.settings;
         let key = fingerprint(&[
             &serde_json::to_value(settings)?,
+            &models_key(self.prompt_model.as_ref(), self.task_model.as_ref()),
             &serde_json::to_value(program.state()?)?,
             &serde_json::to_value(all_fields(trainset)?)?,
         ]);

@@ -21,6 +21,18 @@ pub(crate) async fn scoped<F: Future>(lm: Option<&LM>, future: F) -> F::Output {
     }
 }
 
+/// The models a compile runs on, for its checkpoint key: a checkpoint made with other models
+/// belongs to another compile.
+pub(crate) fn models_key(prompt: Option<&LM>, task: Option<&LM>) -> Value {
+    let configured = dspy_core::lm::current_lm();
+    let name = |lm: Option<&LM>| {
+        lm.or(configured.as_ref())
+            .map(|lm| lm.model().to_string())
+            .unwrap_or_default()
+    };
+    serde_json::json!({ "prompt_model": name(prompt), "task_model": name(task) })
+}
+
 /// One call of a proposer signature on the prompt model: at `temperature`, with `rollout` so
 /// that otherwise identical calls get fresh samples instead of the cached answer.
 pub(crate) async fn propose<S: Signature>(

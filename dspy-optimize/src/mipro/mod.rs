@@ -6,7 +6,7 @@ mod tpe;
 use crate::bootstrap::{BootstrapSettings, bootstrap_knobs};
 use crate::checkpoint::{Checkpoint, fingerprint};
 use crate::demos::{all_fields, is_budget};
-use crate::instruct::{StepLog, scoped, score_on, snippet};
+use crate::instruct::{StepLog, models_key, scoped, score_on, snippet};
 use crate::random_search::{Candidate, build_candidate};
 use crate::{CompileReport, Compiled, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
@@ -292,8 +292,8 @@ impl<M> MIPROv2<M> {
 
     /// Saves the search's progress to `path` after every step, and resumes from it when a
     /// compile with the same arguments finds it (see [`Checkpoint`]). The file stays after the
-    /// compile ends, so running it again returns the same program without LM calls; the LMs
-    /// are not part of its key, so delete it to start over with other models.
+    /// compile ends, so running it again returns the same program without LM calls; other
+    /// models (by name) make another key, so switching models starts over.
     pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.checkpoint = Some(Checkpoint::new(path));
         self
@@ -453,6 +453,7 @@ impl<M> MIPROv2<M> {
                 "metric_threshold": self.settings.metric_threshold,
                 "labeled_per_class": self.settings.labeled.per_class,
             }),
+            &models_key(self.prompt_model.as_ref(), self.task_model.as_ref()),
             &serde_json::to_value(program.state()?)?,
             &serde_json::to_value(&train_fields)?,
             &serde_json::to_value(all_fields(&valset)?)?,
