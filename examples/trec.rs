@@ -9,11 +9,21 @@
 //!
 //! Options (all optional):
 //!
-//! - `--optimizer NAME`: `labeled` (balanced labeled demos), `bootstrap` (the default:
-//!   BootstrapFewShot, traces the model gets right plus balanced labeled demos),
-//!   `random-search` (BootstrapFewShotWithRandomSearch on a validation split), `knn` (balanced
-//!   labeled demos, then per question the most similar training questions by BM25), `ensemble` (majority of three
-//!   labeled programs drawn with different seeds);
+//! - `--optimizer NAME`:
+//!   - `labeled`: balanced labeled demos (LabeledFewShot);
+//!   - `bootstrap`: BootstrapFewShot, traces the model gets right plus balanced labeled demos;
+//!   - `random-search`: BootstrapFewShotWithRandomSearch, scored on a validation split;
+//!   - `knn` (the default): balanced labeled demos, then per question the most similar
+//!     training questions by BM25 (KNNFewShot);
+//!   - `ensemble`: the majority of three `knn` programs with other labeled demos and 8, 12
+//!     and 16 neighbours;
+//!   - `mipro`: MIPROv2 (`auto = light`), instructions proposed by the LM and demo sets,
+//!     searched with TPE on a validation split;
+//!   - `copro`: COPRO, instructions only;
+//!
+//!   `mipro` and `copro` resume from `<out>.checkpoint.json` when run again after a stop;
+//! - `--over-knn`: run `mipro` or `copro` on the `knn` program (its instructions and base
+//!   demos are searched; the neighbours still come per question);
 //! - `--test FILE`: also report accuracy on another labelled file (same JSONL format), as
 //!   `test accuracy: 0.812 (406/500)`;
 //! - `--dev N` (default 250), `--train N` (examples bootstrapping runs on, default 300),
@@ -55,9 +65,9 @@ struct ClassifyQuestion {
 
 const CLASSES: usize = 6;
 
-const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble] \
+const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble|mipro|copro] \
 [--test FILE] [--dev N] [--train N] [--per-class N] [--neighbors N] [--seed N] [--out FILE] \
-[--no-zero-shot]";
+[--no-zero-shot] [--over-knn]";
 
 #[derive(Debug)]
 struct Args {
@@ -70,11 +80,12 @@ struct Args {
     seed: u64,
     out: PathBuf,
     zero_shot: bool,
+    over_knn: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        optimizer: "bootstrap".into(),
+        optimizer: "knn".into(),
         test: None,
         dev: 250,
         train: 300,
@@ -83,6 +94,7 @@ fn parse_args() -> Result<Args, String> {
         seed: 0,
         out: "trec_compiled.json".into(),
         zero_shot: true,
+        over_knn: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -91,6 +103,10 @@ fn parse_args() -> Result<Args, String> {
         }
         if flag == "--no-zero-shot" {
             args.zero_shot = false;
+            continue;
+        }
+        if flag == "--over-knn" {
+            args.over_knn = true;
             continue;
         }
         let value = given
@@ -113,7 +129,15 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    const KNOWN: [&str; 5] = ["labeled", "bootstrap", "random-search", "knn", "ensemble"];
+    const KNOWN: [&str; 7] = [
+        "labeled",
+        "bootstrap",
+        "random-search",
+        "knn",
+        "ensemble",
+        "mipro",
+        "copro",
+    ];
     if !KNOWN.contains(&args.optimizer.as_str()) {
         return Err(format!(
             "unknown optimizer `{}`: pick one of {}",
@@ -284,34 +308,50 @@ async fn main() -> dspy::Result<()> {
                 .await?;
             finish(compiled, &dev, &args, &label).await?
         }
-        "knn" => {
-            // Balanced labeled demos first (the same on every call, so the embedded model
-            // computes them once), then the questions most like this one, the nearest last.
-            let base = LabeledFewShot::new(k)
-                .per_class("label")
-                .seed(args.seed)
-                .compile(&classify, &pool)
-                .await?
-                .into_program();
-            let compiled = KNNFewShot::new(args.neighbors, Bm25::new())
-                .keep_demos(true)
-                .nearest_last(true)
-                .compile(&base, &pool)
-                .await?;
+        "mipro" | "copro" if args.over_knn => {
+            let knn =
+                knn_program(&classify, &pool, args.per_class, args.neighbors, args.seed).await?;
+            let compiled = compile_instructions(&knn, &train, &args).await?;
             finish(compiled, &dev, &args, &label).await?
         }
-        _ => {
+        "mipro" | "copro" => {
+            let compiled = compile_instructions(&classify, &train, &args).await?;
+            finish(compiled, &dev, &args, &label).await?
+        }
+        "knn" => {
             let started = Instant::now();
-            let mut report = CompileReport::new("Ensemble (majority of 3 labeled)", args.seed);
+            let knn =
+                knn_program(&classify, &pool, args.per_class, args.neighbors, args.seed).await?;
+            let mut report = CompileReport::new("KNNFewShot over LabeledFewShot", args.seed);
+            report.trials.push(Trial::new(
+                format!(
+                    "{} labeled demos, then {} BM25 neighbours of {} questions",
+                    args.per_class * CLASSES,
+                    args.neighbors,
+                    pool.len()
+                ),
+                None,
+                &Default::default(),
+                started.elapsed(),
+            ));
+            report.elapsed = started.elapsed();
+            finish(Compiled::new(knn, report), &dev, &args, &label).await?
+        }
+        _ => {
+            // Three KNN programs that differ in their labeled demos (seed) and neighbours.
+            let started = Instant::now();
+            let mut report = CompileReport::new("Ensemble (majority of 3 KNN programs)", args.seed);
             let mut members = Vec::new();
-            for i in 0..3 {
-                let member = LabeledFewShot::new(k)
-                    .per_class("label")
-                    .seed(args.seed.wrapping_add(i))
-                    .compile(&classify, &pool)
-                    .await?;
-                report.trials.extend(member.report.trials.iter().cloned());
-                members.push(member.into_program());
+            for i in 0..3u64 {
+                let neighbors = (args.neighbors + 4 * i as usize).saturating_sub(4).max(1);
+                let seed = args.seed.wrapping_add(i);
+                members.push(knn_program(&classify, &pool, args.per_class, neighbors, seed).await?);
+                report.trials.push(Trial::new(
+                    format!("member {i}: labeled seed {seed}, {neighbors} neighbours"),
+                    None,
+                    &Default::default(),
+                    started.elapsed(),
+                ));
             }
             let ensemble = Ensemble::majority().compile(members);
             report.elapsed = started.elapsed();
@@ -333,6 +373,66 @@ async fn main() -> dspy::Result<()> {
         println!("\n{line}");
     }
     Ok(())
+}
+
+/// The KNN program: balanced labeled demos first (the same on every call, so the embedded
+/// model computes them once), then the `--neighbors` questions most like this one by BM25, the
+/// nearest last.
+async fn knn_program(
+    classify: &Predict<ClassifyQuestion>,
+    pool: &[ClassifyQuestion],
+    per_class: usize,
+    neighbors: usize,
+    seed: u64,
+) -> dspy::Result<KnnProgram<Predict<ClassifyQuestion>>> {
+    let base = LabeledFewShot::new(per_class * CLASSES)
+        .per_class("label")
+        .seed(seed)
+        .compile(classify, pool)
+        .await?
+        .into_program();
+    let knn = KNNFewShot::new(neighbors, Bm25::new())
+        .keep_demos(true)
+        .nearest_last(true)
+        .compile(&base, pool)
+        .await?;
+    Ok(knn.into_program())
+}
+
+/// MIPROv2 (DSPy's `auto="light"` sizing) or COPRO, on `program` (the plain classifier, or
+/// the KNN program with `--over-knn`): instructions proposed by the LM, demo sets searched.
+async fn compile_instructions<P>(
+    program: &P,
+    train: &[ClassifyQuestion],
+    args: &Args,
+) -> dspy::Result<Compiled<P>>
+where
+    P: Module<Input = ClassifyQuestionInput, Output = ClassifyQuestionOutput>
+        + Parameters
+        + Clone
+        + Sync,
+{
+    let checkpoint = args.out.with_extension("checkpoint.json");
+    // A validation split of its own, so the dev split stays unseen.
+    let (valset, trainset) = train.split_at(train.len().min(100));
+    if args.optimizer == "copro" {
+        return COPRO::new(metric)
+            .breadth(6)
+            .depth(2)
+            .seed(args.seed)
+            .checkpoint(checkpoint)
+            .compile(program, valset)
+            .await;
+    }
+    MIPROv2::new(metric)
+        .auto(AutoRun::Light)
+        .max_bootstrapped_demos(CLASSES)
+        .max_labeled_demos(args.per_class * CLASSES)
+        .labeled_per_class("label")
+        .seed(args.seed)
+        .checkpoint(checkpoint)
+        .compile_with_valset(program, trainset, valset)
+        .await
 }
 
 /// Reports the compile, evaluates the compiled program on `dev` (and `--test`), and saves it:

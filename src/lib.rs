@@ -94,7 +94,7 @@ pub mod prelude {
     pub use dspy_optimize::{AutoRun, COPRO, MIPROv2};
     pub use dspy_optimize::{
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
-        Embeddings, Ensemble, KNNFewShot, LabeledFewShot, Optimizer,
+        Embeddings, Ensemble, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
