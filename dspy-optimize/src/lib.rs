@@ -12,6 +12,7 @@
 //! | [`BootstrapFewShot`] | demos from the traces of runs the metric accepts, then labeled ones | one run per example until enough pass |
 //! | [`BootstrapFewShotWithRandomSearch`] | zero-shot, labeled, and bootstrapped candidates from shuffled sets, best on a validation set | bootstrapping plus one evaluation per candidate |
 //! | [`KNNFewShot`] | per input, the `k` most similar training examples as demos (BM25 or embeddings) | none at compile time |
+//! | [`GEPA`] | instructions evolved by an LM reflecting on runs and metric feedback, over a Pareto frontier of candidates | a metric-call budget: minibatches, validation passes, one reflection per iteration |
 //! | [`Ensemble`] | several programs, one answer (majority or your reduce) | one per program per call |
 //!
 //! Shared behaviour:
@@ -62,6 +63,7 @@ pub mod checkpoint;
 mod compiled;
 mod demos;
 mod ensemble;
+mod gepa;
 pub mod knn;
 mod labeled;
 mod random_search;
@@ -71,6 +73,7 @@ pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;
 pub use dspy_core;
 pub use ensemble::{Ensemble, EnsembleProgram, Majority, Reduce};
+pub use gepa::{AutoBudget, CandidateSelection, GEPA};
 #[cfg(feature = "openai")]
 pub use knn::OpenAiEmbedder;
 pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex, Similarity};
