@@ -68,6 +68,7 @@ pub mod knn;
 mod labeled;
 mod random_search;
 mod report;
+mod rollout;
 
 pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;

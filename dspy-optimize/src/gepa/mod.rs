@@ -3,11 +3,11 @@
 mod merge;
 mod pareto;
 mod reflect;
-mod rollout;
 mod state;
 
 use crate::checkpoint::{Checkpoint, fingerprint};
 use crate::demos::{derive_seed, is_budget};
+use crate::rollout::{RunSettings, Runs, evaluate};
 use crate::{CompileReport, Compiled, Optimizer, Trial};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
@@ -17,7 +17,6 @@ use dspy_core::{Error, Example, LM, Module, Parameters, Result};
 use merge::{Instructions, merge_subsample, propose_merge};
 use pareto::{best_index, dominators, frontier, select_parent};
 use reflect::{Rollout, propose_instruction, reflective_records};
-use rollout::{Runs, evaluate};
 use serde::Serialize;
 use state::{SearchState, minibatch};
 use std::future::Future;
@@ -561,19 +560,17 @@ impl<M> GEPA<M> {
     /// Runs `program` on `examples` (under the task model, if one was given).
     async fn run<P, E>(&self, program: &P, examples: &[E], traced: bool) -> Result<Runs>
     where
-        P: Module + Parameters,
+        P: Module + Parameters + Clone,
         P::Output: Sync,
         E: Example<Input = P::Input> + Clone,
         M: Metric<E, P::Output>,
     {
-        let run = evaluate(
-            &self.metric,
-            program,
-            examples,
+        let settings = RunSettings {
+            concurrency: self.concurrency,
+            failure_score: self.settings.failure_score,
             traced,
-            self.concurrency,
-            self.settings.failure_score,
-        );
+        };
+        let run = evaluate(&self.metric, program, examples, settings);
         match &self.task_lm {
             Some(lm) => dspy_core::with_lm(lm.clone(), run).await,
             None => run.await,
