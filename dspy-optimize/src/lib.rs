@@ -13,6 +13,7 @@
 //! | [`BootstrapFewShotWithRandomSearch`] | zero-shot, labeled, and bootstrapped candidates from shuffled sets, best on a validation set | bootstrapping plus one evaluation per candidate |
 //! | [`KNNFewShot`] | per input, the `k` most similar training examples as demos (BM25 or embeddings) | none at compile time |
 //! | [`GEPA`] | instructions evolved by an LM reflecting on runs and metric feedback, over a Pareto frontier of candidates | a metric-call budget: minibatches, validation passes, one reflection per iteration |
+//! | [`SIMBA`] | demos and LM-written rules added where the program's own runs disagree, step by step on minibatches | per step: `num_candidates` runs per example, one rule per bucket, the new programs on the minibatch |
 //! | [`Ensemble`] | several programs, one answer (majority or your reduce) | one per program per call |
 //!
 //! Shared behaviour:
@@ -69,6 +70,7 @@ mod labeled;
 mod random_search;
 mod report;
 mod rollout;
+mod simba;
 
 pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;
@@ -81,6 +83,7 @@ pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex,
 pub use labeled::LabeledFewShot;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, Trial};
+pub use simba::SIMBA;
 
 use dspy_core::Result;
 use std::future::Future;

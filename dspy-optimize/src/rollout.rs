@@ -4,6 +4,7 @@
 
 use crate::demos::is_fatal;
 use dspy_core::evaluate::{Evaluate, Metric, Score};
+use dspy_core::lm::UsageReport;
 use dspy_core::module::{CallOverrides, Trace, trace, with_overrides};
 use dspy_core::{Example, Module, Parameters, Result};
 use std::future::Future;
@@ -14,6 +15,8 @@ pub(crate) struct Runs {
     pub feedback: Vec<Option<String>>,
     /// The trace of each run that succeeded (names resolved), when traces were asked for.
     pub traces: Vec<Option<Trace>>,
+    /// Each run's LM usage.
+    pub usage: Vec<UsageReport>,
 }
 
 /// One run to make: `example` through program number `program`, with `overrides` (a rollout
@@ -143,6 +146,7 @@ where
         scores: Vec::with_capacity(jobs.len()),
         feedback: Vec::with_capacity(jobs.len()),
         traces: Vec::with_capacity(jobs.len()),
+        usage: Vec::with_capacity(jobs.len()),
     };
     for result in report.results {
         // A NaN score would poison every comparison (and a checkpoint's JSON).
@@ -153,6 +157,7 @@ where
         };
         runs.scores.push(score);
         runs.feedback.push(result.feedback);
+        runs.usage.push(result.usage);
         match result.output {
             Ok(traced) => runs.traces.push(traced.trace),
             Err(error) if is_fatal(&error) => return Err(error),

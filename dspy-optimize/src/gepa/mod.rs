@@ -471,7 +471,7 @@ impl<M> GEPA<M> {
             let mut next = state.clone();
             next.iteration += 1;
             let started = Instant::now();
-            let (outcome, usage) = track_usage(self.iterate(&mut next, &context)).await;
+            let (outcome, usage) = track_usage(Box::pin(self.iterate(&mut next, &context))).await;
             match outcome {
                 Ok(outcome) => {
                     let mut trial = Trial::new(
@@ -570,7 +570,8 @@ impl<M> GEPA<M> {
             failure_score: self.settings.failure_score,
             traced,
         };
-        let run = evaluate(&self.metric, program, examples, settings);
+        // Boxed: an evaluation's future is large, and an iteration holds several.
+        let run = Box::pin(evaluate(&self.metric, program, examples, settings));
         match &self.task_lm {
             Some(lm) => dspy_core::with_lm(lm.clone(), run).await,
             None => run.await,
