@@ -91,6 +91,7 @@ pub mod prelude {
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
     pub use dspy_core::{PredictionStream, StreamEvent};
+    pub use dspy_optimize::{AutoBudget, GEPA, SIMBA};
     pub use dspy_optimize::{
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
         Embeddings, Ensemble, KNNFewShot, LabeledFewShot, Optimizer,
