@@ -526,3 +526,31 @@ async fn current_best_selection_and_auto_budgets_work_too() {
     // them skipped minibatches once every run is right.
     assert!(compiled.report.trials.len() > 20, "{}", compiled.report);
 }
+
+#[tokio::test]
+async fn a_larger_budget_carries_on_from_the_checkpoint() {
+    let path = temp("more");
+    std::fs::remove_file(&path).ok();
+    let compile = |calls: usize, checkpoint: Option<PathBuf>| async move {
+        let mut gepa = gepa()
+            .max_metric_calls(calls)
+            .reflection_lm(LM::new(capital_reflection()));
+        if let Some(path) = checkpoint {
+            gepa = gepa.checkpoint(path);
+        }
+        with_lm(
+            LM::new(capital_task()),
+            gepa.compile(&Predict::<Capital>::new(), &capitals()),
+        )
+        .await
+        .unwrap()
+    };
+    let small = compile(12, Some(path.clone())).await;
+    assert_eq!(small.report.trials.len(), 2, "{}", small.report);
+    let larger = compile(40, Some(path.clone())).await;
+    let whole = compile(40, None).await;
+    assert_eq!(summary(&larger.report), summary(&whole.report));
+    assert_eq!(larger.instructions, whole.instructions);
+    assert!(larger.report.usage.calls < whole.report.usage.calls);
+    std::fs::remove_file(&path).ok();
+}

@@ -128,7 +128,8 @@ struct Settings {
 /// and runs are evaluated concurrently (`concurrency`, default 8) through
 /// [`Evaluate`](dspy_core::evaluate::Evaluate), so a deterministic LM gives the same program for
 /// the same seed. With [`checkpoint`](Self::checkpoint) the state is saved after every
-/// iteration and a compile with the same arguments resumes from it.
+/// iteration and a compile with the same arguments resumes from it (the budget apart: one given
+/// a larger budget carries on where the checkpoint stopped).
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -340,12 +341,15 @@ impl<M> GEPA<M> {
     }
 
     /// The metric calls the budget allows for a program of `predictors` predictors, as DSPy
-    /// computes them.
-    fn max_calls(&self, predictors: usize, train: usize, val: usize) -> Result<usize> {
+    /// computes them (a full evaluation covers the validation set only when it is separate).
+    fn max_calls(&self, predictors: usize, train: usize, val: Option<usize>) -> Result<usize> {
+        let frontier = val.unwrap_or(train);
         match self.settings.budget {
             Some(BudgetSetting::MetricCalls(calls)) => Ok(calls),
-            Some(BudgetSetting::FullEvals(n)) => Ok(n * (train + val)),
-            Some(BudgetSetting::Auto(auto)) => Ok(auto_budget(predictors, auto.candidates(), val)),
+            Some(BudgetSetting::FullEvals(n)) => Ok(n * (train + val.unwrap_or(0))),
+            Some(BudgetSetting::Auto(auto)) => {
+                Ok(auto_budget(predictors, auto.candidates(), frontier))
+            }
             None => Err(Error::config(
                 "GEPA needs a budget: call .auto(AutoBudget::Light) (or Medium, Heavy), \
                  .max_metric_calls(n) or .max_full_evals(n)",
@@ -411,9 +415,20 @@ impl<M> GEPA<M> {
                 "GEPA needs a non-empty training set (and validation set, when one is given)",
             ));
         }
-        let max_calls = self.max_calls(names.len(), trainset.len(), valset.len())?;
+        // `compile` passes the training set as the validation set, as DSPy does without one.
+        let separate = !std::ptr::eq(trainset, valset);
+        let max_calls = self.max_calls(
+            names.len(),
+            trainset.len(),
+            separate.then_some(valset.len()),
+        )?;
+        // Not the budget: a compile given more carries on from a checkpoint of one given less.
+        let unbudgeted = Settings {
+            budget: None,
+            ..self.settings.clone()
+        };
         let key = fingerprint(&[
-            &serde_json::to_value(&self.settings)?,
+            &serde_json::to_value(&unbudgeted)?,
             &serde_json::to_value(program.state()?)?,
             &serde_json::to_value(trainset)?,
             &serde_json::to_value(valset)?,
@@ -866,7 +881,13 @@ mod tests {
 
     #[test]
     fn no_budget_is_an_error_that_names_the_knobs() {
-        let err = GEPA::new(()).max_calls(1, 3, 3).unwrap_err();
+        let err = GEPA::new(()).max_calls(1, 3, Some(3)).unwrap_err();
+        assert!(err.to_string().contains("max_metric_calls"), "{err}");
+        // DSPy: max_full_evals * (len(trainset) + len(valset)), the valset counted when given.
+        let gepa = GEPA::new(()).max_full_evals(2);
+        assert_eq!(gepa.max_calls(1, 10, Some(5)).unwrap(), 30);
+        assert_eq!(gepa.max_calls(1, 10, None).unwrap(), 20);
+        let err = GEPA::new(()).max_calls(1, 3, None).unwrap_err();
         assert!(err.to_string().contains("max_metric_calls"), "{err}");
     }
 }

@@ -72,7 +72,8 @@ struct Settings {
 /// seed. A run that fails scores 0. When an LM budget runs out the compile returns the program
 /// with the best minibatch average so far, with [`CompileReport::stopped_by_budget`]; with
 /// [`checkpoint`](Self::checkpoint) the state is saved after every step and a compile with the
-/// same arguments resumes from it.
+/// same arguments resumes from it (`max_steps` apart: one given more steps carries on where the
+/// checkpoint stopped).
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -296,8 +297,13 @@ impl<M> SIMBA<M> {
             return Err(Error::config("SIMBA needs a non-empty training set"));
         }
         let fields = all_fields(trainset)?;
+        // Not the number of steps: a compile given more carries on from a checkpoint of fewer.
+        let unbounded = Settings {
+            max_steps: 0,
+            ..self.settings.clone()
+        };
         let key = fingerprint(&[
-            &serde_json::to_value(&self.settings)?,
+            &serde_json::to_value(&unbounded)?,
             &serde_json::to_value(program.state()?)?,
             &serde_json::Value::Array(
                 fields
@@ -634,6 +640,8 @@ impl<M> SIMBA<M> {
             state.winners.push(index);
         }
         state.steps += 1;
+        // Final scores of fewer steps (a checkpoint of a shorter compile) no longer hold.
+        state.finals = None;
         Ok(())
     }
 
