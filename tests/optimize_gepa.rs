@@ -554,3 +554,32 @@ async fn a_larger_budget_carries_on_from_the_checkpoint() {
     assert!(larger.report.usage.calls < whole.report.usage.calls);
     std::fs::remove_file(&path).ok();
 }
+
+#[tokio::test]
+async fn a_proposal_that_repeats_the_instruction_costs_no_runs() {
+    let echo = DummyLm::keyed([(
+        "",
+        json!({ "new_instruction": "Answer with the capital city." }),
+    )]);
+    let task = DummyLm::keyed([("", json!({ "city": "Atlantis" }))]);
+    let compiled = with_lm(
+        LM::new(task.clone()),
+        gepa()
+            .max_metric_calls(15)
+            .reflection_lm(LM::new(echo))
+            .compile(&Predict::<Capital>::new(), &capitals()),
+    )
+    .await
+    .unwrap();
+    let report = &compiled.report;
+    // The seed's 6 validation runs, then 3 iterations of one minibatch of 3 each.
+    assert_eq!(report.trials.len(), 4, "{report}");
+    assert!(
+        report.trials[1..]
+            .iter()
+            .all(|t| t.candidate.contains("repeats the instruction")),
+        "{report}"
+    );
+    assert_eq!(task.requests().len(), 6 + 3 * 3);
+    assert_eq!(compiled.instructions, None);
+}

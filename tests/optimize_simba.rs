@@ -342,3 +342,28 @@ async fn a_checkpoint_resumes_a_compile_stopped_by_the_budget() {
     );
     std::fs::remove_file(&path).ok();
 }
+
+#[tokio::test]
+async fn a_rule_that_does_not_parse_is_recorded_not_fatal() {
+    let garbled = DummyLm::keyed([("", json!("I would rather not answer in fields."))]);
+    let compiled = with_lm(
+        LM::new(rule_task()),
+        simba()
+            .max_demos(0)
+            .max_steps(1)
+            .prompt_model(LM::new(garbled))
+            .compile(&Predict::<Capital>::new(), &capitals()),
+    )
+    .await
+    .unwrap();
+    let report = &compiled.report;
+    let failed: Vec<_> = report.trials.iter().filter(|t| t.error.is_some()).collect();
+    assert!(!failed.is_empty(), "{report}");
+    assert!(failed.iter().all(|t| t.candidate.contains("append_a_rule")));
+    // No rule, no new program: the baseline is all there is.
+    assert_eq!(compiled.instructions, None);
+    assert_eq!(
+        report.best_trial().unwrap().candidate,
+        "final: #0 on the training set"
+    );
+}

@@ -97,6 +97,7 @@ struct Settings {
 ///    feedback — and the reflection LM ([`reflection_lm`](Self::reflection_lm)) reads it with the
 ///    current instruction and writes a new one (a real LM call through this crate's
 ///    `ProposeInstruction` signature).
+///    A proposal that repeats the current instruction is skipped.
 /// 4. **Accept** the child (the parent with that one new instruction) when its score sum on the
 ///    same minibatch beats the parent's; an accepted child is scored on the whole validation
 ///    set and joins the candidates and the frontier.
@@ -750,6 +751,12 @@ impl<M> GEPA<M> {
                 return Ok(outcome);
             }
         };
+        if proposed == *current {
+            // Nothing to try (small models often echo the instruction back).
+            return Ok(Outcome::note(format!(
+                "#{parent} `{name}`: the proposal repeats the instruction, skipped"
+            )));
+        }
         let mut instructions = state.candidates[parent].instructions.clone();
         instructions.insert(name.clone(), proposed.clone());
         let child = build(context.program, &instructions);

@@ -561,7 +561,13 @@ impl<M> SIMBA<M> {
                         Ok(added) => {
                             description.push_str(&format!(" append_a_demo: {added} demos"))
                         }
-                        Err(_) => continue, // a demo that does not fit: no candidate, as in DSPy
+                        Err(error) => {
+                            // A demo that does not fit: no candidate, as in DSPy.
+                            let what = format!("[step {step}] {description} append_a_demo");
+                            let trial = Trial::new(what, None, &usage, started.elapsed());
+                            state.trials.push(trial.failed(&error));
+                            continue;
+                        }
                     },
                     None => description.push_str(" append_a_demo: skipped"),
                 }
@@ -588,7 +594,13 @@ impl<M> SIMBA<M> {
                     }
                     Ok(None) => description.push_str(" append_a_rule: skipped"),
                     Err(error) if is_budget(&error) || is_fatal(&error) => return Err(error),
-                    Err(_) => continue, // the rule did not parse: no candidate, as in DSPy
+                    Err(error) => {
+                        // The rule did not parse: no candidate, as in DSPy.
+                        let what = format!("[step {step}] {description} append_a_rule");
+                        let trial = Trial::new(what, None, &usage, started.elapsed());
+                        state.trials.push(trial.failed(&error));
+                        continue;
+                    }
                 }
             }
             candidates.push((candidate, description, usage, started.elapsed()));
