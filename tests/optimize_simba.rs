@@ -340,6 +340,10 @@ async fn a_checkpoint_resumes_a_compile_stopped_by_the_budget() {
         resumed.report.usage.calls,
         whole.report.usage.calls
     );
+    // A finished compile started again returns at once, with no call.
+    let again = compile(LM::new(rule_task()), Some(path.clone())).await;
+    assert_eq!(again.report.usage.calls, 0);
+    assert_eq!(again.state().unwrap(), whole.state().unwrap());
     std::fs::remove_file(&path).ok();
 }
 

@@ -130,7 +130,8 @@ struct Settings {
 /// [`Evaluate`](dspy_core::evaluate::Evaluate), so a deterministic LM gives the same program for
 /// the same seed. With [`checkpoint`](Self::checkpoint) the state is saved after every
 /// iteration and a compile with the same arguments resumes from it (the budget apart: one given
-/// a larger budget carries on where the checkpoint stopped).
+/// a larger budget carries on where the checkpoint stopped). The file is kept once the compile
+/// finishes, so running it again returns the same program at once; delete it to start over.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};

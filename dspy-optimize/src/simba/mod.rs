@@ -73,7 +73,8 @@ struct Settings {
 /// with the best minibatch average so far, with [`CompileReport::stopped_by_budget`]; with
 /// [`checkpoint`](Self::checkpoint) the state is saved after every step and a compile with the
 /// same arguments resumes from it (`max_steps` apart: one given more steps carries on where the
-/// checkpoint stopped).
+/// checkpoint stopped). The file is kept once the compile finishes, so running it again returns
+/// the same program at once; delete it to start over.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
