@@ -96,7 +96,7 @@ fn metric(ex: &TrecQuestion, out: &TrecQuestionOutput) -> bool {
 }
 
 struct Args {
-    auto: AutoRun,
+    auto: Auto,
     candidates: Option<usize>,
     trials: Option<usize>,
     train: usize,
@@ -112,7 +112,7 @@ const USAGE: &str = "usage: mipro_pipeline [--auto light|medium|heavy] [--candid
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        auto: AutoRun::Light,
+        auto: Auto::Light,
         candidates: None,
         trials: None,
         train: 100,
@@ -138,9 +138,9 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--auto" => {
                 args.auto = match value.as_str() {
-                    "light" => AutoRun::Light,
-                    "medium" => AutoRun::Medium,
-                    "heavy" => AutoRun::Heavy,
+                    "light" => Auto::Light,
+                    "medium" => Auto::Medium,
+                    "heavy" => Auto::Heavy,
                     other => return Err(format!("unknown preset `{other}`")),
                 }
             }

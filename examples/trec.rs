@@ -15,20 +15,23 @@
 //!   - `random-search`: BootstrapFewShotWithRandomSearch, scored on a validation split;
 //!   - `knn` (the default): balanced labeled demos, then per question the most similar
 //!     training questions by BM25 (KNNFewShot);
-//!   - `ensemble`: the majority of three `knn` programs with other labeled demos and 8, 12
-//!     and 16 neighbours;
+//!   - `ensemble`: the majority of three `knn` programs with other labeled demos and 16, 20
+//!     and 24 neighbours;
 //!   - `mipro`: MIPROv2 (`auto = light`), instructions proposed by the LM and demo sets,
 //!     searched with TPE on a validation split;
 //!   - `copro`: COPRO, instructions only;
+//!   - `gepa`: GEPA (`auto = light`), instructions evolved by the LM reflecting on runs and
+//!     feedback;
+//!   - `simba`: SIMBA, demos and LM-written rules added step by step on minibatches;
 //!
-//!   `mipro` and `copro` resume from `<out>.checkpoint.json` when run again after a stop;
-//! - `--over-knn`: run `mipro` or `copro` on the `knn` program (its instructions and base
+//!   these four resume from `<out>.checkpoint.json` when run again after a stop;
+//! - `--over-knn`: run `mipro`, `copro`, `gepa` or `simba` on the `knn` program (its instructions and base
 //!   demos are searched; the neighbours still come per question);
 //! - `--test FILE`: also report accuracy on another labelled file (same JSONL format), as
 //!   `test accuracy: 0.812 (406/500)`;
 //! - `--dev N` (default 250), `--train N` (examples bootstrapping runs on, default 300),
 //!   `--per-class N` (labeled demos per class, default 8), `--neighbors N` (similar questions
-//!   per call for `knn`, default 12), `--seed N` (default 0), `--out FILE` (default
+//!   per call for `knn`, default 20), `--seed N` (default 0), `--out FILE` (default
 //!   `trec_compiled.json`; the compile report goes beside it);
 //! - `--no-zero-shot`: skip evaluating the uncompiled program (quicker when tuning).
 //!
@@ -65,7 +68,7 @@ struct ClassifyQuestion {
 
 const CLASSES: usize = 6;
 
-const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble|mipro|copro] \
+const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble|mipro|copro|gepa|simba] \
 [--test FILE] [--dev N] [--train N] [--per-class N] [--neighbors N] [--seed N] [--out FILE] \
 [--no-zero-shot] [--over-knn]";
 
@@ -90,7 +93,7 @@ fn parse_args() -> Result<Args, String> {
         dev: 250,
         train: 300,
         per_class: 8,
-        neighbors: 12,
+        neighbors: 20,
         seed: 0,
         out: "trec_compiled.json".into(),
         zero_shot: true,
@@ -129,7 +132,7 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown option `{other}`")),
         }
     }
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 9] = [
         "labeled",
         "bootstrap",
         "random-search",
@@ -137,6 +140,8 @@ fn parse_args() -> Result<Args, String> {
         "ensemble",
         "mipro",
         "copro",
+        "gepa",
+        "simba",
     ];
     if !KNOWN.contains(&args.optimizer.as_str()) {
         return Err(format!(
@@ -308,13 +313,13 @@ async fn main() -> dspy::Result<()> {
                 .await?;
             finish(compiled, &dev, &args, &label).await?
         }
-        "mipro" | "copro" if args.over_knn => {
+        "mipro" | "copro" | "gepa" | "simba" if args.over_knn => {
             let knn =
                 knn_program(&classify, &pool, args.per_class, args.neighbors, args.seed).await?;
             let compiled = compile_instructions(&knn, &train, &args).await?;
             finish(compiled, &dev, &args, &label).await?
         }
-        "mipro" | "copro" => {
+        "mipro" | "copro" | "gepa" | "simba" => {
             let compiled = compile_instructions(&classify, &train, &args).await?;
             finish(compiled, &dev, &args, &label).await?
         }
@@ -399,8 +404,9 @@ async fn knn_program(
     Ok(knn.into_program())
 }
 
-/// MIPROv2 (DSPy's `auto="light"` sizing) or COPRO, on `program` (the plain classifier, or
-/// the KNN program with `--over-knn`): instructions proposed by the LM, demo sets searched.
+/// MIPROv2 (DSPy's `auto="light"` sizing), COPRO, GEPA (`auto="light"`, 50 validation
+/// questions) or SIMBA, on `program` (the plain classifier, or the KNN program with
+/// `--over-knn`).
 async fn compile_instructions<P>(
     program: &P,
     train: &[ClassifyQuestion],
@@ -415,17 +421,52 @@ where
     let checkpoint = args.out.with_extension("checkpoint.json");
     // A validation split of its own, so the dev split stays unseen.
     let (valset, trainset) = train.split_at(train.len().min(100));
-    if args.optimizer == "copro" {
-        return COPRO::new(metric)
-            .breadth(6)
-            .depth(2)
-            .seed(args.seed)
-            .checkpoint(checkpoint)
-            .compile(program, valset)
-            .await;
+    match args.optimizer.as_str() {
+        "copro" => {
+            return COPRO::new(metric)
+                .breadth(6)
+                .depth(2)
+                .seed(args.seed)
+                .checkpoint(checkpoint)
+                .compile(program, valset)
+                .await;
+        }
+        "gepa" => {
+            // Feedback the reflection LM can learn from: what the answer should have been.
+            let feedback = |ex: &ClassifyQuestion, out: &ClassifyQuestionOutput| {
+                if ex.label == out.label {
+                    (1.0, "Correct.".to_string())
+                } else {
+                    let want = format!("{:?}", ex.label).to_lowercase();
+                    let got = format!("{:?}", out.label).to_lowercase();
+                    (
+                        0.0,
+                        format!("Wrong: the question expects {want}, not {got}."),
+                    )
+                }
+            };
+            let valset = &valset[..valset.len().min(50)];
+            return GEPA::new(feedback)
+                .auto(Auto::Light)
+                .seed(args.seed)
+                .checkpoint(checkpoint)
+                .compile_with_valset(program, trainset, valset)
+                .await;
+        }
+        "simba" => {
+            return SIMBA::new(metric)
+                .bsize(16)
+                .num_candidates(4)
+                .max_steps(4)
+                .seed(args.seed)
+                .checkpoint(checkpoint)
+                .compile(program, valset)
+                .await;
+        }
+        _ => {}
     }
     MIPROv2::new(metric)
-        .auto(AutoRun::Light)
+        .auto(Auto::Light)
         .max_bootstrapped_demos(CLASSES)
         .max_labeled_demos(args.per_class * CLASSES)
         .labeled_per_class("label")

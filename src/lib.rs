@@ -91,7 +91,7 @@ pub mod prelude {
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
     pub use dspy_core::{PredictionStream, StreamEvent};
-    pub use dspy_optimize::{AutoRun, COPRO, MIPROv2};
+    pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
         Embeddings, Ensemble, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,

@@ -5,7 +5,7 @@ mod support;
 
 use dspy::lm::Budget;
 use dspy::prelude::*;
-use dspy_optimize::{AutoRun, MIPROv2};
+use dspy_optimize::{Auto, MIPROv2};
 use support::instruct::{MAGIC, MagicSensitive, Proposer, QA, QAOutput, exact, qa_set};
 
 const PROPOSALS: [&str; 3] = [
@@ -304,7 +304,7 @@ async fn without_a_valset_the_last_80_percent_validate() {
         .unwrap_err();
     assert!(err.to_string().contains("at least 2"), "{err}");
     let err = MIPROv2::new(exact as fn(&QA, &QAOutput) -> bool)
-        .auto(AutoRun::Light)
+        .auto(Auto::Light)
         .num_trials(3)
         .compile(&Predict::<QA>::new(), &all)
         .await

@@ -14,6 +14,8 @@
 //! | [`COPRO`] | instructions proposed by a prompt model, refined over rounds from their scores, per predictor | proposals, plus one evaluation per candidate and round |
 //! | [`MIPROv2`] | grounded instruction proposals and demo sets, combined by Bayesian (TPE) search on minibatches | bootstrapping, proposals, one minibatch per trial, periodic full evaluations |
 //! | [`KNNFewShot`] | per input, the `k` most similar training examples as demos (BM25 or embeddings) | none at compile time |
+//! | [`GEPA`] | instructions evolved by an LM reflecting on runs and metric feedback, over a Pareto frontier of candidates | a metric-call budget: minibatches, validation passes, one reflection per iteration |
+//! | [`SIMBA`] | demos and LM-written rules added where the program's own runs disagree, step by step on minibatches | per step: `num_candidates` runs per example, one rule per bucket, the new programs on the minibatch |
 //! | [`Ensemble`] | several programs, one answer (majority or your reduce) | one per program per call |
 //!
 //! Shared behaviour:
@@ -59,31 +61,38 @@
 //! ```
 #![warn(missing_docs)]
 
+mod auto;
 mod bootstrap;
 pub mod checkpoint;
 mod compiled;
 mod copro;
 mod demos;
 mod ensemble;
+mod gepa;
 mod instruct;
 pub mod knn;
 mod labeled;
 mod mipro;
 mod random_search;
 mod report;
+mod rollout;
+mod simba;
 
+pub use auto::Auto;
 pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;
 pub use copro::COPRO;
 pub use dspy_core;
 pub use ensemble::{Ensemble, EnsembleProgram, Majority, Reduce};
+pub use gepa::{CandidateSelection, GEPA};
 #[cfg(feature = "openai")]
 pub use knn::OpenAiEmbedder;
 pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex, Similarity};
 pub use labeled::LabeledFewShot;
-pub use mipro::{AutoRun, MIPROv2};
+pub use mipro::MIPROv2;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, Trial};
+pub use simba::SIMBA;
 
 use dspy_core::Result;
 use std::future::Future;

@@ -8,7 +8,7 @@ use crate::checkpoint::{Checkpoint, fingerprint};
 use crate::demos::{all_fields, is_budget};
 use crate::instruct::{StepLog, models_key, scoped, score_on, snippet};
 use crate::random_search::{Candidate, build_candidate};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::{Auto, CompileReport, Compiled, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
@@ -20,39 +20,6 @@ use serde_json::json;
 use std::future::Future;
 use std::time::Instant;
 use tpe::{Tpe, TpeSettings};
-
-/// How much search `auto` mode buys, as DSPy's `auto="light" | "medium" | "heavy"`.
-///
-/// | preset | candidates `n` | validation examples |
-/// |---|---|---|
-/// | `Light` | 6 | 100 |
-/// | `Medium` | 12 | 300 |
-/// | `Heavy` | 18 | 1000 |
-///
-/// From `n`: `n` demo sets per predictor; `n / 2` instructions per predictor (`n` when
-/// optimizing zero-shot); `max(2 · v · log2(n), 1.5 · n)` trials, `v` being the number of
-/// parameters searched (one or two per predictor); the validation set is a random sample of at
-/// most that many examples, scored on minibatches when it has more than 50.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum AutoRun {
-    /// `n` = 6, at most 100 validation examples.
-    Light,
-    /// `n` = 12, at most 300 validation examples.
-    Medium,
-    /// `n` = 18, at most 1000 validation examples.
-    Heavy,
-}
-
-impl AutoRun {
-    /// Candidates and validation-set size of the preset.
-    fn sizes(self) -> (usize, usize) {
-        match self {
-            AutoRun::Light => (6, 100),
-            AutoRun::Medium => (12, 300),
-            AutoRun::Heavy => (18, 1000),
-        }
-    }
-}
 
 /// Below this many validation examples, `auto` mode scores every trial on all of them.
 const MIN_MINIBATCH_SIZE: usize = 50;
@@ -77,7 +44,7 @@ const MIN_MINIBATCH_SIZE: usize = 50;
 ///    fully scored is scored on the whole validation set; the sampler learns from every score.
 ///    The program returned is the best on the whole validation set.
 ///
-/// Sizes come from an [`AutoRun`] preset (default `Light`, as DSPy), or are set with
+/// Sizes come from an [`Auto`] preset (default `Light`, as DSPy), or are set with
 /// [`num_candidates`](Self::num_candidates) and [`num_trials`](Self::num_trials). Without a
 /// validation set, the last 80% of the training set is the validation set (as DSPy).
 /// Optimizing zero-shot (`max_bootstrapped_demos(0)` and `max_labeled_demos(0)`) searches
@@ -135,7 +102,7 @@ pub struct MIPROv2<M> {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct SearchSettings {
-    auto: Option<AutoRun>,
+    auto: Option<Auto>,
     num_candidates: Option<usize>,
     num_trials: Option<usize>,
     init_temperature: f32,
@@ -165,7 +132,7 @@ struct Found<P> {
 }
 
 impl<M> MIPROv2<M> {
-    /// MIPROv2 scored by `metric`, with DSPy's defaults: `AutoRun::Light`, up to 4
+    /// MIPROv2 scored by `metric`, with DSPy's defaults: `Auto::Light`, up to 4
     /// bootstrapped and 4 labeled demos, minibatches of 35 with a full evaluation every 5
     /// trials, every proposer aspect on.
     pub fn new(metric: M) -> Self {
@@ -176,7 +143,7 @@ impl<M> MIPROv2<M> {
                 ..BootstrapSettings::default()
             },
             search: SearchSettings {
-                auto: Some(AutoRun::Light),
+                auto: Some(Auto::Light),
                 num_candidates: None,
                 num_trials: None,
                 init_temperature: 1.0,
@@ -199,7 +166,18 @@ impl<M> MIPROv2<M> {
 
     /// Sizes the search with a preset (the default is `Light`); clears
     /// [`num_candidates`](Self::num_candidates) and [`num_trials`](Self::num_trials).
-    pub fn auto(mut self, run: AutoRun) -> Self {
+    ///
+    /// | preset | candidates `n` | validation examples |
+    /// |---|---|---|
+    /// | `Light` | 6 | 100 |
+    /// | `Medium` | 12 | 300 |
+    /// | `Heavy` | 18 | 1000 |
+    ///
+    /// From `n`: `n` demo sets per predictor; `n / 2` instructions per predictor (`n` when
+    /// optimizing zero-shot); `max(2 · v · log2(n), 1.5 · n)` trials, `v` being the number of
+    /// parameters searched (one or two per predictor); the validation set is a random sample of
+    /// at most that many examples, scored on minibatches when it has more than 50.
+    pub fn auto(mut self, run: Auto) -> Self {
         self.search.auto = Some(run);
         self.search.num_candidates = None;
         self.search.num_trials = None;
@@ -355,7 +333,7 @@ impl<M> MIPROv2<M> {
         if self.search.auto.is_none() && self.search.num_candidates.is_none() {
             return Err(Error::config(
                 "MIPROv2 without `auto` needs .num_candidates(n) (and optionally .num_trials(t)); \
-                 or use .auto(AutoRun::Light)",
+                 or use .auto(Auto::Light)",
             ));
         }
         let started = Instant::now();
@@ -945,7 +923,7 @@ mod tests {
         );
         assert_eq!(picked.len(), 100);
 
-        let heavy = MIPROv2::new(()).auto(AutoRun::Heavy);
+        let heavy = MIPROv2::new(()).auto(Auto::Heavy);
         let (plan, picked) = heavy.plan(2, &valset[..40], &mut Rng::new(0));
         // n = 18: max(2·4·log2 18, 27) = 33 trials; 40 examples are too few for minibatches.
         assert_eq!(
@@ -956,7 +934,7 @@ mod tests {
         let zero_shot = MIPROv2::new(())
             .max_bootstrapped_demos(0)
             .max_labeled_demos(0)
-            .auto(AutoRun::Medium);
+            .auto(Auto::Medium);
         let (plan, _) = zero_shot.plan(1, &valset, &mut Rng::new(0));
         // n = 12: every candidate an instruction; max(2·1·log2 12, 18) = 18 trials.
         assert_eq!((plan.instruction_candidates, plan.num_trials), (12, 18));
