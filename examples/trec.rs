@@ -15,8 +15,7 @@
 //!   - `random-search`: BootstrapFewShotWithRandomSearch, scored on a validation split;
 //!   - `knn` (the default): balanced labeled demos, then per question the most similar
 //!     training questions by BM25 (KNNFewShot);
-//!   - `ensemble`: the majority of three `knn` programs with other labeled demos and 16, 20
-//!     and 24 neighbours;
+//!   - `ensemble`: the majority of three `knn` programs with 16, 20 and 24 neighbours;
 //!   - `mipro`: MIPROv2 (`auto = light`), instructions proposed by the LM and demo sets,
 //!     searched with TPE on a validation split;
 //!   - `copro`: COPRO, instructions only;
@@ -25,8 +24,9 @@
 //!   - `simba`: SIMBA, demos and LM-written rules added step by step on minibatches;
 //!
 //!   these four resume from `<out>.checkpoint.json` when run again after a stop;
-//! - `--over-knn`: run `mipro`, `copro`, `gepa` or `simba` on the `knn` program (its instructions and base
-//!   demos are searched; the neighbours still come per question);
+//! - `--over-knn`: run `mipro`, `copro`, `gepa` or `simba` on the `knn` program (its
+//!   instructions and base demos are searched; the neighbours still come per question, from
+//!   the questions the optimizer does not score);
 //! - `--test FILE`: also report accuracy on another labelled file (same JSONL format), as
 //!   `test accuracy: 0.812 (406/500)`;
 //! - `--dev N` (default 250), `--train N` (examples bootstrapping runs on, default 300),
@@ -314,8 +314,11 @@ async fn main() -> dspy::Result<()> {
             finish(compiled, &dev, &args, &label).await?
         }
         "mipro" | "copro" | "gepa" | "simba" if args.over_knn => {
+            // The neighbours come from the rest of the pool: a question the optimizer scores
+            // must not find itself among them.
+            let rest = &pool[train.len()..];
             let knn =
-                knn_program(&classify, &pool, args.per_class, args.neighbors, args.seed).await?;
+                knn_program(&classify, rest, args.per_class, args.neighbors, args.seed).await?;
             let compiled = compile_instructions(&knn, &train, &args).await?;
             finish(compiled, &dev, &args, &label).await?
         }
@@ -343,16 +346,18 @@ async fn main() -> dspy::Result<()> {
             finish(Compiled::new(knn, report), &dev, &args, &label).await?
         }
         _ => {
-            // Three KNN programs that differ in their labeled demos (seed) and neighbours.
+            // Three KNN programs over the same labeled demos (so the embedded model computes
+            // them once for all three) with 16, 20 and 24 neighbours.
             let started = Instant::now();
             let mut report = CompileReport::new("Ensemble (majority of 3 KNN programs)", args.seed);
             let mut members = Vec::new();
             for i in 0..3u64 {
                 let neighbors = (args.neighbors + 4 * i as usize).saturating_sub(4).max(1);
-                let seed = args.seed.wrapping_add(i);
-                members.push(knn_program(&classify, &pool, args.per_class, neighbors, seed).await?);
+                members.push(
+                    knn_program(&classify, &pool, args.per_class, neighbors, args.seed).await?,
+                );
                 report.trials.push(Trial::new(
-                    format!("member {i}: labeled seed {seed}, {neighbors} neighbours"),
+                    format!("member {i}: {neighbors} neighbours"),
                     None,
                     &Default::default(),
                     started.elapsed(),

@@ -1010,6 +1010,20 @@ async fn knn_can_put_the_nearest_last_and_keep_the_programs_own_demos() {
         1,
         "the program itself is unchanged"
     );
+
+    // Calls made with the per-call demos are traced as the program's own predictor, so
+    // optimizers (GEPA, SIMBA, bootstrapping) can run over a KNN program.
+    let (out, trace) = with_lm(
+        LM::new(backend.clone()),
+        dspy::module::trace(compiled.call(input())),
+    )
+    .await;
+    out.unwrap();
+    let trace = trace.with_names(&compiled);
+    assert_eq!(trace.entries.len(), 1);
+    let own_id = DynPredictor::id(compiled.program());
+    assert_eq!(trace.entries[0].predictor, own_id);
+    assert!(trace.entries[0].name.is_some());
 }
 
 /// A stand-in embedding model: how often each topic word occurs.

@@ -31,6 +31,10 @@
 //!   [`CompileReport::stopped_by_budget`] set — not an error.
 //! - **Progress**: a bar per phase with the best score so far, drawn only on a terminal;
 //!   `.progress(false)` hides it.
+//! - **Instruction optimizers** ([`COPRO`], [`MIPROv2`], [`SIMBA`], [`GEPA`]) make their own
+//!   LM calls (proposals, summaries, reflections) through signatures of their own, on a
+//!   separate prompt model when given one (`.prompt_model(lm)`; GEPA's `.reflection_lm(lm)`),
+//!   and resume a killed compile from `.checkpoint(path)` (see [`checkpoint`]).
 //!
 //! ```
 //! use dspy_core::{DummyLm, LM, Parameters, Predict};

@@ -64,6 +64,10 @@ pub trait DynPredictor: Send + Sync {
     fn set_instructions(&mut self, instructions: Option<String>);
     /// Whether its instructions were replaced.
     fn has_own_instructions(&self) -> bool;
+    /// Takes `id` as its own. For a wrapper that runs a per-call copy of a program (with other
+    /// demos, say): giving the copy's predictors the original ids makes traces of the copy's
+    /// calls name the original predictors, which is what optimizers look them up by.
+    fn set_id(&mut self, id: PredictorId);
     /// Its demos, each as one JSON object of inputs and outputs.
     fn demos_json(&self) -> Result<Vec<FieldValues>>;
     /// Replaces its demos; each must deserialize into the signature, else [`Error::State`] names
@@ -103,6 +107,10 @@ impl<S: Signature> DynPredictor for Predict<S> {
 
     fn has_own_instructions(&self) -> bool {
         self.instructions.is_some()
+    }
+
+    fn set_id(&mut self, id: PredictorId) {
+        self.id = id;
     }
 
     fn demos_json(&self) -> Result<Vec<FieldValues>> {

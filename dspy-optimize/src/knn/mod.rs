@@ -251,9 +251,17 @@ where
         if self.layout.nearest_last {
             demos.reverse();
         }
-        // A copy per call: concurrent calls each see their own demos.
+        // A copy per call: concurrent calls each see their own demos. Its predictors keep the
+        // original ids, so traces of this call name the program's predictors.
+        let ids: Vec<_> = self
+            .program
+            .predictors()
+            .iter()
+            .map(|(_, p)| p.id())
+            .collect();
         let mut program = self.program.clone();
-        for (_, predictor) in program.predictors_mut() {
+        for ((_, predictor), id) in program.predictors_mut().into_iter().zip(ids) {
+            predictor.set_id(id);
             let fitting: Vec<FieldValues> = demos
                 .iter()
                 .filter(|d| fits(&*predictor, d))
