@@ -3,40 +3,15 @@
 //! needs it: GEPA must find it, for every predictor of a two-stage program; the same seed gives
 //! the same search; an LM budget stops it with the best so far; a checkpoint resumes it.
 
-use dspy::adapter::{Prompt, Role};
-use dspy::lm::{BoxFuture, Budget, LmRequest, LmResponse};
+mod support;
+use dspy::lm::{Budget, LmRequest};
 use dspy::prelude::*;
 use dspy_optimize::{Auto, CandidateSelection, GEPA};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-
-/// Answer with the capital city.
-#[derive(Signature, Clone, Debug, PartialEq)]
-struct Capital {
-    #[input]
-    country: String,
-    #[output]
-    city: String,
-}
-
-const CAPITALS: [(&str, &str); 6] = [
-    ("France", "Paris"),
-    ("Peru", "Lima"),
-    ("Egypt", "Cairo"),
-    ("Japan", "Tokyo"),
-    ("Chile", "Santiago"),
-    ("Norway", "Oslo"),
-];
-
-fn capitals() -> Vec<Capital> {
-    CAPITALS
-        .iter()
-        .map(|(country, city)| Capital {
-            country: country.to_string(),
-            city: city.to_string(),
-        })
-        .collect()
-}
+use support::capitals::{
+    Capital, CapitalOutput, Scripted, capitals, city_of, summary, system_and_user, temp,
+};
 
 /// Right with feedback, or wrong with the reason, as a GEPA metric gives it.
 fn capital_feedback(ex: &Capital, out: &CapitalOutput) -> (f64, String) {
@@ -52,61 +27,11 @@ fn capital_feedback(ex: &Capital, out: &CapitalOutput) -> (f64, String) {
         )
     }
 }
-
-/// The system message (instructions, fields) and the last user message of a chat prompt.
-fn parts(prompt: &Prompt) -> (String, String) {
-    match prompt {
-        Prompt::Chat(messages) => {
-            let system = messages
-                .iter()
-                .filter(|m| m.role == Role::System)
-                .map(|m| m.content.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
-            let user = messages
-                .iter()
-                .rev()
-                .find(|m| m.role == Role::User)
-                .map(|m| m.content.clone())
-                .unwrap_or_default();
-            (system, user)
-        }
-        Prompt::Text(text) => (text.clone(), text.clone()),
-    }
-}
-
-/// A task model that answers by a rule over (system message, user message), rendered by a
-/// `DummyLm` so the answer goes through the real parsers.
-struct Scripted<F>(F);
-
-impl<F> std::fmt::Debug for Scripted<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Scripted")
-    }
-}
-
-impl<F> LanguageModel for Scripted<F>
-where
-    F: Fn(&str, &str) -> Value + Send + Sync,
-{
-    fn model(&self) -> &str {
-        "scripted"
-    }
-
-    fn complete(&self, request: LmRequest) -> BoxFuture<'_, dspy::Result<LmResponse>> {
-        let (system, user) = parts(&request.prompt);
-        let answer = (self.0)(&system, &user);
-        Box::pin(async move { DummyLm::new([answer]).complete(request).await })
-    }
-}
-
 /// Knows every capital, but says so only when its instructions contain `MAGIC`.
-fn capital_task() -> Scripted<impl Fn(&str, &str) -> Value + Send + Sync> {
-    Scripted(|system: &str, user: &str| {
-        let city = CAPITALS
-            .iter()
-            .find(|(country, _)| user.contains(country))
-            .map_or("Atlantis", |(_, city)| city);
+fn capital_task() -> Scripted<impl Fn(&LmRequest) -> Value + Send + Sync> {
+    Scripted(|request: &LmRequest| {
+        let (system, user, _) = system_and_user(&request.prompt);
+        let city = city_of(&user);
         if system.contains("MAGIC") {
             json!({ "city": city })
         } else {
@@ -132,14 +57,6 @@ fn gepa() -> GEPA<Feedback> {
     GEPA::new(capital_feedback as Feedback)
         .max_metric_calls(40)
         .progress(false)
-}
-
-fn summary(report: &CompileReport) -> Vec<(String, Option<f64>)> {
-    report
-        .trials
-        .iter()
-        .map(|t| (t.candidate.clone(), t.score))
-        .collect()
 }
 
 #[tokio::test]
@@ -256,10 +173,6 @@ async fn an_lm_budget_stops_gepa_with_the_best_so_far() {
     assert_eq!(compiled.instructions, None);
 }
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("dspy-gepa-{}-{name}.json", std::process::id()))
-}
-
 #[tokio::test]
 async fn a_checkpoint_resumes_a_compile_stopped_by_the_budget() {
     let trainset = capitals();
@@ -286,7 +199,7 @@ async fn a_checkpoint_resumes_a_compile_stopped_by_the_budget() {
     assert!(!whole.report.stopped_by_budget);
     assert_eq!(whole.instructions.as_deref(), Some(MAGIC));
 
-    let path = temp("resume");
+    let path = temp("gepa", "resume");
     std::fs::remove_file(&path).ok();
     let limited = LM::builder(capital_task())
         .budget(Budget::new().max_calls(13))
@@ -389,8 +302,9 @@ impl Module for TwoStage {
 /// (which it does under `TOPIC-MAGIC`); `B` ones only under `ANSWER-MAGIC`; `C` ones whenever
 /// the topic is the seed's `misc` or the answer stage has `ANSWER-MAGIC`. So each magic phrase
 /// helps some examples, the topic one alone hurts others, and both together are best.
-fn two_stage_task() -> Scripted<impl Fn(&str, &str) -> Value + Send + Sync> {
-    Scripted(|system: &str, user: &str| {
+fn two_stage_task() -> Scripted<impl Fn(&LmRequest) -> Value + Send + Sync> {
+    Scripted(|request: &LmRequest| {
+        let (system, user, _) = system_and_user(&request.prompt);
         if !system.contains("[[ ## answer ## ]]") {
             let topic = if system.contains("TOPIC-MAGIC") {
                 "geo"
@@ -529,7 +443,7 @@ async fn current_best_selection_and_auto_budgets_work_too() {
 
 #[tokio::test]
 async fn a_larger_budget_carries_on_from_the_checkpoint() {
-    let path = temp("more");
+    let path = temp("gepa", "more");
     std::fs::remove_file(&path).ok();
     let compile = |calls: usize, checkpoint: Option<PathBuf>| async move {
         let mut gepa = gepa()

@@ -3,40 +3,15 @@
 //! that writes the magic rule only for one example's bucket. SIMBA must find the rule (or the
 //! demos); the same seed gives the same search; an LM budget stops it; a checkpoint resumes it.
 
-use dspy::adapter::{Prompt, Role};
-use dspy::lm::{BoxFuture, Budget, LmRequest, LmResponse};
+mod support;
+use dspy::lm::{Budget, LmRequest};
 use dspy::prelude::*;
 use dspy_optimize::SIMBA;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-
-/// Answer with the capital city.
-#[derive(Signature, Clone, Debug, PartialEq)]
-struct Capital {
-    #[input]
-    country: String,
-    #[output]
-    city: String,
-}
-
-const CAPITALS: [(&str, &str); 6] = [
-    ("France", "Paris"),
-    ("Peru", "Lima"),
-    ("Egypt", "Cairo"),
-    ("Japan", "Tokyo"),
-    ("Chile", "Santiago"),
-    ("Norway", "Oslo"),
-];
-
-fn capitals() -> Vec<Capital> {
-    CAPITALS
-        .iter()
-        .map(|(country, city)| Capital {
-            country: country.to_string(),
-            city: city.to_string(),
-        })
-        .collect()
-}
+use support::capitals::{
+    CAPITALS, Capital, CapitalOutput, Scripted, capitals, city_of, summary, system_and_user, temp,
+};
 
 fn metric(ex: &Capital, out: &CapitalOutput) -> (f64, String) {
     if ex.city == out.city {
@@ -47,58 +22,6 @@ fn metric(ex: &Capital, out: &CapitalOutput) -> (f64, String) {
             format!("The capital is {}, not {}.", ex.city, out.city),
         )
     }
-}
-
-/// A model that answers by a rule over the request, rendered by a `DummyLm` so the answer goes
-/// through the real parsers.
-struct Scripted<F>(F);
-
-impl<F> std::fmt::Debug for Scripted<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Scripted")
-    }
-}
-
-impl<F> LanguageModel for Scripted<F>
-where
-    F: Fn(&LmRequest) -> Value + Send + Sync,
-{
-    fn model(&self) -> &str {
-        "scripted"
-    }
-
-    fn complete(&self, request: LmRequest) -> BoxFuture<'_, dspy::Result<LmResponse>> {
-        let answer = (self.0)(&request);
-        Box::pin(async move { DummyLm::new([answer]).complete(request).await })
-    }
-}
-
-fn system_and_user(prompt: &Prompt) -> (String, String, usize) {
-    match prompt {
-        Prompt::Chat(messages) => {
-            let system = messages
-                .iter()
-                .filter(|m| m.role == Role::System)
-                .map(|m| m.content.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
-            let user = messages
-                .iter()
-                .rev()
-                .find(|m| m.role == Role::User)
-                .map(|m| m.content.clone())
-                .unwrap_or_default();
-            (system, user, messages.len())
-        }
-        Prompt::Text(text) => (text.clone(), text.clone(), 1),
-    }
-}
-
-fn city_of(user: &str) -> &'static str {
-    CAPITALS
-        .iter()
-        .find(|(country, _)| user.contains(country))
-        .map_or("Atlantis", |(_, city)| *city)
 }
 
 /// Right on sampler 0's runs (rollout id 0), or always when its instructions say `MAGIC`.
@@ -150,14 +73,6 @@ fn simba() -> SIMBA<Feedback> {
         .num_candidates(4)
         .max_steps(4)
         .progress(false)
-}
-
-fn summary(report: &CompileReport) -> Vec<(String, Option<f64>)> {
-    report
-        .trials
-        .iter()
-        .map(|t| (t.candidate.clone(), t.score))
-        .collect()
 }
 
 #[tokio::test]
@@ -294,10 +209,6 @@ async fn an_lm_budget_stops_simba_with_the_best_so_far() {
     assert_eq!(compiled.instructions, None);
 }
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("dspy-simba-{}-{name}.json", std::process::id()))
-}
-
 #[tokio::test]
 async fn a_checkpoint_resumes_a_compile_stopped_by_the_budget() {
     let compile = |task: LM, checkpoint: Option<PathBuf>| async move {
@@ -315,7 +226,7 @@ async fn a_checkpoint_resumes_a_compile_stopped_by_the_budget() {
     let whole = compile(LM::new(rule_task()), None).await;
     assert!(!whole.report.stopped_by_budget);
 
-    let path = temp("resume");
+    let path = temp("simba", "resume");
     std::fs::remove_file(&path).ok();
     // Enough for the first step (16 sampled runs, up to 5 new programs on 4 examples), not the
     // second.
