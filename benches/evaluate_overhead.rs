@@ -30,7 +30,7 @@ struct Classify {
 }
 
 const N: usize = 10_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 11;
 const CONCURRENCY: usize = 32;
 
 fn median(mut times: Vec<Duration>) -> Duration {

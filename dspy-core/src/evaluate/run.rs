@@ -2,7 +2,7 @@
 
 use super::progress::Progress;
 use super::{EvaluationReport, ExampleResult, Metric};
-use crate::lm::{UsageReport, track_usage};
+use crate::lm::{UsageReport, current_usage, track_usage};
 use crate::module::Module;
 use crate::signature::Example;
 use crate::{Error, Result};
@@ -134,7 +134,7 @@ impl<M> Evaluate<M> {
         // A fixed pool of workers pulls examples by index: one future per worker, not one
         // (large, heap-allocated) future per example.
         let mut workers: FuturesUnordered<_> = (0..self.concurrency.min(devset.len()))
-            .map(|_| self.worker(program, devset, &shared, &progress))
+            .map(|_| track_usage(self.worker(program, devset, &shared, &progress)))
             .collect();
         while workers.next().await.is_some() {
             if shared.stop.load(Ordering::Relaxed) {
@@ -252,7 +252,11 @@ impl<M> Evaluate<M> {
                 Err(e) => (Err(e), self.failure_score, None),
             }
         };
-        let ((output, score, feedback), usage) = track_usage(run).await;
+        // The worker's usage scope, read before and after: the example's own usage, without a
+        // scope (an allocation and a task-local swap) per example.
+        let before = current_usage().unwrap_or_default();
+        let (output, score, feedback) = run.await;
+        let usage = current_usage().unwrap_or_default().since(&before);
         ExampleResult {
             index,
             example: example.clone(),

@@ -200,6 +200,33 @@ impl UsageReport {
         self.usage.total()
     }
 
+    /// What was used between an `earlier` reading of the same counters and this one: the
+    /// usage of one step inside a longer [`track_usage`] scope, read before and after it with
+    /// [`current_usage`] (cheaper than a scope per step when there are many small steps).
+    ///
+    /// ```
+    /// use dspy_core::lm::UsageReport;
+    /// let before = UsageReport { calls: 2, cost: 0.5, ..Default::default() };
+    /// let after = UsageReport { calls: 5, cost: 0.75, ..Default::default() };
+    /// let step = after.since(&before);
+    /// assert_eq!((step.calls, step.cost), (3, 0.25));
+    /// ```
+    pub fn since(&self, earlier: &UsageReport) -> UsageReport {
+        let tokens = |now: Usage, then: Usage| Usage {
+            prompt_tokens: now.prompt_tokens.saturating_sub(then.prompt_tokens),
+            completion_tokens: now.completion_tokens.saturating_sub(then.completion_tokens),
+        };
+        UsageReport {
+            calls: self.calls.saturating_sub(earlier.calls),
+            cache_hits: self.cache_hits.saturating_sub(earlier.cache_hits),
+            failed_calls: self.failed_calls.saturating_sub(earlier.failed_calls),
+            refused_calls: self.refused_calls.saturating_sub(earlier.refused_calls),
+            usage: tokens(self.usage, earlier.usage),
+            cached_usage: tokens(self.cached_usage, earlier.cached_usage),
+            cost: (self.cost - earlier.cost).max(0.0),
+        }
+    }
+
     fn add_outcome(&mut self, outcome: &Outcome) {
         match *outcome {
             Outcome::Answered { usage, cost } => {
