@@ -408,6 +408,7 @@ impl<M> GEPA<M> {
         };
         let key = fingerprint(&[
             &serde_json::to_value(&unbudgeted)?,
+            &crate::instruct::models_key(self.reflection_lm.as_ref(), self.task_lm.as_ref()),
             &serde_json::to_value(program.state()?)?,
             &serde_json::to_value(trainset)?,
             &serde_json::to_value(valset)?,

@@ -305,6 +305,7 @@ impl<M> SIMBA<M> {
         };
         let key = fingerprint(&[
             &serde_json::to_value(&unbounded)?,
+            &crate::instruct::models_key(self.prompt_lm.as_ref(), self.task_lm.as_ref()),
             &serde_json::to_value(program.state()?)?,
             &serde_json::Value::Array(
                 fields
