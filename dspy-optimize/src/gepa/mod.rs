@@ -363,12 +363,7 @@ impl<M> GEPA<M> {
         E: Example<Input = P::Input> + Serialize + Clone,
         M: Metric<E, P::Output>,
     {
-        let started = Instant::now();
-        let (searched, usage) = track_usage(self.search(program, trainset, valset)).await;
-        let (best, mut report) = searched?;
-        report.usage = usage;
-        report.elapsed = started.elapsed();
-        Ok(Compiled::new(best, report))
+        crate::compiled::run_search(self.search(program, trainset, valset)).await
     }
 
     async fn search<P, E>(

@@ -274,12 +274,7 @@ impl<M> SIMBA<M> {
         E: Example<Input = P::Input> + Serialize,
         M: Metric<E, P::Output>,
     {
-        let started = Instant::now();
-        let (searched, usage) = track_usage(self.search(program, trainset)).await;
-        let (best, mut report) = searched?;
-        report.usage = usage;
-        report.elapsed = started.elapsed();
-        Ok(Compiled::new(best, report))
+        crate::compiled::run_search(self.search(program, trainset)).await
     }
 
     async fn search<P, E>(&self, program: &P, trainset: &[E]) -> Result<(P, CompileReport)>
