@@ -8,6 +8,8 @@
 //! # a stronger model for reflection than for the task:
 //! DSPY_REFLECTION_LM=openai/gpt-4o DSPY_LM=openai/gpt-4o-mini OPENAI_API_KEY=sk-... \
 //!     cargo run --release --example gepa_pipeline
+//! # all in process: the embedded base model runs the task, the small chat model reflects
+//! DSPY_LM=local DSPY_REFLECTION_LM=local-instruct cargo run --release --features local --example gepa_pipeline
 //! ```
 //!
 //! Options: `--calls N` (GEPA's budget of metric calls, default 400), `--train N` (questions
@@ -192,11 +194,14 @@ async fn main() -> dspy::Result<()> {
             return Ok(());
         }
     };
-    // The reflection LM: DSPY_REFLECTION_LM names another model (same endpoint settings), else
-    // the task LM reflects too.
+    // The reflection LM: DSPY_REFLECTION_LM names another model (same endpoint settings, or
+    // `local-instruct` for the small local chat model), else the task LM reflects too.
     let reflection = match std::env::var("DSPY_REFLECTION_LM") {
         Ok(spec) => LM::from_lookup(|name| match name {
             "DSPY_LM" => Some(spec.clone()),
+            // DSPY_LM_MODE is the task model's: this one is a chat model unless
+            // DSPY_REFLECTION_LM_MODE says otherwise.
+            "DSPY_LM_MODE" => std::env::var("DSPY_REFLECTION_LM_MODE").ok(),
             other => std::env::var(other).ok(),
         })?,
         Err(_) => lm.clone(),

@@ -6,6 +6,11 @@
 //! ```sh
 //! DSPY_LM=openai/gpt-4o-mini OPENAI_API_KEY=sk-... cargo run --release --example mipro_pipeline
 //! DSPY_LM=ollama/llama3.2 cargo run --release --example mipro_pipeline -- --trials 10
+//! # a stronger model proposes than runs the task:
+//! DSPY_PROMPT_LM=openai/gpt-4o DSPY_LM=openai/gpt-4o-mini OPENAI_API_KEY=sk-... \
+//!     cargo run --release --example mipro_pipeline
+//! # all in process: the embedded base model runs the task, the small chat model proposes
+//! DSPY_LM=local DSPY_PROMPT_LM=local-instruct cargo run --release --features local --example mipro_pipeline
 //! ```
 //!
 //! Options (all optional): `--auto light|medium|heavy` (default `light`), or `--candidates N`
@@ -190,7 +195,23 @@ async fn main() -> dspy::Result<()> {
             return Ok(());
         }
     };
-    println!("LM: {}", lm.model());
+    // The prompt model: DSPY_PROMPT_LM names another model (same endpoint settings, or
+    // `local-instruct` for the small local chat model), else the task LM proposes too.
+    let prompt_lm = match std::env::var("DSPY_PROMPT_LM") {
+        Ok(spec) => Some(LM::from_lookup(|name| match name {
+            "DSPY_LM" => Some(spec.clone()),
+            // DSPY_LM_MODE is the task model's: this one is a chat model unless
+            // DSPY_PROMPT_LM_MODE says otherwise.
+            "DSPY_LM_MODE" => std::env::var("DSPY_PROMPT_LM_MODE").ok(),
+            other => std::env::var(other).ok(),
+        })?),
+        Err(_) => None,
+    };
+    println!(
+        "task LM: {}, prompt LM: {}",
+        lm.model(),
+        prompt_lm.as_ref().map_or(lm.model(), |p| p.model())
+    );
     dspy::configure(lm);
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/trec/train.jsonl");
@@ -212,12 +233,15 @@ async fn main() -> dspy::Result<()> {
     };
     let before = accuracy(&program, &dev, "dev, as written").await?;
 
-    // The prompt model (which proposes) and the task model (which runs the program) are the
-    // configured LM here; `.prompt_model(lm)` / `.task_model(lm)` set them apart.
+    // The task model (which runs the program) is the configured LM; `.task_model(lm)` would
+    // set another.
     let mut mipro = MIPROv2::new(metric)
         .auto(args.auto)
         .seed(args.seed)
         .checkpoint(&args.checkpoint);
+    if let Some(lm) = prompt_lm {
+        mipro = mipro.prompt_model(lm);
+    }
     if let Some(n) = args.candidates {
         mipro = mipro.num_candidates(n);
     }

@@ -27,6 +27,10 @@
 //! - `--over-knn`: run `mipro`, `copro`, `gepa` or `simba` on the `knn` program (its
 //!   instructions and base demos are searched; the neighbours still come per question, from
 //!   the questions the optimizer does not score);
+//! - `--prompt-model instruct|FILE.gguf` (with the `local` feature): an instruction-tuned
+//!   model run in process in chat mode (`instruct`: the small one dspy fetches, SmolLM2 135M
+//!   Instruct) proposes the instructions for `mipro`, `copro`, `gepa` and `simba`; otherwise
+//!   the task LM proposes them too;
 //! - `--test FILE`: also report accuracy on another labelled file (same JSONL format), as
 //!   `test accuracy: 0.812 (406/500)`;
 //! - `--dev N` (default 250), `--train N` (examples bootstrapping runs on, default 300),
@@ -70,7 +74,7 @@ const CLASSES: usize = 6;
 
 const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble|mipro|copro|gepa|simba] \
 [--test FILE] [--dev N] [--train N] [--per-class N] [--neighbors N] [--seed N] [--out FILE] \
-[--no-zero-shot] [--over-knn]";
+[--no-zero-shot] [--over-knn] [--prompt-model instruct|FILE.gguf]";
 
 #[derive(Debug)]
 struct Args {
@@ -84,6 +88,7 @@ struct Args {
     out: PathBuf,
     zero_shot: bool,
     over_knn: bool,
+    prompt_model: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -98,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
         out: "trec_compiled.json".into(),
         zero_shot: true,
         over_knn: false,
+        prompt_model: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -129,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
             "--neighbors" => args.neighbors = number("--neighbors")?.max(1),
             "--seed" => args.seed = number("--seed")? as u64,
             "--out" => args.out = value.clone().into(),
+            "--prompt-model" => args.prompt_model = Some(value.clone().into()),
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -409,6 +416,29 @@ async fn knn_program(
     Ok(knn.into_program())
 }
 
+/// An instruction-tuned model run in process as a chat model, with the production layers.
+#[cfg(feature = "local")]
+fn prompt_model(path: &Path) -> dspy::Result<LM> {
+    let lm = if path == Path::new("instruct") {
+        LM::local_instruct()?
+    } else {
+        let local = dspy::lm::LocalLm::builder()
+            .model_path(path)
+            .chat(true)
+            .build()?;
+        LM::builder(local).with_defaults().retries(0).build()
+    };
+    println!("prompt model: {}", lm.model());
+    Ok(lm)
+}
+
+#[cfg(not(feature = "local"))]
+fn prompt_model(_: &Path) -> dspy::Result<LM> {
+    Err(dspy::Error::config(
+        "--prompt-model runs a model in process: build with `--features local`",
+    ))
+}
+
 /// MIPROv2 (DSPy's `auto="light"` sizing), COPRO, GEPA (`auto="light"`, 50 validation
 /// questions) or SIMBA, on `program` (the plain classifier, or the KNN program with
 /// `--over-knn`).
@@ -426,15 +456,19 @@ where
     let checkpoint = args.out.with_extension("checkpoint.json");
     // A validation split of its own, so the dev split stays unseen.
     let (valset, trainset) = train.split_at(train.len().min(100));
+    // The task LM proposes instructions too, unless --prompt-model names another.
+    let prompt_lm = args.prompt_model.as_deref().map(prompt_model).transpose()?;
     match args.optimizer.as_str() {
         "copro" => {
-            return COPRO::new(metric)
+            let mut copro = COPRO::new(metric)
                 .breadth(6)
                 .depth(2)
                 .seed(args.seed)
-                .checkpoint(checkpoint)
-                .compile(program, valset)
-                .await;
+                .checkpoint(checkpoint);
+            if let Some(lm) = prompt_lm {
+                copro = copro.prompt_model(lm);
+            }
+            return copro.compile(program, valset).await;
         }
         "gepa" => {
             // Feedback the reflection LM can learn from: what the answer should have been.
@@ -451,34 +485,40 @@ where
                 }
             };
             let valset = &valset[..valset.len().min(50)];
-            return GEPA::new(feedback)
+            let mut gepa = GEPA::new(feedback)
                 .auto(Auto::Light)
                 .seed(args.seed)
-                .checkpoint(checkpoint)
-                .compile_with_valset(program, trainset, valset)
-                .await;
+                .checkpoint(checkpoint);
+            if let Some(lm) = prompt_lm {
+                gepa = gepa.reflection_lm(lm);
+            }
+            return gepa.compile_with_valset(program, trainset, valset).await;
         }
         "simba" => {
-            return SIMBA::new(metric)
+            let mut simba = SIMBA::new(metric)
                 .bsize(16)
                 .num_candidates(4)
                 .max_steps(4)
                 .seed(args.seed)
-                .checkpoint(checkpoint)
-                .compile(program, valset)
-                .await;
+                .checkpoint(checkpoint);
+            if let Some(lm) = prompt_lm {
+                simba = simba.prompt_model(lm);
+            }
+            return simba.compile(program, valset).await;
         }
         _ => {}
     }
-    MIPROv2::new(metric)
+    let mut mipro = MIPROv2::new(metric)
         .auto(Auto::Light)
         .max_bootstrapped_demos(CLASSES)
         .max_labeled_demos(args.per_class * CLASSES)
         .labeled_per_class("label")
         .seed(args.seed)
-        .checkpoint(checkpoint)
-        .compile_with_valset(program, trainset, valset)
-        .await
+        .checkpoint(checkpoint);
+    if let Some(lm) = prompt_lm {
+        mipro = mipro.prompt_model(lm);
+    }
+    mipro.compile_with_valset(program, trainset, valset).await
 }
 
 /// Reports the compile, evaluates the compiled program on `dev` (and `--test`), and saves it:

@@ -387,6 +387,10 @@ async fn from_env_falls_back_to_the_local_model() {
     assert!(!nothing.capabilities().chat);
     let asked = LM::from_lookup(|n| (n == "DSPY_LM").then(|| "local".to_string())).unwrap();
     assert_eq!(asked.model(), "gemma-3-270m");
+    let instruct =
+        LM::from_lookup(|n| (n == "DSPY_LM").then(|| "local-instruct".to_string())).unwrap();
+    assert_eq!(instruct.model(), "smollm2-135m-instruct");
+    assert!(instruct.capabilities().chat);
     #[cfg(feature = "openai")]
     {
         let endpoint = LM::from_lookup(|n| match n {
@@ -396,4 +400,65 @@ async fn from_env_falls_back_to_the_local_model() {
         .unwrap();
         assert_eq!(endpoint.model(), "llama3.2", "a configured endpoint wins");
     }
+}
+
+/// Answer the question with a short factual answer.
+#[derive(Signature, Clone, Debug)]
+struct Factoid {
+    #[input]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+#[tokio::test]
+async fn the_instruct_model_chats_through_its_template_and_answers_in_json() {
+    let _one = one_at_a_time().await;
+    let local = LocalLm::builder()
+        .instruct_model()
+        .context_size(2048)
+        .build()
+        .unwrap();
+    assert_eq!(local.model(), "smollm2-135m-instruct");
+    let caps = local.capabilities();
+    assert!(caps.chat && caps.schema_enforced, "{caps:?}");
+    let lm = LM::new(local.clone());
+
+    // Chat messages, the JSON adapter, and an answer a model this small still gets right.
+    let factoid = Predict::<Factoid>::new().with_lm(lm.clone());
+    let paris = factoid
+        .forward(FactoidInput {
+            question: "What is the capital of France?".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        paris.output.answer.to_lowercase().contains("paris"),
+        "{:?}",
+        paris.raw
+    );
+    let sent = factoid
+        .render(&FactoidInput {
+            question: "What is the capital of France?".into(),
+        })
+        .unwrap();
+    assert!(matches!(sent.prompt, Prompt::Chat(_)), "{:?}", sent.prompt);
+
+    // Typed outputs hold whatever the model thinks: the grammar keeps every label valid.
+    let classify = Predict::<Classify>::new().with_lm(lm);
+    for question in [
+        "Who wrote Hamlet ?",
+        "How far is the Moon ?",
+        "What does NASA stand for ?",
+    ] {
+        let label = classify
+            .call(ClassifyInput {
+                question: question.into(),
+            })
+            .await;
+        assert!(label.is_ok(), "{question}: {label:?}");
+    }
+    let stats = local.stats();
+    assert_eq!(stats.requests, 4);
+    assert_eq!(stats.grammar_errors, 0);
 }

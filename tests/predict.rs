@@ -318,6 +318,31 @@ async fn completion_models_with_structured_output_get_the_schema_for_a_grammar()
 }
 
 #[tokio::test]
+async fn chat_models_that_enforce_the_schema_get_json_answers_by_default() {
+    let markers = DummyLm::new([json!({"label": "human"})]);
+    let enforced = DummyLm::new([json!({"label": "human"})])
+        .structured_output(true)
+        .schema_enforced(true);
+    for dummy in [&markers, &enforced] {
+        let out = Predict::<Classify>::new()
+            .with_lm(LM::new(dummy.clone()))
+            .call(ask("Who ?"))
+            .await
+            .unwrap();
+        assert_eq!(out.label, Kind::Human);
+    }
+    let (markers, enforced) = (
+        markers.last_request().unwrap(),
+        enforced.last_request().unwrap(),
+    );
+    assert_eq!(markers.answer_format, Some(AnswerFormat::Markers));
+    assert_eq!(enforced.answer_format, Some(AnswerFormat::Json));
+    assert!(matches!(enforced.prompt, Prompt::Chat(_)));
+    let schema = enforced.response_schema.unwrap().schema;
+    assert_eq!(schema["required"], json!(["label"]));
+}
+
+#[tokio::test]
 async fn json_adapter_sends_the_schema_when_supported() {
     let dummy = DummyLm::new([json!({"count": 3, "sure": false})]).structured_output(true);
     let predict = Predict::<Count>::new()

@@ -16,9 +16,15 @@ use std::path::{Path, PathBuf};
 /// already made, a compile killed midway costs only the step it was in.
 ///
 /// The state is stored with the optimizer's name and a [`fingerprint`] of everything the
-/// compile depends on (its settings and seed, the program's starting state, the training
-/// set): a checkpoint left by a different compile is ignored, never half-applied. The file is
-/// written to a temporary name and renamed, so a kill mid-write leaves the previous state.
+/// compile depends on (its settings and seed, the models' names, the program's starting state,
+/// the training set): a checkpoint left by a different compile is ignored, never half-applied.
+/// The file is written to a temporary name and renamed, so a kill mid-write leaves the previous
+/// state.
+///
+/// The program's state is what [`Parameters::state`](dspy_core::Parameters::state) saves: its
+/// predictors' instructions and demos. Anything else a program holds is not in the key, such as
+/// the examples a [`KnnProgram`](crate::KnnProgram) draws neighbours from: after changing those,
+/// delete the checkpoint (or give it another path) to start over.
 ///
 /// ```
 /// use dspy_optimize::checkpoint::{Checkpoint, fingerprint};

@@ -87,6 +87,7 @@ impl DummyLm {
             capabilities: Capabilities {
                 chat: true,
                 structured_output: false,
+                schema_enforced: false,
             },
             chunk_chars: DEFAULT_CHUNK_CHARS,
             mode: Arc::new(mode),
@@ -114,6 +115,18 @@ impl DummyLm {
     /// Pretends to support structured output (so `response_schema` is sent).
     pub fn structured_output(mut self, on: bool) -> Self {
         self.capabilities.structured_output = on;
+        self
+    }
+
+    /// Pretends to decode under a grammar, as the local model does (so a chat model's
+    /// predictors default to [`JsonAdapter`](crate::JsonAdapter)).
+    ///
+    /// ```
+    /// use dspy_core::lm::{DummyLm, LanguageModel};
+    /// assert!(DummyLm::new([]).schema_enforced(true).capabilities().schema_enforced);
+    /// ```
+    pub fn schema_enforced(mut self, on: bool) -> Self {
+        self.capabilities.schema_enforced = on;
         self
     }
 

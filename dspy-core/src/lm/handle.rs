@@ -158,7 +158,8 @@ impl LM {
     /// `openrouter/...`, or any `name/model` with `OPENAI_BASE_URL` set); without it,
     /// `OPENAI_API_KEY` alone selects `openai/gpt-4o-mini`. `DSPY_LM_MODE=completion` uses the
     /// text completions endpoint (base models). With no endpoint configured (or `DSPY_LM=local`)
-    /// and the `local` feature on, this is [`LM::local`]; otherwise
+    /// and the `local` feature on, this is [`LM::local`] (`DSPY_LM=local-instruct`:
+    /// [`LM::local_instruct`]); otherwise
     /// [`Error::Config`](crate::Error::Config) saying what to set.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -184,6 +185,15 @@ impl LM {
         }
         let spec = get("DSPY_LM").unwrap_or_default();
         let spec = spec.trim();
+        if spec.eq_ignore_ascii_case("local-instruct") {
+            #[cfg(feature = "local")]
+            return LM::local_instruct();
+            #[cfg(not(feature = "local"))]
+            return Err(crate::Error::config(
+                "DSPY_LM=local-instruct needs dspy's `local` feature (the embedded llama.cpp \
+                 model): enable it",
+            ));
+        }
         let wants_local =
             spec.eq_ignore_ascii_case("local") || spec.to_ascii_lowercase().starts_with("local/");
         if !spec.is_empty() && !wants_local && cfg!(not(feature = "openai")) {
@@ -218,6 +228,23 @@ impl LM {
             .with_defaults()
             .retries(0)
             .build())
+    }
+
+    /// The small instruction-tuned local model (SmolLM2 135M Instruct, see
+    /// [`LocalLmBuilder::instruct_model`](super::LocalLmBuilder::instruct_model)) with the
+    /// production layers, fetched on first use: a prompt model for optimizers when the task
+    /// model is a base model, with no endpoint needed. Every call starts another engine.
+    ///
+    /// ```no_run
+    /// use dspy_core::LM;
+    /// let proposer = LM::local_instruct()?;
+    /// assert!(proposer.capabilities().chat);
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    #[cfg(feature = "local")]
+    pub fn local_instruct() -> Result<Self> {
+        let local = super::LocalLm::builder().instruct_model().build()?;
+        Ok(LM::builder(local).with_defaults().retries(0).build())
     }
 
     /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the

@@ -140,6 +140,9 @@ pub struct Capabilities {
     pub chat: bool,
     /// The provider honours a JSON schema `response_format`.
     pub structured_output: bool,
+    /// Answers are decoded under the response schema's grammar, so a JSON answer always parses.
+    /// Predictors on a chat model with it default to [`JsonAdapter`](crate::JsonAdapter).
+    pub schema_enforced: bool,
 }
 
 impl Default for Capabilities {
@@ -147,6 +150,7 @@ impl Default for Capabilities {
         Capabilities {
             chat: true,
             structured_output: false,
+            schema_enforced: false,
         }
     }
 }

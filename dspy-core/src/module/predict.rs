@@ -4,7 +4,8 @@ use super::overrides::CallOverrides;
 use super::params::PredictorId;
 use super::trace;
 use crate::adapter::{
-    Adapter, ChatAdapter, CompletionAdapter, FieldValues, Fix, FormatRequest, Formatted, Parsed,
+    Adapter, ChatAdapter, CompletionAdapter, FieldValues, Fix, FormatRequest, Formatted,
+    JsonAdapter, Parsed,
 };
 use crate::lm::{LM, Usage, current_lm};
 use crate::signature::Signature;
@@ -202,8 +203,16 @@ impl<S: Signature> Predict<S> {
     pub fn adapter_for(&self, lm: &LM) -> Arc<dyn Adapter> {
         match &self.adapter {
             Some(adapter) => adapter.clone(),
-            None if lm.capabilities().chat => Arc::new(ChatAdapter::new()),
-            None => Arc::new(CompletionAdapter::new()),
+            None => {
+                let can = lm.capabilities();
+                match (can.chat, can.schema_enforced) {
+                    // A grammar keeps JSON valid, and small chat models keep to JSON far better
+                    // than to field markers.
+                    (true, true) => Arc::new(JsonAdapter::new()),
+                    (true, false) => Arc::new(ChatAdapter::new()),
+                    (false, _) => Arc::new(CompletionAdapter::new()),
+                }
+            }
         }
     }
 

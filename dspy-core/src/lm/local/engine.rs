@@ -6,15 +6,15 @@ use super::grammar::answer_grammar;
 use super::prefix::CachedTokens;
 use super::sample::{Allowed, CheckStats, Pick, Sampler, TokenId};
 use super::{LocalStats, ModelSource};
-use crate::adapter::Prompt;
+use crate::adapter::{Message, Prompt, Role};
 use crate::lm::{Choice, FinishReason, LmRequest, LmResponse, Usage};
 use crate::{Error, LmErrorKind, Result};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
@@ -39,6 +39,8 @@ pub(crate) struct EngineConfig {
     pub context_size: u32,
     pub batch_size: u32,
     pub seed: u64,
+    /// An instruction-tuned model: chat messages go through its own chat template.
+    pub chat: bool,
 }
 
 /// Work for the engine thread.
@@ -143,16 +145,21 @@ fn run(config: EngineConfig, rx: mpsc::Receiver<Job>, stats: Arc<Mutex<LocalStat
     }
 }
 
+fn fetch_failure(e: Error) -> LoadFailure {
+    LoadFailure {
+        config: true,
+        message: match e {
+            Error::Config(m) => m,
+            other => other.to_string(),
+        },
+    }
+}
+
 fn load(config: &EngineConfig) -> std::result::Result<(PathBuf, LlamaModel), LoadFailure> {
     let path = match &config.source {
         ModelSource::Path(path) => path.clone(),
-        ModelSource::Default => super::fetch::resolve_default_model().map_err(|e| LoadFailure {
-            config: true,
-            message: match e {
-                Error::Config(m) => m,
-                other => other.to_string(),
-            },
-        })?,
+        ModelSource::Default => super::fetch::resolve_default_model().map_err(fetch_failure)?,
+        ModelSource::Instruct => super::fetch::resolve_instruct_model().map_err(fetch_failure)?,
     };
     if !path.is_file() {
         return Err(LoadFailure {
@@ -183,6 +190,8 @@ struct Engine<'m> {
     batch_size: usize,
     cached: CachedTokens<LlamaToken>,
     grammars: HashMap<String, Option<LlamaSampler>>,
+    /// The model's chat template, in chat mode.
+    template: Option<LlamaChatTemplate>,
     seed: u64,
     stats: Arc<Mutex<LocalStats>>,
 }
@@ -212,8 +221,19 @@ impl<'m> Engine<'m> {
             config: false,
             message: format!("cannot create a context of {context_size} tokens: {e}; try a smaller context_size"),
         })?;
+        let template = match config.chat {
+            false => None,
+            true => Some(model.chat_template(None).map_err(|e| LoadFailure {
+                config: true,
+                message: format!(
+                    "the model has no usable chat template ({e}); it may be a base model: build \
+                     the LocalLm without .chat(true)"
+                ),
+            })?),
+        };
         Ok(Engine {
             model,
+            template,
             ctx,
             batch: LlamaBatch::new(config.batch_size as usize, 1),
             batch_size: config.batch_size as usize,
@@ -235,9 +255,13 @@ impl<'m> Engine<'m> {
     }
 
     fn try_complete(&mut self, request: &LmRequest) -> Result<LmResponse> {
-        let text = prompt_text(&request.prompt);
+        let (text, special) = match (&self.template, &request.prompt) {
+            (Some(template), Prompt::Chat(messages)) => (self.chat_text(template, messages)?, true),
+            _ => (prompt_text(&request.prompt), false),
+        };
         let vocab = self.model.vocab();
-        let tokens = vocab.tokenize(text.as_bytes(), true, false);
+        // A chat template writes its turn markers as text: they must become special tokens.
+        let tokens = vocab.tokenize(text.as_bytes(), true, special);
         let n_ctx = self.ctx.n_ctx() as usize;
         if tokens.is_empty() {
             return Err(Error::lm(LmErrorKind::BadRequest, "the prompt is empty"));
@@ -330,6 +354,31 @@ impl<'m> Engine<'m> {
 
     /// Compiles (or finds) the grammar for the request's answer; returns its cache key. A schema
     /// the grammar cannot express leaves the answer unconstrained (the parser still checks it).
+    /// The messages laid out by the model's chat template, ending on the model's turn.
+    fn chat_text(&self, template: &LlamaChatTemplate, messages: &[Message]) -> Result<String> {
+        let bad = |e: String| {
+            Error::lm(
+                LmErrorKind::BadRequest,
+                format!("cannot apply the model's chat template: {e}"),
+            )
+        };
+        let chat = messages
+            .iter()
+            .map(|m| {
+                let role = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                LlamaChatMessage::new(role.into(), m.content.clone())
+                    .map_err(|e| bad(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.model
+            .apply_chat_template(template, &chat, true)
+            .map_err(|e| bad(e.to_string()))
+    }
+
     fn grammar_for(&mut self, request: &LmRequest, error: &mut bool) -> Option<String> {
         let (format, schema) = (
             request.answer_format.as_ref()?,

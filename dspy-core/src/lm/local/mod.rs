@@ -23,7 +23,9 @@ use tokio::sync::oneshot;
 /// its SHA-256. `DSPY_LOCAL_MODEL=/path/to/model.gguf` runs another file.
 ///
 /// It completes text (`chat: false`), so predictors format prompts with
-/// [`CompletionAdapter`](crate::CompletionAdapter): a base model learns the task from demos.
+/// [`CompletionAdapter`](crate::CompletionAdapter): a base model learns the task from demos. An
+/// instruction-tuned GGUF runs with [`LocalLmBuilder::chat`]: its own chat template lays out the
+/// messages, and predictors ask for JSON answers.
 /// Answers are decoded under a grammar built from the output fields' JSON schemas, so an enum
 /// field can only be one of its variants and an integer only digits. A prompt that shares a
 /// prefix with the previous one (the same instructions and demos) evaluates only what differs.
@@ -58,6 +60,8 @@ struct Inner {
 pub(crate) enum ModelSource {
     /// `DSPY_LOCAL_MODEL`, else the default model from the cache (fetched if missing).
     Default,
+    /// The default instruction-tuned model from the cache (fetched if missing).
+    Instruct,
     /// This file.
     Path(PathBuf),
 }
@@ -126,6 +130,7 @@ pub struct LocalLmBuilder {
     context_size: u32,
     batch_size: u32,
     seed: u64,
+    chat: bool,
 }
 
 impl Default for LocalLmBuilder {
@@ -136,6 +141,7 @@ impl Default for LocalLmBuilder {
             context_size: 8192,
             batch_size: 512,
             seed: 0,
+            chat: false,
         }
     }
 }
@@ -144,6 +150,24 @@ impl LocalLmBuilder {
     /// Runs this GGUF file instead of the default model.
     pub fn model_path(mut self, path: impl AsRef<Path>) -> Self {
         self.source = ModelSource::Path(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Runs a small instruction-tuned model instead of the base model: SmolLM2 135M Instruct
+    /// (GGUF Q4_1, 98 MB), fetched on first use into the same cache as the default model, checked
+    /// against its SHA-256, and run in [chat mode](Self::chat). It suits the jobs a base model
+    /// cannot do, such as proposing instructions for an optimizer; it is too small to rely on for
+    /// the task itself.
+    ///
+    /// ```no_run
+    /// use dspy_core::lm::{LanguageModel, LocalLm};
+    /// let proposer = LocalLm::builder().instruct_model().build()?;
+    /// assert!(proposer.capabilities().chat);
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    pub fn instruct_model(mut self) -> Self {
+        self.source = ModelSource::Instruct;
+        self.chat = true;
         self
     }
 
@@ -172,6 +196,22 @@ impl LocalLmBuilder {
         self
     }
 
+    /// Runs an instruction-tuned (chat) model: requests are chat messages, laid out by the chat
+    /// template stored in the GGUF file, and predictors default to JSON answers, which the
+    /// grammar keeps valid. Leave it off (the default) for a base model such as the default one:
+    /// it completes text and learns the task from demos.
+    ///
+    /// ```no_run
+    /// use dspy_core::lm::{LanguageModel, LocalLm};
+    /// let lm = LocalLm::builder().model_path("models/SmolLM2-135M-Instruct.Q4_1.gguf").chat(true).build()?;
+    /// assert!(lm.capabilities().chat);
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    pub fn chat(mut self, chat: bool) -> Self {
+        self.chat = chat;
+        self
+    }
+
     /// Starts the engine thread, which fetches (if needed) and loads the model in the background;
     /// the first request waits for it. Problems with the model file are reported by
     /// [`LocalLm::ready`] and by every request.
@@ -185,12 +225,14 @@ impl LocalLmBuilder {
             context_size: self.context_size,
             batch_size: self.batch_size,
             seed: self.seed,
+            chat: self.chat,
         };
         let name = match &self.source {
             ModelSource::Default => match std::env::var("DSPY_LOCAL_MODEL") {
                 Ok(path) if !path.trim().is_empty() => model_name(Path::new(path.trim())),
                 _ => DEFAULT_MODEL_NAME.to_string(),
             },
+            ModelSource::Instruct => INSTRUCT_MODEL_NAME.to_string(),
             ModelSource::Path(path) => model_name(path),
         };
         let stats = Arc::new(Mutex::new(LocalStats::default()));
@@ -207,6 +249,7 @@ impl LocalLmBuilder {
 }
 
 const DEFAULT_MODEL_NAME: &str = "gemma-3-270m";
+const INSTRUCT_MODEL_NAME: &str = "smollm2-135m-instruct";
 
 fn model_name(path: &Path) -> String {
     path.file_stem()
@@ -278,8 +321,9 @@ impl LanguageModel for LocalLm {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            chat: false,
+            chat: self.inner.config.chat,
             structured_output: true,
+            schema_enforced: true,
         }
     }
 

@@ -27,7 +27,11 @@ pub(super) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option
     };
     let (provider, model) = match spec.split_once('/') {
         Some((provider, model)) => (provider.trim().to_ascii_lowercase(), model.trim()),
-        None if spec.eq_ignore_ascii_case("local") => ("local".to_string(), ""),
+        None if spec.eq_ignore_ascii_case("local")
+            || spec.eq_ignore_ascii_case("local-instruct") =>
+        {
+            ("local".to_string(), "")
+        }
         None => ("openai".to_string(), spec.as_str()),
     };
     if provider == "local" {
@@ -126,7 +130,13 @@ mod tests {
 
     #[test]
     fn local_is_left_to_the_local_backend() {
-        for spec in ["local", "LOCAL", "local/qwen2.5-0.5b", "local/"] {
+        for spec in [
+            "local",
+            "LOCAL",
+            "local/qwen2.5-0.5b",
+            "local/",
+            "local-instruct",
+        ] {
             let vars = [("DSPY_LM", spec), ("OPENAI_API_KEY", "sk-x")];
             assert!(from_lookup(lookup(&vars)).unwrap().is_none(), "{spec}");
         }

@@ -267,6 +267,7 @@ impl LanguageModel for OpenAiLm {
         Capabilities {
             chat,
             structured_output: self.structured_output && chat,
+            schema_enforced: false,
         }
     }
 
