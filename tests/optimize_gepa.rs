@@ -497,3 +497,70 @@ async fn a_proposal_that_repeats_the_instruction_costs_no_runs() {
     assert_eq!(task.requests().len(), 6 + 3 * 3);
     assert_eq!(compiled.instructions, None);
 }
+
+/// Writes something unreadable (no `city` field in any layout) unless told the MAGIC rule.
+fn unreadable_task() -> Scripted<impl Fn(&LmRequest) -> Value + Send + Sync> {
+    Scripted(|request: &LmRequest| {
+        let (system, user, _) = system_and_user(&request.prompt);
+        if system.contains("MAGIC") {
+            json!({ "city": city_of(&user) })
+        } else {
+            json!("I think it is a big city somewhere")
+        }
+    })
+}
+
+#[tokio::test]
+async fn unreadable_answers_are_reflected_on_only_when_asked() {
+    let trainset = capitals();
+    // The proposal that fixes the format comes only from a dataset that shows the failure.
+    let reflection = || {
+        DummyLm::keyed([
+            ("could not be read", json!({ "new_instruction": MAGIC })),
+            ("", json!({ "new_instruction": DUD })),
+        ])
+    };
+    let run = |gepa: GEPA<Feedback>, reflection: DummyLm| {
+        let trainset = trainset.clone();
+        async move {
+            with_lm(
+                LM::new(unreadable_task()),
+                gepa.reflection_lm(LM::new(reflection))
+                    .compile(&Predict::<Capital>::new(), &trainset),
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // As in DSPy, by default a failed run gives nothing to reflect on.
+    let plain_reflection = reflection();
+    let plain = run(gepa(), plain_reflection.clone()).await;
+    assert_eq!(plain.instructions, None, "{}", plain.report);
+    assert!(plain_reflection.requests().is_empty());
+    assert!(
+        plain
+            .report
+            .trials
+            .iter()
+            .any(|t| t.candidate.contains("no successful run")),
+        "{}",
+        plain.report
+    );
+
+    // Asked to, it shows the reflection LM the unreadable answers and the fields they lacked.
+    let told_reflection = reflection();
+    let told = run(
+        gepa().add_format_failure_as_feedback(true),
+        told_reflection.clone(),
+    )
+    .await;
+    assert_eq!(told.instructions.as_deref(), Some(MAGIC), "{}", told.report);
+    assert_eq!(told.report.best_score, Some(1.0));
+    let first = told_reflection.requests()[0].prompt.to_text();
+    assert!(
+        first.contains("I think it is a big city somewhere"),
+        "{first}"
+    );
+    assert!(first.contains("`city` (str)"), "{first}");
+}

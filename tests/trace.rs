@@ -186,7 +186,7 @@ async fn concurrent_runs_joined_in_one_task_keep_their_own_traces() {
 }
 
 #[tokio::test]
-async fn failed_calls_are_not_recorded_and_outside_calls_are_unnamed() {
+async fn failed_calls_are_kept_as_failures_and_outside_calls_are_unnamed() {
     let program = program();
     // Stage one answers; stage two gets an unreadable answer, then the re-ask too.
     let dummy = DummyLm::new([
@@ -207,6 +207,18 @@ async fn failed_calls_are_not_recorded_and_outside_calls_are_unnamed() {
     assert_eq!(trace.len(), 1);
     assert_eq!(trace.by_name("topic").count(), 1);
     assert_eq!(trace.by_name("answer").count(), 0);
+    // The unreadable answer is kept apart, with what the stage was given and what came back.
+    assert_eq!(trace.failures.len(), 1);
+    let failed: Vec<_> = trace.failures_by_name("answer").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].raw, "???");
+    assert_eq!(failed[0].input["topic"], json!("t"));
+    assert!(
+        failed[0].error.contains("could not parse"),
+        "{}",
+        failed[0].error
+    );
+    assert_eq!(trace.failures_by_name("topic").count(), 0);
 
     // The same calls traced against another program (a clone) are not attributed to it.
     let clone = program.clone();

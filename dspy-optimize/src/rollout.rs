@@ -7,7 +7,9 @@ use dspy_core::evaluate::{Evaluate, Metric, Score};
 use dspy_core::lm::UsageReport;
 use dspy_core::module::{CallOverrides, Trace, trace, with_overrides};
 use dspy_core::{Example, Module, Parameters, Result};
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 
 /// Every run of one evaluation, in job order.
 pub(crate) struct Runs {
@@ -15,6 +17,9 @@ pub(crate) struct Runs {
     pub feedback: Vec<Option<String>>,
     /// The trace of each run that succeeded (names resolved), when traces were asked for.
     pub traces: Vec<Option<Trace>>,
+    /// The trace of each run that failed, up to its failure (names resolved; an unreadable
+    /// answer is among its `failures`), when traces were asked for.
+    pub failed_traces: Vec<Option<Trace>>,
     /// Each run's LM usage.
     pub usage: Vec<UsageReport>,
 }
@@ -39,19 +44,37 @@ impl<E> Clone for Job<'_, E> {
 
 /// A job's input: the example's input and which program runs it, how.
 pub(crate) struct JobInput<I> {
+    index: usize,
     input: I,
     program: usize,
     overrides: Option<CallOverrides>,
 }
 
-impl<E: Example> Example for Job<'_, E> {
+/// A job with its position among the jobs of one run, so a failed run's trace can be put back
+/// in its place.
+struct Numbered<'j, 'a, E> {
+    index: usize,
+    job: &'j Job<'a, E>,
+}
+
+impl<E> Clone for Numbered<'_, '_, E> {
+    fn clone(&self) -> Self {
+        Numbered {
+            index: self.index,
+            job: self.job,
+        }
+    }
+}
+
+impl<E: Example> Example for Numbered<'_, '_, E> {
     type Input = JobInput<E::Input>;
 
     fn input(&self) -> Self::Input {
         JobInput {
-            input: self.example.input(),
-            program: self.program,
-            overrides: self.overrides.clone(),
+            index: self.index,
+            input: self.job.example.input(),
+            program: self.job.program,
+            overrides: self.job.overrides.clone(),
         }
     }
 }
@@ -66,6 +89,8 @@ pub(crate) struct Traced<O> {
 struct Pool<'a, P> {
     programs: &'a [P],
     traced: bool,
+    /// The traces of failed runs, by job index (an error carries no trace out of `call`).
+    failed: Mutex<HashMap<usize, Trace>>,
 }
 
 impl<P: Module + Parameters> Module for Pool<'_, P> {
@@ -85,27 +110,33 @@ impl<P: Module + Parameters> Module for Pool<'_, P> {
             Some(overrides) => with_overrides(overrides, run).await,
             None => run.await,
         };
-        Ok(Traced {
-            output: output?,
-            trace,
-        })
+        match output {
+            Ok(output) => Ok(Traced { output, trace }),
+            Err(error) => {
+                if let Some(trace) = trace {
+                    let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                    failed.insert(job.index, trace);
+                }
+                Err(error)
+            }
+        }
     }
 }
 
 /// The metric, scoring the output inside a [`Traced`] against the job's example.
 struct OnJob<'a, M>(&'a M);
 
-impl<'j, E, O, M> Metric<Job<'j, E>, Traced<O>> for OnJob<'_, M>
+impl<E, O, M> Metric<Numbered<'_, '_, E>, Traced<O>> for OnJob<'_, M>
 where
     M: Metric<E, O>,
     O: Sync,
 {
     fn score(
         &self,
-        job: &Job<'j, E>,
+        numbered: &Numbered<'_, '_, E>,
         output: &Traced<O>,
     ) -> impl Future<Output = Result<Score>> + Send {
-        self.0.score(job.example, &output.output)
+        self.0.score(numbered.job.example, &output.output)
     }
 }
 
@@ -135,17 +166,25 @@ where
     let pool = Pool {
         programs,
         traced: settings.traced,
+        failed: Mutex::new(HashMap::new()),
     };
+    let numbered: Vec<Numbered<'_, '_, E>> = jobs
+        .iter()
+        .enumerate()
+        .map(|(index, job)| Numbered { index, job })
+        .collect();
     let report = Evaluate::new(OnJob(metric))
         .concurrency(settings.concurrency)
         .failure_score(settings.failure_score)
         .progress(false)
-        .run(&pool, jobs)
+        .run(&pool, &numbered)
         .await?;
+    let mut failed = pool.failed.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut runs = Runs {
         scores: Vec::with_capacity(jobs.len()),
         feedback: Vec::with_capacity(jobs.len()),
         traces: Vec::with_capacity(jobs.len()),
+        failed_traces: Vec::with_capacity(jobs.len()),
         usage: Vec::with_capacity(jobs.len()),
     };
     for result in report.results {
@@ -159,9 +198,15 @@ where
         runs.feedback.push(result.feedback);
         runs.usage.push(result.usage);
         match result.output {
-            Ok(traced) => runs.traces.push(traced.trace),
+            Ok(traced) => {
+                runs.traces.push(traced.trace);
+                runs.failed_traces.push(None);
+            }
             Err(error) if is_fatal(&error) => return Err(error),
-            Err(_) => runs.traces.push(None),
+            Err(_) => {
+                runs.traces.push(None);
+                runs.failed_traces.push(failed.remove(&result.index));
+            }
         }
     }
     Ok(runs)

@@ -36,7 +36,7 @@ pub use state::{
 };
 pub use stream::{PredictionStream, StreamEvent};
 pub use then::{Map, ModuleExt, Then};
-pub use trace::{Trace, TraceEntry, trace};
+pub use trace::{FailedCall, Trace, TraceEntry, trace};
 
 use crate::Result;
 use std::future::Future;

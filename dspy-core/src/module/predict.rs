@@ -251,7 +251,9 @@ impl<S: Signature> Predict<S> {
             ..self.format_request(&demos, &fields)
         };
         let config = overrides.apply_to(&self.config);
-        let prediction = run_adapter(&lm, adapter, &request, &config, decode::<S::Output>).await?;
+        let prediction = run_adapter(&lm, adapter, &request, &config, decode::<S::Output>)
+            .await
+            .inspect_err(|e| trace::record_failure::<S>(self.id, &input, e))?;
         trace::record::<S>(self.id, &input, &prediction.output);
         Ok(prediction)
     }

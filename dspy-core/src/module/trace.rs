@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 tokio::task_local! {
-    static TRACE: Arc<Mutex<Vec<TraceEntry>>>;
+    static TRACE: Arc<Mutex<Trace>>;
 }
 
 /// One predictor call: who made it, with what input, and what came out.
@@ -56,11 +56,32 @@ impl std::fmt::Debug for TraceEntry {
     }
 }
 
+/// A predictor call whose answer could not be read as its output fields: what it was given,
+/// what the LM wrote, and why it did not parse. GEPA can reflect on these (see its
+/// `add_format_failure_as_feedback`).
+#[derive(Debug, Clone)]
+pub struct FailedCall {
+    /// The predictor that made the call.
+    pub predictor: PredictorId,
+    /// Its dotted name in the program, once resolved with [`Trace::with_names`].
+    pub name: Option<String>,
+    /// Its signature.
+    pub signature: &'static SignatureInfo,
+    /// The input fields, as JSON.
+    pub input: FieldValues,
+    /// The LM's answer as it came.
+    pub raw: String,
+    /// Why it could not be read.
+    pub error: String,
+}
+
 /// The calls recorded in one [`trace`] scope, in the order they finished.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
-    /// The calls.
+    /// The calls that returned an output.
     pub entries: Vec<TraceEntry>,
+    /// The calls whose answer could not be parsed (the run usually failed with them).
+    pub failures: Vec<FailedCall>,
 }
 
 impl Trace {
@@ -72,11 +93,17 @@ impl Trace {
             .into_iter()
             .map(|(name, p)| (name, p.id()))
             .collect();
-        for entry in &mut self.entries {
-            entry.name = names
+        let name_of = |id: PredictorId| {
+            names
                 .iter()
-                .find(|(_, id)| *id == entry.predictor)
-                .map(|(name, _)| name.clone());
+                .find(|(_, known)| *known == id)
+                .map(|(name, _)| name.clone())
+        };
+        for entry in &mut self.entries {
+            entry.name = name_of(entry.predictor);
+        }
+        for failure in &mut self.failures {
+            failure.name = name_of(failure.predictor);
         }
         self
     }
@@ -88,12 +115,23 @@ impl Trace {
             .filter(move |e| e.name.as_deref() == Some(name))
     }
 
-    /// How many calls were recorded.
+    /// The unreadable answers of the predictor called `name` (after
+    /// [`with_names`](Trace::with_names)).
+    pub fn failures_by_name<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a FailedCall> + 'a {
+        self.failures
+            .iter()
+            .filter(move |f| f.name.as_deref() == Some(name))
+    }
+
+    /// How many calls returned an output.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Whether no call was recorded.
+    /// Whether no call returned an output.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -123,10 +161,10 @@ impl Trace {
 /// # });
 /// ```
 pub async fn trace<F: Future>(future: F) -> (F::Output, Trace) {
-    let entries = Arc::new(Mutex::new(Vec::new()));
-    let output = TRACE.scope(entries.clone(), future).await;
-    let entries = std::mem::take(&mut *entries.lock().unwrap_or_else(|e| e.into_inner()));
-    (output, Trace { entries })
+    let recorded = Arc::new(Mutex::new(Trace::default()));
+    let output = TRACE.scope(recorded.clone(), future).await;
+    let trace = std::mem::take(&mut *recorded.lock().unwrap_or_else(|e| e.into_inner()));
+    (output, trace)
 }
 
 /// Whether a [`trace`] scope is active here (so recording is worth its cost).
@@ -155,7 +193,35 @@ pub fn record<S: Signature>(id: PredictorId, input: &S::Input, output: &S::Outpu
         entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .entries
             .push(entry);
+    });
+}
+
+/// Records, in the active scope if any, that predictor `id` for `S` got an answer it could not
+/// read: `error` is the [`Error::Parse`](crate::Error::Parse) it failed with (other errors, which
+/// carry no answer, are not recorded). [`Predict`](super::Predict) calls it.
+pub fn record_failure<S: Signature>(id: PredictorId, input: &S::Input, error: &crate::Error) {
+    let crate::Error::Parse { raw, .. } = error else {
+        return;
+    };
+    let _ = TRACE.try_with(|trace| {
+        let Ok(input) = super::predict::to_fields(input) else {
+            return;
+        };
+        let failure = FailedCall {
+            predictor: id,
+            name: None,
+            signature: S::info(),
+            input,
+            raw: raw.clone(),
+            error: error.to_string(),
+        };
+        trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failures
+            .push(failure);
     });
 }
 
@@ -166,6 +232,7 @@ pub fn extend(entries: impl IntoIterator<Item = TraceEntry>) {
     let _ = TRACE.try_with(|all| {
         all.lock()
             .unwrap_or_else(|e| e.into_inner())
+            .entries
             .extend(entries)
     });
 }

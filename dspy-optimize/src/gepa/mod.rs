@@ -49,6 +49,7 @@ struct Settings {
     reflection_minibatch_size: usize,
     candidate_selection: CandidateSelection,
     skip_perfect_score: bool,
+    add_format_failure_as_feedback: bool,
     perfect_score: f64,
     use_merge: bool,
     max_merge_invocations: usize,
@@ -71,7 +72,8 @@ struct Settings {
 ///    run already scores `perfect_score` (1.0), the iteration ends here.
 /// 3. **Reflect**: the predictors take turns (round robin, per candidate); the one whose turn it
 ///    is gets a *reflective dataset* — from each successful run, one of its calls with the run's
-///    feedback — and the reflection LM ([`reflection_lm`](Self::reflection_lm)) reads it with the
+///    feedback (and with [`add_format_failure_as_feedback`](Self::add_format_failure_as_feedback),
+///    its unreadable answers too) — and the reflection LM ([`reflection_lm`](Self::reflection_lm)) reads it with the
 ///    current instruction and writes a new one (a real LM call through this crate's
 ///    `ProposeInstruction` signature).
 ///    A proposal that repeats the current instruction is skipped.
@@ -195,6 +197,7 @@ impl<M> GEPA<M> {
                 reflection_minibatch_size: 3,
                 candidate_selection: CandidateSelection::Pareto,
                 skip_perfect_score: true,
+                add_format_failure_as_feedback: false,
                 perfect_score: 1.0,
                 use_merge: true,
                 max_merge_invocations: 5,
@@ -262,6 +265,28 @@ impl<M> GEPA<M> {
     /// Skips reflecting when every minibatch run already scores `perfect_score` (default true).
     pub fn skip_perfect_score(mut self, skip: bool) -> Self {
         self.settings.skip_perfect_score = skip;
+        self
+    }
+
+    /// Also reflects on runs that failed because a predictor's answer could not be read (default
+    /// false, as in DSPy): the reflection LM sees what the predictor wrote and is told which
+    /// output fields it had to give. Worth turning on for a task model that often misses the
+    /// format, where otherwise every failed run is left out and there may be nothing to
+    /// reflect on.
+    ///
+    /// ```
+    /// use dspy_optimize::GEPA;
+    /// # use dspy_core::Predict;
+    /// # #[derive(dspy_macros::Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// # /// Answer.
+    /// # struct QA { #[input] q: String, #[output] a: String }
+    /// let metric = |ex: &QA, out: &QAOutput| ex.a == out.a;
+    /// let gepa = GEPA::new(metric).max_metric_calls(200).add_format_failure_as_feedback(true);
+    /// # let _ = gepa;
+    /// ```
+    pub fn add_format_failure_as_feedback(mut self, on: bool) -> Self {
+        self.settings.add_format_failure_as_feedback = on;
         self
     }
 
@@ -705,9 +730,11 @@ impl<M> GEPA<M> {
                 score: before.scores[i],
                 feedback: before.feedback[i].as_deref(),
                 trace: before.traces[i].as_ref(),
+                failed: before.failed_traces[i].as_ref(),
             })
             .collect();
-        let records = reflective_records(&rollouts, name, rng);
+        let format_failures = self.settings.add_format_failure_as_feedback;
+        let records = reflective_records(&rollouts, name, format_failures, rng);
         if records.is_empty() {
             return Ok(Outcome::note(format!(
                 "#{parent} `{name}`: no successful run on the minibatch called it, skipped"

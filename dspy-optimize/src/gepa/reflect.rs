@@ -4,6 +4,7 @@
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::module::Trace;
+use dspy_core::signature::SignatureInfo;
 use dspy_core::{Error, LM, Module, Predict, Result, with_lm};
 use dspy_macros::Signature;
 use serde_json::Value;
@@ -37,28 +38,51 @@ pub(crate) struct ProposeInstruction {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Record {
     pub inputs: FieldValues,
-    pub outputs: FieldValues,
+    pub outputs: Generated,
     pub feedback: String,
 }
 
-/// One minibatch run: its score, the metric's feedback, and the trace (when it succeeded).
+/// What a predictor answered: its output fields, or text that could not be read as them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Generated {
+    Fields(FieldValues),
+    Unreadable(String),
+}
+
+/// One minibatch run: its score, the metric's feedback, and its trace: `trace` when it
+/// succeeded, `failed` (up to the failure) when it did not.
 pub(crate) struct Rollout<'a> {
     pub score: f64,
     pub feedback: Option<&'a str>,
     pub trace: Option<&'a Trace>,
+    pub failed: Option<&'a Trace>,
 }
 
 /// The reflective dataset for predictor `name`: from each successful run that called it, one of
 /// its calls (drawn with `rng` when it was called more than once), with the run's feedback (or,
-/// from a metric that gives none, its score). Failed runs are left out, as in DSPy.
+/// from a metric that gives none, its score). Failed runs are left out, as in DSPy, unless
+/// `format_failures`: then a run that failed on an unreadable answer of this predictor gives
+/// that answer, with feedback on the format it should have had.
 pub(crate) fn reflective_records(
     rollouts: &[Rollout<'_>],
     name: &str,
+    format_failures: bool,
     rng: &mut Rng,
 ) -> Vec<Record> {
     let mut records = Vec::new();
     for rollout in rollouts {
         let Some(trace) = rollout.trace else {
+            let failure = rollout
+                .failed
+                .filter(|_| format_failures)
+                .and_then(|failed| failed.failures_by_name(name).next());
+            if let Some(failure) = failure {
+                records.push(Record {
+                    inputs: failure.input.clone(),
+                    outputs: Generated::Unreadable(failure.raw.clone()),
+                    feedback: format_feedback(failure.signature),
+                });
+            }
             continue;
         };
         let calls: Vec<_> = trace.by_name(name).collect();
@@ -72,11 +96,26 @@ pub(crate) fn reflective_records(
         };
         records.push(Record {
             inputs: call.input.clone(),
-            outputs: call.output.clone(),
+            outputs: Generated::Fields(call.output.clone()),
             feedback,
         });
     }
     records
+}
+
+/// What to tell the reflection LM about an answer that could not be read: the output fields
+/// it had to contain, with their types.
+fn format_feedback(signature: &SignatureInfo) -> String {
+    let fields: Vec<String> = signature
+        .outputs
+        .iter()
+        .map(|f| format!("`{}` ({})", f.name, f.type_hint))
+        .collect();
+    format!(
+        "The answer could not be read, so the task failed. It must give every output field, {}, \
+         each in the layout the prompt shows and nothing else.",
+        fields.join(", ")
+    )
 }
 
 /// The records as markdown: an `# Example n` section each, with its inputs, outputs and
@@ -90,7 +129,13 @@ pub(crate) fn render_records(records: &[Record]) -> String {
         text.push_str(&format!("# Example {}\n## Inputs\n", i + 1));
         render_fields(&mut text, &record.inputs);
         text.push_str("## Generated Outputs\n");
-        render_fields(&mut text, &record.outputs);
+        match &record.outputs {
+            Generated::Fields(fields) => render_fields(&mut text, fields),
+            Generated::Unreadable(raw) => text.push_str(&format!(
+                "The answer could not be read as the output fields. It was:\n```\n{}\n```\n\n",
+                raw.trim()
+            )),
+        }
         text.push_str("## Feedback\n");
         text.push_str(record.feedback.trim());
         text.push('\n');
@@ -148,6 +193,7 @@ pub(crate) async fn propose_instruction(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dspy_core::signature::Signature;
 
     #[test]
     fn fences_and_blank_answers() {
@@ -166,16 +212,28 @@ mod tests {
     #[test]
     fn records_render_as_markdown_sections() {
         let fields = |v: Value| v.as_object().cloned().unwrap_or_default();
-        let records = vec![Record {
-            inputs: fields(serde_json::json!({"question": "Who?", "n": 2})),
-            outputs: fields(serde_json::json!({"label": "human"})),
-            feedback: "Right.".into(),
-        }];
+        let records = vec![
+            Record {
+                inputs: fields(serde_json::json!({"question": "Who?", "n": 2})),
+                outputs: Generated::Fields(fields(serde_json::json!({"label": "human"}))),
+                feedback: "Right.".into(),
+            },
+            Record {
+                inputs: fields(serde_json::json!({"question": "Where?"})),
+                outputs: Generated::Unreadable(" a plac".into()),
+                feedback: format_feedback(ProposeInstruction::info()),
+            },
+        ];
         let text = render_records(&records);
         assert_eq!(
             text,
             "# Example 1\n## Inputs\n### question\nWho?\n\n### n\n2\n\n## Generated Outputs\n\
-             ### label\nhuman\n\n## Feedback\nRight.\n"
+             ### label\nhuman\n\n## Feedback\nRight.\n\n\
+             # Example 2\n## Inputs\n### question\nWhere?\n\n## Generated Outputs\n\
+             The answer could not be read as the output fields. It was:\n```\na plac\n```\n\n\
+             ## Feedback\nThe answer could not be read, so the task failed. It must give every \
+             output field, `new_instruction` (str), each in the layout the prompt shows and nothing \
+             else.\n"
         );
     }
 }
