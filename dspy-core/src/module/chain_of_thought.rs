@@ -1,4 +1,4 @@
-use super::{DynPredictor, Module, Parameters, Predict, Prediction, child_name};
+use super::{DynPredictor, Module, Parameters, Predict, Prediction, PredictionStream, child_name};
 use crate::Result;
 use crate::lm::LM;
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
@@ -163,6 +163,41 @@ impl<S: Signature> ChainOfThought<S> {
     /// Runs it and returns the full [`Prediction`].
     pub async fn forward(&self, input: S::Input) -> Result<Prediction<WithReasoning<S::Output>>> {
         self.predict.forward(input).await
+    }
+
+    /// Runs it on a streamed LM call, as [`Predict::stream`]: the text as it is generated,
+    /// `reasoning` as a [`Field`](crate::module::StreamEvent::Field) as soon as it is complete (it comes
+    /// before the outputs, so before any of them), each output field, then the [`Prediction`]
+    /// [`forward`](Self::forward) returns for the same answer, traced the same way.
+    ///
+    /// ```
+    /// use dspy_core::{ChainOfThought, DummyLm, LM};
+    /// use dspy_core::module::StreamEvent;
+    /// # use dspy_macros::Signature;
+    /// /// Answer with a number.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct Add { #[input] question: String, #[output] answer: i64 }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = LM::new(DummyLm::new([serde_json::json!({"reasoning": "2 and 2 make 4.", "answer": 4})]));
+    /// let cot = ChainOfThought::<Add>::new().with_lm(lm);
+    /// let mut stream = cot.stream(AddInput { question: "2 + 2?".into() });
+    /// let mut fields = Vec::new();
+    /// while let Some(event) = stream.next().await {
+    ///     match event.unwrap() {
+    ///         StreamEvent::Field { name, .. } => fields.push(name),
+    ///         StreamEvent::Done(prediction) => assert_eq!(prediction.answer, 4),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(fields, ["reasoning", "answer"]);
+    /// # });
+    /// ```
+    pub fn stream(&self, input: S::Input) -> PredictionStream<'_, WithReasoning<S::Output>> {
+        // `reasoning` is the first output of `Reasoned<S>`, so the predictor's own scan reports
+        // it first; nothing here needs to know about it.
+        self.predict.stream(input)
     }
 }
 

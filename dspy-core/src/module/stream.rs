@@ -3,16 +3,17 @@
 
 use super::call::{run_adapter_from, to_lm_request};
 use super::overrides::CallOverrides;
-use super::predict::{Predict, Prediction, decode, to_fields};
+use super::predict::{Predict, PredictConfig, Prediction, decode, to_fields};
 use super::trace;
-use crate::adapter::{FieldScanner, FieldValues, FormatRequest, Parsed};
-use crate::lm::{LmChunk, Yielder, generate};
+use crate::adapter::{Adapter, FieldScanner, FieldValues, FormatRequest, Parsed};
+use crate::lm::{LM, LmChunk, Yielder, generate};
 use crate::signature::Signature;
 use crate::{Error, LmErrorKind, Result};
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tracing::Instrument;
 
@@ -161,68 +162,103 @@ impl<S: Signature> Predict<S> {
             ..self.format_request(&demos, &fields)
         };
         let config = overrides.apply_to(&self.config);
-        let formatted = adapter.format(&request);
-        let mut scanner = FieldScanner::new(request.signature, &formatted.answer_format);
-        let mut reported: Vec<String> = Vec::new();
-
-        let mut chunks = lm.stream(to_lm_request(&lm, &formatted, &config));
-        let mut answer = None;
-        while let Some(chunk) = chunks.next().await {
-            match chunk? {
-                LmChunk::Delta(text) => {
-                    let completed = scanner.push(&text);
-                    y.send(Ok(StreamEvent::Delta(text))).await;
-                    for (name, value) in completed {
-                        reported.push(name.clone());
-                        y.send(Ok(StreamEvent::Field { name, value })).await;
-                    }
-                }
-                LmChunk::Done(response) => {
-                    answer = Some(response);
-                    break;
-                }
-            }
-        }
-        drop(chunks);
-        // `LM::stream` always ends with `Done` or an error; this only guards against a change.
-        let answer = answer.ok_or_else(|| {
-            Error::lm(
-                LmErrorKind::Backend,
-                "the LM stream ended without its answer",
-            )
-        })?;
-
-        // Keep the parsed values of the output, to report the remaining fields as parsed.
-        let decode_keeping = |parsed: Parsed| {
-            let values = parsed.values.clone();
-            decode::<S::Output>(parsed).map(|output| (output, values))
-        };
-        let prediction = run_adapter_from(
+        let prediction = stream_call(
             &lm,
             adapter,
             &request,
-            formatted,
-            Some(answer),
             &config,
-            decode_keeping,
+            decode::<S::Output>,
+            y,
+            Some,
         )
         .await?;
-        let (prediction, values) = split(prediction);
-        for field in &request.signature.outputs {
-            if reported.contains(&field.name) {
-                continue;
-            }
-            if let Some(value) = values.get(&field.name) {
-                let event = StreamEvent::Field {
-                    name: field.name.clone(),
-                    value: value.clone(),
-                };
-                y.send(Ok(event)).await;
-            }
-        }
         trace::record::<S>(self.id, &input, &prediction.output);
         Ok(prediction)
     }
+}
+
+/// One predictor call on a streamed LM call, for any module's stream: reports the text and each
+/// output field as [`StreamEvent::Delta`] and [`StreamEvent::Field`], turned into the caller's
+/// events by `report` (`None` drops one), then parses the answer exactly as [`run_adapter`]
+/// would (fallback and re-ask included, as plain calls), and reports the fields the scan did not
+/// see. Tracing is left to the caller, as with `run_adapter`.
+///
+/// [`run_adapter`]: super::run_adapter
+pub(crate) async fn stream_call<O: Clone, E>(
+    lm: &LM,
+    adapter: Arc<dyn Adapter>,
+    request: &FormatRequest<'_>,
+    config: &PredictConfig,
+    decode: impl Fn(Parsed) -> Result<O>,
+    y: &mut Yielder<Result<E>>,
+    report: impl Fn(StreamEvent<O>) -> Option<E>,
+) -> Result<Prediction<O>> {
+    let formatted = adapter.format(request);
+    let mut scanner = FieldScanner::new(request.signature, &formatted.answer_format);
+    let mut reported: Vec<String> = Vec::new();
+
+    let mut chunks = lm.stream(to_lm_request(lm, &formatted, config));
+    let mut answer = None;
+    while let Some(chunk) = chunks.next().await {
+        match chunk? {
+            LmChunk::Delta(text) => {
+                let completed = scanner.push(&text);
+                if let Some(event) = report(StreamEvent::Delta(text)) {
+                    y.send(Ok(event)).await;
+                }
+                for (name, value) in completed {
+                    reported.push(name.clone());
+                    if let Some(event) = report(StreamEvent::Field { name, value }) {
+                        y.send(Ok(event)).await;
+                    }
+                }
+            }
+            LmChunk::Done(response) => {
+                answer = Some(response);
+                break;
+            }
+        }
+    }
+    drop(chunks);
+    // `LM::stream` always ends with `Done` or an error; this only guards against a change.
+    let answer = answer.ok_or_else(|| {
+        Error::lm(
+            LmErrorKind::Backend,
+            "the LM stream ended without its answer",
+        )
+    })?;
+
+    // Keep the parsed values of the output, to report the remaining fields as parsed.
+    let decode_keeping = |parsed: Parsed| {
+        let values = parsed.values.clone();
+        decode(parsed).map(|output| (output, values))
+    };
+    let prediction = run_adapter_from(
+        lm,
+        adapter,
+        request,
+        formatted,
+        Some(answer),
+        config,
+        decode_keeping,
+    )
+    .await?;
+    let (prediction, values) = split(prediction);
+    for field in &request.signature.outputs {
+        if reported.contains(&field.name) {
+            continue;
+        }
+        if let Some(value) = values.get(&field.name) {
+            let event = StreamEvent::Field {
+                name: field.name.clone(),
+                value: value.clone(),
+            };
+            if let Some(event) = report(event) {
+                y.send(Ok(event)).await;
+            }
+        }
+    }
+    Ok(prediction)
 }
 
 /// The prediction, and the parsed values of its output.

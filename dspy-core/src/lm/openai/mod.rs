@@ -652,7 +652,8 @@ mod tests {
             caps,
             Capabilities {
                 chat: true,
-                structured_output: true
+                structured_output: true,
+                schema_enforced: false
             }
         );
         let caps = base()
@@ -664,7 +665,8 @@ mod tests {
             caps,
             Capabilities {
                 chat: true,
-                structured_output: false
+                structured_output: false,
+                schema_enforced: false
             }
         );
         let caps = base()
@@ -676,7 +678,8 @@ mod tests {
             caps,
             Capabilities {
                 chat: false,
-                structured_output: false
+                structured_output: false,
+                schema_enforced: false
             }
         );
     }

@@ -3,16 +3,20 @@
 
 mod lenient;
 mod signatures;
+mod stream;
 mod tool;
 mod trajectory;
 
 pub use signatures::{ReActExtract, ReActStep, StepOutput, WithTrajectory};
+pub use stream::{ReActEvent, ReActStream};
 pub use tool::{Tool, ToolError};
 pub use trajectory::{Step, StopReason, Trajectory};
 
 use super::predict::{decode, to_fields};
+use super::stream::stream_call;
 use super::{
-    ChainOfThought, DynPredictor, Module, Parameters, Predict, Prediction, child_name, trace,
+    ChainOfThought, DynPredictor, Module, Parameters, Predict, Prediction, StreamEvent,
+    WithReasoning, child_name, trace,
 };
 use crate::adapter::{FormatRequest, display_value};
 use crate::lm::{LM, Usage};
@@ -25,6 +29,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
+use stream::{Events, extraction_piece, step_text};
 
 /// DSPy's default step limit.
 const DEFAULT_MAX_ITERS: usize = 20;
@@ -66,6 +71,8 @@ impl<O> Deref for ReActPrediction<O> {
 /// cannot be read at all ends the loop, and the outputs are extracted from the steps so far.
 ///
 /// Its predictors are named as in DSPy: `react` (the step) and `extract.predict`.
+/// [`stream`](Self::stream) runs the same loop and reports each step and observation as it
+/// happens.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Module, ReAct, Tool};
@@ -162,16 +169,71 @@ impl<S: Signature> ReAct<S> {
 
     /// Runs the agent and returns the outputs with the trajectory.
     pub async fn forward(&self, input: S::Input) -> Result<ReActPrediction<S::Output>> {
+        self.run(input, self.max_iters, &Events::off()).await
+    }
+
+    /// [`forward`](Self::forward) with at most `max_iters` steps for this call only, whatever
+    /// [`max_iters`](Self::max_iters) the agent was built with (DSPy's per-call `max_iters`).
+    ///
+    /// ```
+    /// use dspy_core::{DummyLm, LM, ReAct, Tool};
+    /// use dspy_core::module::react::StopReason;
+    /// # use dspy_macros::Signature;
+    /// use schemars::JsonSchema;
+    /// use serde::Deserialize;
+    /// use serde_json::json;
+    ///
+    /// /// Answer with a number.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct Math { #[input] question: String, #[output] answer: f64 }
+    ///
+    /// #[derive(Deserialize, JsonSchema)]
+    /// struct Pair { a: f64, b: f64 }
+    ///
+    /// let add = Tool::new("add", "Add two numbers.", |p: Pair| async move { Ok::<_, String>(p.a + p.b) });
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = LM::new(DummyLm::new([
+    ///     json!({"next_thought": "Add.", "next_tool_name": "add", "next_tool_args": {"a": 1, "b": 2}}),
+    ///     json!({"reasoning": "The tool said 3.", "answer": 3}),
+    /// ]));
+    /// let agent = ReAct::<Math>::new([add]).with_lm(lm);
+    /// // One step only: the agent never gets to call `finish`.
+    /// let run = agent.forward_with_max_iters(MathInput { question: "1 + 2?".into() }, 1).await.unwrap();
+    /// assert_eq!(run.trajectory.steps.len(), 1);
+    /// assert_eq!(run.stop, StopReason::MaxIters);
+    /// assert_eq!(run.answer, 3.0);
+    /// # });
+    /// ```
+    pub async fn forward_with_max_iters(
+        &self,
+        input: S::Input,
+        max_iters: usize,
+    ) -> Result<ReActPrediction<S::Output>> {
+        self.run(input, max_iters, &Events::off()).await
+    }
+
+    /// The agent loop, for `forward` and `stream` alike: `events` says whether (and where) to
+    /// report the run as it goes.
+    async fn run(
+        &self,
+        input: S::Input,
+        max_iters: usize,
+        events: &Events<'_, S::Output>,
+    ) -> Result<ReActPrediction<S::Output>> {
         let mut trajectory = Trajectory::default();
         let mut usage = Usage::default();
         let mut lm_calls = 0;
         let mut stop = StopReason::MaxIters;
-        for _ in 0..self.max_iters {
+        for _ in 0..max_iters {
             let step = with_truncation(&mut trajectory, |rendered| {
-                self.step(WithTrajectory {
-                    input: input.clone(),
-                    trajectory: rendered,
-                })
+                self.step(
+                    WithTrajectory {
+                        input: input.clone(),
+                        trajectory: rendered,
+                    },
+                    events,
+                )
             })
             .await;
             let step = match step {
@@ -193,7 +255,23 @@ impl<S: Signature> ReAct<S> {
                 next_tool_name,
                 next_tool_args,
             } = step.output;
+            let index = trajectory.steps.len();
+            events
+                .emit(|| ReActEvent::Step {
+                    index,
+                    thought: next_thought.clone(),
+                    tool_name: next_tool_name.clone(),
+                    tool_args: next_tool_args.clone(),
+                })
+                .await;
             let observation = self.observe(&next_tool_name, &next_tool_args).await;
+            events
+                .emit(|| ReActEvent::Observation {
+                    index,
+                    tool_name: next_tool_name.clone(),
+                    observation: observation.clone(),
+                })
+                .await;
             let finished = next_tool_name == FINISH;
             trajectory.steps.push(Step {
                 thought: next_thought,
@@ -207,10 +285,13 @@ impl<S: Signature> ReAct<S> {
             }
         }
         let extracted = with_truncation(&mut trajectory, |rendered| {
-            self.extract.forward(WithTrajectory {
-                input: input.clone(),
-                trajectory: rendered,
-            })
+            self.extract(
+                WithTrajectory {
+                    input: input.clone(),
+                    trajectory: rendered,
+                },
+                events,
+            )
         })
         .await?;
         usage += extracted.usage;
@@ -224,8 +305,13 @@ impl<S: Signature> ReAct<S> {
         })
     }
 
-    /// One step through the step predictor, with this agent's tools in the prompt.
-    async fn step(&self, input: WithTrajectory<S::Input>) -> Result<Prediction<StepOutput>> {
+    /// One step through the step predictor, with this agent's tools in the prompt; streamed when
+    /// `events` are reported.
+    async fn step(
+        &self,
+        input: WithTrajectory<S::Input>,
+        events: &Events<'_, S::Output>,
+    ) -> Result<Prediction<StepOutput>> {
         let predict = &self.react;
         let lm = predict.lm()?;
         let adapter = LenientStep::wrap(predict.adapter_for(&lm), ReActStep::<S>::relaxed_info());
@@ -244,16 +330,53 @@ impl<S: Signature> ReAct<S> {
             demos: &demos,
             input: &fields,
         };
-        let prediction = super::run_adapter(
-            &lm,
-            adapter,
-            &request,
-            &predict.config,
-            decode::<StepOutput>,
-        )
-        .await?;
+        let config = &predict.config;
+        let prediction = match events.reader().await {
+            Some(mut reader) => {
+                let reader = &mut **reader;
+                stream_call(
+                    &lm,
+                    adapter,
+                    &request,
+                    config,
+                    decode::<StepOutput>,
+                    reader,
+                    step_text,
+                )
+                .await?
+            }
+            None => {
+                super::run_adapter(&lm, adapter, &request, config, decode::<StepOutput>).await?
+            }
+        };
         trace::record::<ReActStep<S>>(predict.id, &input, &prediction.output);
         Ok(prediction)
+    }
+
+    /// The extraction through `extract`, streamed when `events` are reported.
+    async fn extract(
+        &self,
+        input: WithTrajectory<S::Input>,
+        events: &Events<'_, S::Output>,
+    ) -> Result<Prediction<WithReasoning<S::Output>>> {
+        let Some(mut reader) = events.reader().await else {
+            return self.extract.forward(input).await;
+        };
+        let mut extraction = self.extract.stream(input);
+        while let Some(event) = extraction.next().await {
+            match event? {
+                StreamEvent::Done(prediction) => return Ok(prediction),
+                other => {
+                    if let Some(event) = extraction_piece(other) {
+                        reader.send(Ok(event)).await;
+                    }
+                }
+            }
+        }
+        Err(Error::lm(
+            LmErrorKind::Backend,
+            "the extraction's stream ended without its prediction",
+        ))
     }
 
     /// What the agent sees after calling `name` with `args`.
