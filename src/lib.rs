@@ -83,6 +83,7 @@ pub mod prelude {
     pub use dspy_core::ModuleExt;
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
+    pub use dspy_core::module::react::{ReActEvent, ReActStream};
     pub use dspy_core::{
         BestOfN, CallBatch, MultiChainComparison, Parallel, ReAct, Refine, Tool, WithRationale,
     };

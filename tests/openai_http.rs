@@ -120,6 +120,41 @@ async fn response_schema_is_sent_as_json_schema_format() {
 }
 
 #[tokio::test]
+async fn a_server_that_refuses_json_schema_gets_json_object_from_then_on() {
+    let server =
+        TestServer::with_replies(&[r#"{"answer": "Paris"}"#, r#"{"answer": "Rome"}"#]).await;
+    let lm = LM::new(server.builder("/no-schema/v1").build().unwrap());
+    let mut request = chat_request();
+    request.response_schema = Some(ResponseSchema {
+        name: "CapitalQa".into(),
+        schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
+        strict: true,
+    });
+    let first = lm.complete(request.clone()).await.unwrap();
+    assert_eq!(first.choices[0].text, r#"{"answer": "Paris"}"#);
+    let formats = |hits: Vec<support::server::Hit>| -> Vec<String> {
+        hits.iter()
+            .map(|h| {
+                h.body["response_format"]["type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(formats(server.hits()), ["json_schema", "json_object"]);
+    // Refused once, the schema is not offered again.
+    lm.complete(request).await.unwrap();
+    assert_eq!(
+        formats(server.hits()),
+        ["json_schema", "json_object", "json_object"]
+    );
+    // A request with no schema asks for no format at all.
+    lm.complete(chat_request()).await.unwrap();
+    assert_eq!(server.hits()[3].body.get("response_format"), None);
+}
+
+#[tokio::test]
 async fn completion_mode_posts_a_text_prompt_to_completions() {
     let server = TestServer::with_replies(&[" Paris"]).await;
     let lm = LM::new(

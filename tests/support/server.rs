@@ -12,6 +12,7 @@
 //!   breaks off). Which request gets which fault depends only on its arrival number and the
 //!   seed, so a run's fault pattern is reproducible.
 //! - Fixed failures by path prefix, for error-mapping tests: `/status/{429,401,500,400}/v1/..`,
+//!   `/no-schema/v1/..` (refuses a JSON-schema `response_format`),
 //!   `/html/v1/..` (a web page), `/slow/v1/..` (5 s stall); anything else is 404.
 //! - It counts requests, faults and the most requests in flight at once, and records each
 //!   request (path, `Authorization`, body) unless told not to.
@@ -358,6 +359,21 @@ async fn handle(
                 "type": "invalid_request_error", "code": "context_length_exceeded"}})),
         )
             .into_response(),
+        // Like llama.cpp's Python server: a JSON-schema response_format is refused (a 500
+        // around a validation error); `json_object` is fine.
+        "/no-schema/v1/chat/completions" => {
+            if body["response_format"]["type"] == "json_schema" {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({"error": {
+                        "message": "1 validation error: body.response_format.type: Input should be 'text' or 'json_object'",
+                        "type": "internal_server_error"}})),
+                )
+                    .into_response()
+            } else {
+                answer(config, "/v1/chat/completions", &body)
+            }
+        }
         "/html/v1/chat/completions" => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html")],

@@ -29,6 +29,7 @@ pub(super) fn chat_request(
     model: &str,
     request: &LmRequest,
     max_completion_tokens: bool,
+    json: JsonFormat,
 ) -> Result<CreateChatCompletionRequest> {
     let messages: Vec<ChatCompletionRequestMessage> = match &request.prompt {
         Prompt::Chat(messages) => messages.iter().map(chat_message).collect(),
@@ -46,7 +47,10 @@ pub(super) fn chat_request(
         temperature: request.temperature,
         n: choices(request.n)?,
         stop: stop(&request.stop),
-        response_format: request.response_schema.as_ref().map(response_format),
+        response_format: request
+            .response_schema
+            .as_ref()
+            .map(|schema| response_format(schema, json)),
         ..Default::default()
     };
     if max_completion_tokens {
@@ -103,7 +107,19 @@ fn stop(stop: &[String]) -> Option<StopConfiguration> {
         .then(|| StopConfiguration::StringArray(stop.iter().take(MAX_STOP).cloned().collect()))
 }
 
-fn response_format(schema: &ResponseSchema) -> ResponseFormat {
+/// How a request with a response schema asks for JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum JsonFormat {
+    /// `{type: "json_schema", json_schema: {...}}`: the schema itself (OpenAI, most servers).
+    Schema,
+    /// `{type: "json_object"}`: any JSON object, for servers that refuse a schema.
+    Object,
+}
+
+fn response_format(schema: &ResponseSchema, json: JsonFormat) -> ResponseFormat {
+    if json == JsonFormat::Object {
+        return ResponseFormat::JsonObject;
+    }
     ResponseFormat::JsonSchema {
         json_schema: ResponseFormatJsonSchema {
             description: None,
@@ -522,7 +538,9 @@ mod tests {
         req.n = 3;
         req.stop = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
         req.rollout_id = Some(7);
-        let body = serde_json::to_value(chat_request("m", &req, false).unwrap()).unwrap();
+        let body =
+            serde_json::to_value(chat_request("m", &req, false, JsonFormat::Schema).unwrap())
+                .unwrap();
         assert_eq!(
             body,
             json!({
@@ -543,7 +561,8 @@ mod tests {
     #[test]
     fn openai_gets_max_completion_tokens() {
         let req = chat(vec![Message::user("q")]).with_max_tokens(10);
-        let body = serde_json::to_value(chat_request("m", &req, true).unwrap()).unwrap();
+        let body = serde_json::to_value(chat_request("m", &req, true, JsonFormat::Schema).unwrap())
+            .unwrap();
         assert_eq!(body["max_completion_tokens"], 10);
         assert!(body.get("max_tokens").is_none());
     }
@@ -551,7 +570,13 @@ mod tests {
     #[test]
     fn minimal_chat_body_sends_only_what_is_set() {
         let body = serde_json::to_value(
-            chat_request("m", &LmRequest::new(Prompt::Text("hi".into())), true).unwrap(),
+            chat_request(
+                "m",
+                &LmRequest::new(Prompt::Text("hi".into())),
+                true,
+                JsonFormat::Schema,
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -568,7 +593,9 @@ mod tests {
             schema: json!({"type": "object", "properties": {"answer": {"type": "string"}}}),
             strict: true,
         });
-        let body = serde_json::to_value(chat_request("m", &req, false).unwrap()).unwrap();
+        let body =
+            serde_json::to_value(chat_request("m", &req, false, JsonFormat::Schema).unwrap())
+                .unwrap();
         assert_eq!(
             body["response_format"],
             json!({
@@ -582,6 +609,9 @@ mod tests {
         );
         assert_eq!(schema_name(""), "output");
         assert_eq!(schema_name(&"x".repeat(100)).len(), 64);
+        let body = chat_request("m", &req, false, JsonFormat::Object).unwrap();
+        let body = serde_json::to_value(body).unwrap();
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
     }
 
     #[test]
@@ -603,7 +633,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(chat_request("m", &chat(vec![]), false).is_err());
+        assert!(chat_request("m", &chat(vec![]), false, JsonFormat::Schema).is_err());
     }
 
     #[test]

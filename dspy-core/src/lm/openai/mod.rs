@@ -29,6 +29,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// OpenAI's API.
@@ -108,6 +109,9 @@ pub struct OpenAiLm {
     stream_usage: bool,
     /// Kept only to scrub it from error messages.
     api_key: Option<String>,
+    /// Set once the server refused a JSON-schema `response_format` and took `json_object`:
+    /// later requests ask for `json_object` straight away.
+    schema_refused: std::sync::atomic::AtomicBool,
     client: Client<OpenAIConfig>,
 }
 
@@ -182,18 +186,36 @@ impl OpenAiLm {
         }
     }
 
+    /// How to ask for JSON: by schema, unless this server refused that before.
+    fn json_format(&self) -> convert::JsonFormat {
+        if self.schema_refused.load(Ordering::Relaxed) {
+            convert::JsonFormat::Object
+        } else {
+            convert::JsonFormat::Schema
+        }
+    }
+
     async fn run(&self, request: LmRequest) -> Result<LmResponse> {
         match self.mode {
             Mode::Chat => {
-                let body =
-                    convert::chat_request(&self.model, &request, self.max_completion_tokens)?;
-                let response: convert::ChatResponse = self
-                    .client
-                    .chat()
-                    .create_byot(body)
-                    .await
-                    .map_err(|e| error::from_openai(e, &self.error_context()))?;
-                convert::from_chat_response(response, &self.model, &self.error_context())
+                let format = self.json_format();
+                let first = self.chat(&request, format).await;
+                match first {
+                    // Many compatible servers (llama.cpp's Python server, older vLLM) reject a
+                    // JSON-schema `response_format` but take `json_object`, as DSPy falls back.
+                    Err(error)
+                        if request.response_schema.is_some()
+                            && format == convert::JsonFormat::Schema
+                            && schema_refusal(&error) =>
+                    {
+                        let retried = self.chat(&request, convert::JsonFormat::Object).await;
+                        if retried.is_ok() {
+                            self.schema_refused.store(true, Ordering::Relaxed);
+                        }
+                        retried
+                    }
+                    other => other,
+                }
             }
             Mode::Completion => {
                 let body = convert::completion_request(&self.model, &request)?;
@@ -208,6 +230,17 @@ impl OpenAiLm {
         }
     }
 
+    async fn chat(&self, request: &LmRequest, format: convert::JsonFormat) -> Result<LmResponse> {
+        let body = convert::chat_request(&self.model, request, self.max_completion_tokens, format)?;
+        let response: convert::ChatResponse = self
+            .client
+            .chat()
+            .create_byot(body)
+            .await
+            .map_err(|e| error::from_openai(e, &self.error_context()))?;
+        convert::from_chat_response(response, &self.model, &self.error_context())
+    }
+
     /// Sends a streaming request and yields its text as it comes; the final response is
     /// assembled from the chunks.
     async fn run_stream(&self, request: LmRequest, y: &mut Yielder<Result<LmChunk>>) -> Result<()> {
@@ -216,8 +249,12 @@ impl OpenAiLm {
         let mut assembler = convert::Assembler::new(request.n);
         match self.mode {
             Mode::Chat => {
-                let body =
-                    convert::chat_request(&self.model, &request, self.max_completion_tokens)?;
+                let body = convert::chat_request(
+                    &self.model,
+                    &request,
+                    self.max_completion_tokens,
+                    self.json_format(),
+                )?;
                 let body = convert::streaming(body, self.stream_usage)?;
                 let mut events = self
                     .client
@@ -461,9 +498,22 @@ impl OpenAiLmBuilder {
             stream_usage: self.stream_usage,
             timeout: self.timeout,
             api_key,
+            schema_refused: Default::default(),
             client,
         })
     }
+}
+
+/// Whether `error` may be a server refusing a JSON-schema `response_format` (servers answer
+/// 400, 422 or even 500 for it), so the request is worth one more try with `json_object`.
+fn schema_refusal(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Lm {
+            kind: crate::LmErrorKind::BadRequest | crate::LmErrorKind::Server,
+            ..
+        }
+    )
 }
 
 impl fmt::Debug for OpenAiLmBuilder {
