@@ -1,5 +1,6 @@
 //! Benchmark of the embedded local model: prompt and generation speed, the cost of
-//! grammar-constrained decoding per token, and the speedup from reusing a shared prompt prefix.
+//! grammar-constrained decoding per token, the speedup from reusing a shared prompt prefix, and
+//! from keeping several prefixes when two predictors take turns.
 //!
 //! ```sh
 //! cargo run --release --features local --example local_bench [threads]
@@ -277,5 +278,41 @@ async fn main() -> dspy::Result<()> {
         cold.prompt_tokens_evaluated,
         cold_time.as_secs_f64() / warm_time.as_secs_f64()
     );
+
+    // Two predictors taking turns, as a pipeline's stages do: with one prefix slot each call
+    // evaluates its predictor's demos again; with the default slots each keeps its own.
+    for slots in [4, 1] {
+        let local = LocalLm::builder()
+            .threads(threads)
+            .prefix_slots(slots)
+            .build()?;
+        let lm = LM::new(local.clone());
+        let mut reversed = demos();
+        reversed.reverse();
+        let first = Predict::<Classify>::new()
+            .with_lm(lm.clone())
+            .with_demos(demos());
+        let second = Predict::<Classify>::new()
+            .with_lm(lm)
+            .with_instructions("Name the kind of answer the question wants.")
+            .with_demos(reversed);
+        let started = Instant::now();
+        for q in QUESTIONS {
+            let input = || ClassifyInput {
+                question: q.to_string(),
+            };
+            first.call(input()).await?;
+            second.call(input()).await?;
+        }
+        let elapsed = started.elapsed();
+        let s = local.stats();
+        println!(
+            "two predictors in turn, {slots} prefix slot(s): {:.0} ms/call, {} of {} prompt \
+             tokens evaluated",
+            ms(elapsed) / (2 * QUESTIONS.len()) as f64,
+            s.prompt_tokens_evaluated,
+            s.prompt_tokens
+        );
+    }
     Ok(())
 }

@@ -282,6 +282,98 @@ async fn a_shared_prefix_is_evaluated_once() {
     let _ = first;
 }
 
+#[tokio::test]
+async fn predictors_taking_turns_each_keep_their_prefix() {
+    let _one = one_at_a_time().await;
+    // Two predictors with different demos, called in turn as a pipeline's stages are.
+    let demos = trec_demos();
+    let run = |slots: u32, both: bool| {
+        let demos = demos.clone();
+        async move {
+            let local = LocalLm::builder()
+                .context_size(4096)
+                .prefix_slots(slots)
+                .build()
+                .unwrap();
+            let lm = LM::new(local.clone());
+            let first = Predict::<Classify>::new()
+                .with_lm(lm.clone())
+                .with_demos(demos[..6].to_vec());
+            let second = Predict::<Classify>::new()
+                .with_lm(lm)
+                .with_instructions("Name the kind of answer the question wants.")
+                .with_demos(demos[6..].to_vec());
+            let mut first_raws = Vec::new();
+            let mut warm = LocalStats::default();
+            for (i, q) in [
+                "What does NASA stand for ?",
+                "Who painted the Mona Lisa ?",
+                "How tall is Mount Everest ?",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let input = || ClassifyInput { question: q.into() };
+                first_raws.push(first.forward(input()).await.unwrap().raw);
+                if both {
+                    second.forward(input()).await.unwrap();
+                }
+                if i == 0 {
+                    warm = local.stats();
+                }
+            }
+            (delta(local.stats(), warm), first_raws)
+        }
+    };
+    let (kept, kept_raws) = run(2, true).await;
+    let (one, _) = run(1, true).await;
+    // With a slot each, only the questions are evaluated after the first round; with one slot,
+    // every call evaluates its predictor's demos again.
+    assert!(
+        kept.prompt_tokens_reused > kept.prompt_tokens * 3 / 4,
+        "{kept:?}"
+    );
+    assert!(one.prompt_tokens_reused < one.prompt_tokens / 4, "{one:?}");
+    assert!(
+        kept.prompt_tokens_evaluated * 3 < one.prompt_tokens_evaluated,
+        "{kept:?} {one:?}"
+    );
+    // The other predictor's sequence does not leak into this one's: its answers are those it
+    // gives on its own, reusing its prefix the same way. (A prompt evaluated whole rather than
+    // on top of a cached prefix may round differently, so that is not the comparison.)
+    let (_, alone_raws) = run(1, false).await;
+    assert_eq!(kept_raws, alone_raws);
+}
+
+#[tokio::test]
+async fn prefixes_that_do_not_fit_together_make_room_for_each_other() {
+    let _one = one_at_a_time().await;
+    // Room for one prompt (about 135 tokens) with its answer, not two: each predictor in turn
+    // must push the other's prefix out, and every call still succeeds.
+    let local = LocalLm::builder()
+        .context_size(200)
+        .prefix_slots(4)
+        .build()
+        .unwrap();
+    let lm = LM::new(local.clone());
+    let demos = trec_demos();
+    let first = Predict::<Classify>::new()
+        .with_lm(lm.clone())
+        .with_demos(demos[..6].to_vec());
+    let second = Predict::<Classify>::new()
+        .with_lm(lm)
+        .with_demos(demos[6..].to_vec());
+    for q in ["What does NASA stand for ?", "Who painted the Mona Lisa ?"] {
+        for predictor in [&first, &second] {
+            let label = predictor.call(ClassifyInput { question: q.into() }).await;
+            assert!(label.is_ok(), "{q}: {label:?}");
+        }
+    }
+    let stats = local.stats();
+    assert_eq!(stats.requests, 4);
+    assert!(stats.prompt_tokens > 4 * 100, "{stats:?}");
+}
+
 fn text_request(prompt: &str) -> LmRequest {
     LmRequest::new(Prompt::Text(prompt.into()))
 }

@@ -3,12 +3,13 @@
 //! each answer goes back through a oneshot channel, so no caller ever blocks the async runtime.
 
 use super::grammar::answer_grammar;
-use super::prefix::CachedTokens;
+use super::prefix::Slots;
 use super::sample::{Allowed, CheckStats, Pick, Sampler, TokenId};
 use super::{LocalStats, ModelSource};
 use crate::adapter::{Message, Prompt, Role};
 use crate::lm::{Choice, FinishReason, LmRequest, LmResponse, Usage};
 use crate::{Error, LmErrorKind, Result};
+use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -41,6 +42,8 @@ pub(crate) struct EngineConfig {
     pub seed: u64,
     /// An instruction-tuned model: chat messages go through its own chat template.
     pub chat: bool,
+    /// Prompt prefixes kept at once, one KV-cache sequence each.
+    pub prefix_slots: u32,
 }
 
 /// Work for the engine thread.
@@ -188,7 +191,10 @@ struct Engine<'m> {
     ctx: LlamaContext<'m>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
-    cached: CachedTokens<LlamaToken>,
+    /// What each KV-cache sequence holds.
+    slots: Slots<LlamaToken>,
+    /// The sequence the current request runs in.
+    seq: usize,
     grammars: HashMap<String, Option<LlamaSampler>>,
     /// The model's chat template, in chat mode.
     template: Option<LlamaChatTemplate>,
@@ -213,7 +219,9 @@ impl<'m> Engine<'m> {
             .with_n_ubatch(config.batch_size)
             .with_n_threads(config.threads)
             .with_n_threads_batch(config.threads)
-            .with_n_seq_max(1)
+            .with_n_seq_max(config.prefix_slots.max(1))
+            // One pool of cells for every sequence, so one long prompt can use all of it.
+            .with_kv_unified(true)
             // Keep every position of sliding-window layers, so a cached prefix can be cut
             // anywhere and reused.
             .with_swa_full(true);
@@ -237,7 +245,8 @@ impl<'m> Engine<'m> {
             ctx,
             batch: LlamaBatch::new(config.batch_size as usize, 1),
             batch_size: config.batch_size as usize,
-            cached: CachedTokens::default(),
+            slots: Slots::new(config.prefix_slots as usize),
+            seq: 0,
             grammars: HashMap::new(),
             seed: config.seed,
             stats,
@@ -249,7 +258,7 @@ impl<'m> Engine<'m> {
         if result.is_err() {
             // A failed decode may leave the cache half-written: start clean next time.
             self.ctx.clear_kv_cache();
-            self.cached.clear();
+            self.slots.clear();
         }
         result
     }
@@ -411,20 +420,25 @@ impl<'m> Engine<'m> {
         }
     }
 
-    /// Brings the KV cache to `tokens`, evaluating only what follows the prefix already there.
-    /// Returns how many tokens were reused. The batch holds the last token, with its logits.
+    /// Brings a KV-cache sequence to `tokens`, evaluating only what follows the prefix already
+    /// there; the sequence is chosen by [`Slots::choose`]. Returns how many tokens were reused.
+    /// The batch holds the last token, with its logits.
     fn evaluate_prompt(&mut self, tokens: &[LlamaToken]) -> Result<usize> {
-        let mut keep = self.cached.reusable(tokens);
-        if keep < self.cached.len()
+        self.seq = self.slots.choose(tokens);
+        let seq = self.seq;
+        let id = seq as i32;
+        let mut keep = self.slots.get(seq).reusable(tokens);
+        if keep < self.slots.get(seq).len()
             && self
                 .ctx
-                .kv_cache_seq_rm(0, Some(keep as u32), None)
+                .kv_cache_seq_rm(id, Some(keep as u32), None)
                 .is_err()
         {
             self.ctx.clear_kv_cache();
+            self.slots.clear();
             keep = 0;
         }
-        self.cached.truncate(keep);
+        self.slots.get(seq).truncate(keep);
         let rest = &tokens[keep..];
         for (c, chunk) in rest.chunks(self.batch_size).enumerate() {
             self.batch.clear();
@@ -433,27 +447,33 @@ impl<'m> Engine<'m> {
                 let pos = start + j;
                 let last = pos + 1 == tokens.len();
                 self.batch
-                    .add(*token, pos as i32, &[0], last)
+                    .add(*token, pos as i32, &[id], last)
                     .map_err(backend_error)?;
             }
-            self.ctx.decode(&mut self.batch).map_err(decode_error)?;
-            self.cached.extend(chunk);
+            self.decode()?;
+            self.slots.get(seq).extend(chunk);
         }
         Ok(keep)
     }
 
+    /// Evaluates the batch in the current sequence (see [`decode_in`]).
+    fn decode(&mut self) -> Result<()> {
+        decode_in(&mut self.ctx, &mut self.batch, &mut self.slots, self.seq)
+    }
+
     /// Drops generated tokens from the cache, back to the prompt's `len` tokens.
     fn rewind(&mut self, len: usize) -> Result<()> {
-        if self.cached.len() > len {
+        let seq = self.seq;
+        if self.slots.get(seq).len() > len {
             self.ctx
-                .kv_cache_seq_rm(0, Some(len as u32), None)
+                .kv_cache_seq_rm(seq as i32, Some(len as u32), None)
                 .map_err(|e| {
                     Error::lm(
                         LmErrorKind::Backend,
                         format!("cannot rewind the KV cache: {e}"),
                     )
                 })?;
-            self.cached.truncate(len);
+            self.slots.get(seq).truncate(len);
         }
         Ok(())
     }
@@ -518,10 +538,11 @@ impl<'m> Engine<'m> {
             }
             self.batch.clear();
             self.batch
-                .add(token, pos as i32, &[0], true)
+                .add(token, pos as i32, &[self.seq as i32], true)
                 .map_err(backend_error)?;
-            self.ctx.decode(&mut self.batch).map_err(decode_error)?;
-            self.cached.push(token);
+            // Fields, not `self`: the grammar borrows `self.grammars` meanwhile.
+            decode_in(&mut self.ctx, &mut self.batch, &mut self.slots, self.seq)?;
+            self.slots.get(self.seq).push(token);
             pos += 1;
             logits.copy_from_slice(self.ctx.get_logits_ith(0));
         }
@@ -595,6 +616,30 @@ fn choice_seed(seed: u64, rollout: Option<u64>, prompt: &str, choice: u64) -> u6
 
 fn backend_error(e: impl std::fmt::Display) -> Error {
     Error::lm(LmErrorKind::Backend, format!("local model: {e}"))
+}
+
+/// Evaluates `batch` in sequence `seq`. Every sequence shares the context's cells: when they
+/// run out, the other sequences' prefixes go, the one used longest ago first.
+fn decode_in(
+    ctx: &mut LlamaContext<'_>,
+    batch: &mut LlamaBatch<'static>,
+    slots: &mut Slots<LlamaToken>,
+    seq: usize,
+) -> Result<()> {
+    loop {
+        match ctx.decode(batch) {
+            Ok(()) => return Ok(()),
+            Err(DecodeError::NoKvCacheSlot) => {
+                let Some(other) = slots.oldest_other(seq) else {
+                    return Err(decode_error(DecodeError::NoKvCacheSlot));
+                };
+                ctx.clear_kv_cache_seq(Some(other as u32), None, None)
+                    .map_err(decode_error)?;
+                slots.get(other).clear();
+            }
+            Err(e) => return Err(decode_error(e)),
+        }
+    }
 }
 
 fn decode_error(e: impl std::fmt::Display) -> Error {

@@ -28,7 +28,8 @@ use tokio::sync::oneshot;
 /// messages, and predictors ask for JSON answers.
 /// Answers are decoded under a grammar built from the output fields' JSON schemas, so an enum
 /// field can only be one of its variants and an integer only digits. A prompt that shares a
-/// prefix with the previous one (the same instructions and demos) evaluates only what differs.
+/// prefix with an earlier one (the same instructions and demos) evaluates only what differs; the
+/// last few prefixes are kept ([`LocalLmBuilder::prefix_slots`]).
 ///
 /// Requests from any number of tasks queue in arrival order for one engine thread; awaiting an
 /// answer never blocks the async runtime.
@@ -131,6 +132,7 @@ pub struct LocalLmBuilder {
     batch_size: u32,
     seed: u64,
     chat: bool,
+    prefix_slots: u32,
 }
 
 impl Default for LocalLmBuilder {
@@ -142,6 +144,7 @@ impl Default for LocalLmBuilder {
             batch_size: 512,
             seed: 0,
             chat: false,
+            prefix_slots: 4,
         }
     }
 }
@@ -180,6 +183,21 @@ impl LocalLmBuilder {
     /// Context window in tokens, prompt plus answer (default 8192, at most the model's own).
     pub fn context_size(mut self, tokens: u32) -> Self {
         self.context_size = tokens.max(64);
+        self
+    }
+
+    /// How many prompt prefixes stay in the KV cache at once (default 4), so that predictors
+    /// taking turns — a pipeline's stages, an ensemble's members — each keep theirs instead of
+    /// evaluating it again on every call. They share the context's cells: when a prompt needs
+    /// room, the prefix used longest ago is dropped. 1 keeps only the last prompt.
+    ///
+    /// ```no_run
+    /// use dspy_core::lm::LocalLm;
+    /// let lm = LocalLm::builder().prefix_slots(2).build()?;
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    pub fn prefix_slots(mut self, n: u32) -> Self {
+        self.prefix_slots = n.clamp(1, 64);
         self
     }
 
@@ -226,6 +244,7 @@ impl LocalLmBuilder {
             batch_size: self.batch_size,
             seed: self.seed,
             chat: self.chat,
+            prefix_slots: self.prefix_slots,
         };
         let name = match &self.source {
             ModelSource::Default => match std::env::var("DSPY_LOCAL_MODEL") {

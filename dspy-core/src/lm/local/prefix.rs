@@ -1,5 +1,7 @@
-//! Which tokens sit in the KV cache, so a prompt that shares a prefix with the last one (the same
-//! instructions and demos, as optimizers send hundreds of times) evaluates only what differs.
+//! Which tokens sit in the KV cache, so a prompt that shares a prefix with an earlier one (the
+//! same instructions and demos, as optimizers send hundreds of times) evaluates only what
+//! differs. The cache holds several sequences ([`Slots`]), so programs whose predictors take turns
+//! (a pipeline's stages, an ensemble's members) keep every predictor's prefix.
 
 /// The token sequence currently held in the KV cache, in position order.
 #[derive(Debug, Clone)]
@@ -53,9 +55,95 @@ impl<T: PartialEq + Copy> CachedTokens<T> {
     }
 }
 
+/// Several cached sequences, one per KV-cache sequence id, and which was used last.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots<T> {
+    slots: Vec<CachedTokens<T>>,
+    /// When each slot was last used (a counter, not a clock).
+    used: Vec<u64>,
+    clock: u64,
+}
+
+impl<T: PartialEq + Copy> Slots<T> {
+    /// `n` empty slots (at least one).
+    pub fn new(n: usize) -> Self {
+        let n = n.max(1);
+        Slots {
+            slots: vec![CachedTokens::default(); n],
+            used: vec![0; n],
+            clock: 0,
+        }
+    }
+
+    /// The slot a prompt should run in: the one sharing the most of it, when that is at least
+    /// half the prompt (a prefix worth keeping); else an empty slot; else the one used longest
+    /// ago, whose prefix is given up. A pipeline's stages thus settle in slots of their own.
+    pub fn choose(&mut self, prompt: &[T]) -> usize {
+        let reuse: Vec<usize> = self.slots.iter().map(|s| s.reusable(prompt)).collect();
+        let best = (0..self.slots.len())
+            .max_by_key(|&i| (reuse[i], self.used[i]))
+            .unwrap_or(0);
+        let chosen = if 2 * reuse[best] >= prompt.len().saturating_sub(1) && reuse[best] > 0 {
+            best
+        } else if let Some(empty) = (0..self.slots.len()).find(|&i| self.slots[i].len() == 0) {
+            empty
+        } else {
+            (0..self.slots.len())
+                .min_by_key(|&i| self.used[i])
+                .unwrap_or(0)
+        };
+        self.clock += 1;
+        self.used[chosen] = self.clock;
+        chosen
+    }
+
+    /// The tokens cached in slot `i`.
+    pub fn get(&mut self, i: usize) -> &mut CachedTokens<T> {
+        &mut self.slots[i]
+    }
+
+    /// The slot other than `i` used longest ago that still holds something, to free room.
+    pub fn oldest_other(&self, i: usize) -> Option<usize> {
+        (0..self.slots.len())
+            .filter(|&j| j != i && self.slots[j].len() > 0)
+            .min_by_key(|&j| self.used[j])
+    }
+
+    /// Forgets every slot (after clearing the KV cache).
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(CachedTokens::clear);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alternating_prefixes_settle_in_slots_of_their_own() {
+        let mut slots: Slots<u32> = Slots::new(3);
+        let a1 = [1, 1, 1, 1, 1, 1, 10];
+        let b1 = [2, 2, 2, 2, 2, 2, 10];
+        assert_eq!(slots.choose(&a1), 0);
+        slots.get(0).extend(&a1);
+        // Nothing in common with slot 0: an empty slot, not slot 0's prefix.
+        assert_eq!(slots.choose(&b1), 1);
+        slots.get(1).extend(&b1);
+        // Each stage comes back to its own prefix.
+        assert_eq!(slots.choose(&[1, 1, 1, 1, 1, 1, 20]), 0);
+        assert_eq!(slots.choose(&[2, 2, 2, 2, 2, 2, 20]), 1);
+        // A third stage takes the last empty slot; a fourth gives up the one used longest ago.
+        assert_eq!(slots.choose(&[3, 3, 3]), 2);
+        slots.get(2).extend(&[3, 3, 3]);
+        assert_eq!(slots.oldest_other(2), Some(0));
+        assert_eq!(slots.choose(&[4, 4, 4]), 0);
+        // A prompt mostly shared with a slot reuses it even when a slot is free.
+        let mut two: Slots<u32> = Slots::new(2);
+        two.get(0).extend(&[1, 2, 3, 4, 5]);
+        assert_eq!(two.choose(&[1, 2, 3, 4, 9]), 0);
+        two.clear();
+        assert_eq!(two.get(0).len(), 0);
+    }
 
     fn cached(tokens: &[u32]) -> CachedTokens<u32> {
         let mut c = CachedTokens::default();
