@@ -152,6 +152,17 @@ async fn a_server_that_refuses_json_schema_gets_json_object_from_then_on() {
     // A request with no schema asks for no format at all.
     lm.complete(chat_request()).await.unwrap();
     assert_eq!(server.hits()[3].body.get("response_format"), None);
+
+    // A 500 that does not name the parameter is a flaky server: no second try here.
+    let flaky = LM::new(server.builder("/status/500/v1").build().unwrap());
+    let mut request = chat_request();
+    request.response_schema = Some(ResponseSchema {
+        name: "CapitalQa".into(),
+        schema: json!({"type": "object"}),
+        strict: true,
+    });
+    assert!(flaky.complete(request).await.is_err());
+    assert_eq!(server.hits().len(), 5);
 }
 
 #[tokio::test]

@@ -361,8 +361,6 @@ impl<'m> Engine<'m> {
         })
     }
 
-    /// Compiles (or finds) the grammar for the request's answer; returns its cache key. A schema
-    /// the grammar cannot express leaves the answer unconstrained (the parser still checks it).
     /// The messages laid out by the model's chat template, ending on the model's turn.
     fn chat_text(&self, template: &LlamaChatTemplate, messages: &[Message]) -> Result<String> {
         let bad = |e: String| {
@@ -388,6 +386,8 @@ impl<'m> Engine<'m> {
             .map_err(|e| bad(e.to_string()))
     }
 
+    /// Compiles (or finds) the grammar for the request's answer; returns its cache key. A schema
+    /// the grammar cannot express leaves the answer unconstrained (the parser still checks it).
     fn grammar_for(&mut self, request: &LmRequest, error: &mut bool) -> Option<String> {
         let (format, schema) = (
             request.answer_format.as_ref()?,

@@ -504,16 +504,20 @@ impl OpenAiLmBuilder {
     }
 }
 
-/// Whether `error` may be a server refusing a JSON-schema `response_format` (servers answer
-/// 400, 422 or even 500 for it), so the request is worth one more try with `json_object`.
+/// Whether `error` may be a server refusing a JSON-schema `response_format`, so the request is
+/// worth one more try with `json_object`: a 400 or 422, or a 500 that names the parameter (as
+/// llama.cpp's Python server answers). A plain 500 is a flaky server, for the retry layer.
 fn schema_refusal(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::Lm {
-            kind: crate::LmErrorKind::BadRequest | crate::LmErrorKind::Server,
-            ..
-        }
-    )
+    match error {
+        Error::Lm { kind, message, .. } => match kind {
+            crate::LmErrorKind::BadRequest => true,
+            crate::LmErrorKind::Server => {
+                message.contains("response_format") || message.contains("json_schema")
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 impl fmt::Debug for OpenAiLmBuilder {
