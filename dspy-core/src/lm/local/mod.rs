@@ -189,7 +189,9 @@ impl LocalLmBuilder {
     /// How many prompt prefixes stay in the KV cache at once (default 4), so that predictors
     /// taking turns — a pipeline's stages, an ensemble's members — each keep theirs instead of
     /// evaluating it again on every call. They share the context's cells: when a prompt needs
-    /// room, the prefix used longest ago is dropped. 1 keeps only the last prompt.
+    /// room, the prefix used longest ago is dropped. 1 keeps only the last prompt. Kept
+    /// prefixes are not free: attention still passes over their cells, so generation slows a
+    /// little as they fill the context (a few percent with three 2,000-token prefixes).
     ///
     /// ```no_run
     /// use dspy_core::lm::LocalLm;
