@@ -153,6 +153,30 @@ async fn a_server_that_refuses_json_schema_gets_json_object_from_then_on() {
     lm.complete(chat_request()).await.unwrap();
     assert_eq!(server.hits()[3].body.get("response_format"), None);
 
+    // Streaming falls back the same way (the refusal comes before any chunk).
+    let streaming = LM::new(server.builder("/no-schema/v1").build().unwrap());
+    let mut schema_request = chat_request();
+    schema_request.response_schema = Some(ResponseSchema {
+        name: "CapitalQa".into(),
+        schema: json!({"type": "object"}),
+        strict: true,
+    });
+    let mut chunks = streaming.stream(schema_request);
+    let mut done = None;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+        if let dspy::lm::LmChunk::Done(response) = chunk.unwrap() {
+            done = Some(response);
+        }
+    }
+    assert!(done.is_some());
+    drop(chunks);
+    let hits = server.hits();
+    let streamed: Vec<&str> = hits[4..]
+        .iter()
+        .map(|h| h.body["response_format"]["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(streamed, ["json_schema", "json_object"]);
+
     // A 500 that does not name the parameter is a flaky server: no second try here.
     let flaky = LM::new(server.builder("/status/500/v1").build().unwrap());
     let mut request = chat_request();
@@ -162,7 +186,7 @@ async fn a_server_that_refuses_json_schema_gets_json_object_from_then_on() {
         strict: true,
     });
     assert!(flaky.complete(request).await.is_err());
-    assert_eq!(server.hits().len(), 5);
+    assert_eq!(server.hits().len(), 7);
 }
 
 #[tokio::test]

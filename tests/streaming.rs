@@ -304,6 +304,22 @@ async fn streamed_calls_are_traced_and_counted() {
 }
 
 #[tokio::test]
+async fn an_unreadable_streamed_answer_is_traced_as_a_failure() {
+    let lm = LM::new(DummyLm::new([
+        json!("no idea"),
+        json!("no idea"),
+        json!("no idea"),
+    ]));
+    let predict = Predict::<CityFacts>::new().with_lm(lm);
+    let (prediction, trace) = trace(predict.stream(paris()).prediction()).await;
+    assert!(prediction.is_err());
+    assert!(trace.is_empty());
+    assert_eq!(trace.failures.len(), 1);
+    assert_eq!(trace.failures[0].predictor, predict.id());
+    assert_eq!(trace.failures[0].raw, "no idea");
+}
+
+#[tokio::test]
 async fn nothing_is_sent_until_the_stream_is_polled() {
     let dummy = DummyLm::new([answer()]);
     let predict = Predict::<CityFacts>::new().with_lm(LM::new(dummy.clone()));

@@ -251,7 +251,12 @@ impl<M> Evaluate<M> {
         }
     }
 
-    async fn one<P, E>(&self, program: &P, index: usize, example: &E) -> Run<P::Output>
+    async fn one<P, E>(
+        &self,
+        program: &P,
+        index: usize,
+        example: &E,
+    ) -> ExampleResult<(), P::Output>
     where
         P: Module,
         E: Example<Input = P::Input> + Clone,
@@ -272,8 +277,9 @@ impl<M> Evaluate<M> {
         let before = current_usage().unwrap_or_default();
         let (output, score, feedback) = run.await;
         let usage = current_usage().unwrap_or_default().since(&before);
-        Run {
+        ExampleResult {
             index,
+            example: (),
             output,
             score,
             feedback,
@@ -290,18 +296,9 @@ struct Shared<O> {
     tally: Mutex<Tally<O>>,
 }
 
-/// One example's outcome, before its example is copied into the report.
-struct Run<O> {
-    index: usize,
-    output: Result<O>,
-    score: f64,
-    feedback: Option<String>,
-    usage: UsageReport,
-    elapsed: Duration,
-}
-
 struct Tally<O> {
-    results: Vec<Run<O>>,
+    /// Results without their example, copied in after the run (see `run`).
+    results: Vec<ExampleResult<(), O>>,
     errors: usize,
     total: f64,
     /// Why the evaluation stopped early, if it did.

@@ -171,7 +171,8 @@ impl<S: Signature> Predict<S> {
             y,
             Some,
         )
-        .await?;
+        .await
+        .inspect_err(|e| trace::record_failure::<S>(self.id, &input, e))?;
         trace::record::<S>(self.id, &input, &prediction.output);
         Ok(prediction)
     }

@@ -450,15 +450,10 @@ impl<'m> Engine<'m> {
                     .add(*token, pos as i32, &[id], last)
                     .map_err(backend_error)?;
             }
-            self.decode()?;
+            decode_in(&mut self.ctx, &mut self.batch, &mut self.slots, seq)?;
             self.slots.get(seq).extend(chunk);
         }
         Ok(keep)
-    }
-
-    /// Evaluates the batch in the current sequence (see [`decode_in`]).
-    fn decode(&mut self) -> Result<()> {
-        decode_in(&mut self.ctx, &mut self.batch, &mut self.slots, self.seq)
     }
 
     /// Drops generated tokens from the cache, back to the prompt's `len` tokens.

@@ -198,24 +198,8 @@ impl OpenAiLm {
     async fn run(&self, request: LmRequest) -> Result<LmResponse> {
         match self.mode {
             Mode::Chat => {
-                let format = self.json_format();
-                let first = self.chat(&request, format).await;
-                match first {
-                    // Many compatible servers (llama.cpp's Python server, older vLLM) reject a
-                    // JSON-schema `response_format` but take `json_object`, as DSPy falls back.
-                    Err(error)
-                        if request.response_schema.is_some()
-                            && format == convert::JsonFormat::Schema
-                            && schema_refusal(&error) =>
-                    {
-                        let retried = self.chat(&request, convert::JsonFormat::Object).await;
-                        if retried.is_ok() {
-                            self.schema_refused.store(true, Ordering::Relaxed);
-                        }
-                        retried
-                    }
-                    other => other,
-                }
+                self.with_json_fallback(&request, |format| self.chat(&request, format))
+                    .await
             }
             Mode::Completion => {
                 let body = convert::completion_request(&self.model, &request)?;
@@ -227,6 +211,32 @@ impl OpenAiLm {
                     .map_err(|e| error::from_openai(e, &self.error_context()))?;
                 convert::from_completion_response(response, &self.model, &self.error_context())
             }
+        }
+    }
+
+    /// Runs `attempt` asking for JSON the way this server takes it. Many compatible servers
+    /// (llama.cpp's Python server, older vLLM) reject a JSON-schema `response_format` but take
+    /// `json_object`: after such a refusal the request is tried once more with `json_object`, and
+    /// once that works, later requests ask for it straight away (as DSPy falls back).
+    async fn with_json_fallback<T, F, Fut>(&self, request: &LmRequest, attempt: F) -> Result<T>
+    where
+        F: Fn(convert::JsonFormat) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let format = self.json_format();
+        match attempt(format).await {
+            Err(error)
+                if request.response_schema.is_some()
+                    && format == convert::JsonFormat::Schema
+                    && schema_refusal(&error) =>
+            {
+                let retried = attempt(convert::JsonFormat::Object).await;
+                if retried.is_ok() {
+                    self.schema_refused.store(true, Ordering::Relaxed);
+                }
+                retried
+            }
+            other => other,
         }
     }
 
@@ -249,19 +259,24 @@ impl OpenAiLm {
         let mut assembler = convert::Assembler::new(request.n);
         match self.mode {
             Mode::Chat => {
-                let body = convert::chat_request(
-                    &self.model,
-                    &request,
-                    self.max_completion_tokens,
-                    self.json_format(),
-                )?;
-                let body = convert::streaming(body, self.stream_usage)?;
-                let mut events = self
-                    .client
-                    .chat()
-                    .create_stream_byot::<Value, convert::ChatChunk>(body)
-                    .await
-                    .map_err(fail)?;
+                // A refused schema fails the request before any chunk: safe to try again.
+                let request = &request;
+                let fail = &fail;
+                let open = |format| async move {
+                    let body = convert::chat_request(
+                        &self.model,
+                        request,
+                        self.max_completion_tokens,
+                        format,
+                    )?;
+                    let body = convert::streaming(body, self.stream_usage)?;
+                    self.client
+                        .chat()
+                        .create_stream_byot::<Value, convert::ChatChunk>(body)
+                        .await
+                        .map_err(fail)
+                };
+                let mut events = self.with_json_fallback(request, open).await?;
                 while let Some(event) = events.next().await {
                     let delta = assembler.add_chat(event.map_err(fail)?, &ctx)?;
                     if !delta.is_empty() {
