@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod lm;
 pub mod module;
 pub mod signature;
+pub mod util;
 
 pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
 pub use error::{Error, LmErrorKind, Result};

@@ -11,10 +11,8 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::path::Path;
 
 /// The format version this dspy writes and reads.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -268,7 +266,7 @@ impl ProgramState {
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        write_atomic(path, json.as_bytes()).map_err(|e| Error::Data {
+        crate::util::write_atomic(path, json.as_bytes()).map_err(|e| Error::Data {
             file: path.to_path_buf(),
             line: None,
             message: format!(
@@ -508,39 +506,6 @@ fn canonical_schema(schema: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(canonical_schema).collect()),
         other => other.clone(),
     }
-}
-
-/// Writes `contents` to a fresh temporary file in `path`'s directory, flushes it to disk, then
-/// renames it over `path`; the temporary file is removed if anything fails.
-fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let file_name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
-    })?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let temp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
 
 #[cfg(test)]
