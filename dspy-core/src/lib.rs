@@ -17,6 +17,7 @@ mod error;
 pub mod evaluate;
 pub mod lm;
 pub mod module;
+pub mod retrieve;
 pub mod signature;
 pub mod util;
 

@@ -2,6 +2,7 @@
 
 mod builder;
 mod dummy;
+mod embedder;
 mod handle;
 pub mod layers;
 #[cfg(feature = "local")]
@@ -14,6 +15,8 @@ mod stream;
 
 pub use builder::{DEFAULT_HISTORY, DEFAULT_MAX_IN_FLIGHT, LmBuilder};
 pub use dummy::DummyLm;
+pub(crate) use embedder::normalized;
+pub use embedder::{Embedder, embed_normalized};
 pub use handle::{BoxFuture, LM, LanguageModel};
 pub use layers::{
     Budget, CacheConfig, CacheLayer, Clock, HistoryEntry, LimitLayer, Price, PriceTable,

@@ -13,6 +13,7 @@ mod params;
 mod predict;
 pub mod react;
 mod refine;
+mod retrieve;
 mod state;
 mod stream;
 mod then;
@@ -31,12 +32,13 @@ pub use params::{DynPredictor, Parameters, PredictorId, child_name};
 pub use predict::{Predict, PredictConfig, Prediction};
 pub use react::{ReAct, Tool};
 pub use refine::Refine;
+pub use retrieve::{Retrieve, RetrieveInput, RetrieveOutput};
 pub use state::{
     FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
 };
 pub use stream::{PredictionStream, StreamEvent};
 pub use then::{Map, ModuleExt, Then};
-pub use trace::{FailedCall, Trace, TraceEntry, trace};
+pub use trace::{FailedCall, Retrieval, Trace, TraceEntry, trace};
 
 use crate::Result;
 use std::future::Future;

@@ -75,6 +75,20 @@ pub struct FailedCall {
     pub error: String,
 }
 
+/// One search a [`Retrieve`](super::Retrieve) module made: which one, the query, and what it
+/// found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieval {
+    /// The module's name (see [`Retrieve::named`](super::Retrieve::named)).
+    pub retriever: String,
+    /// What it searched for.
+    pub query: String,
+    /// How many passages it asked for.
+    pub k: usize,
+    /// What it found, best first.
+    pub passages: Vec<crate::retrieve::Passage>,
+}
+
 /// The calls recorded in one [`trace`] scope, in the order they finished.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -82,6 +96,8 @@ pub struct Trace {
     pub entries: Vec<TraceEntry>,
     /// The calls whose answer could not be parsed (the run usually failed with them).
     pub failures: Vec<FailedCall>,
+    /// The searches made by [`Retrieve`](super::Retrieve) modules, in the order they finished.
+    pub retrievals: Vec<Retrieval>,
 }
 
 impl Trace {
@@ -222,6 +238,28 @@ pub fn record_failure<S: Signature>(id: PredictorId, input: &S::Input, error: &c
             .unwrap_or_else(|e| e.into_inner())
             .failures
             .push(failure);
+    });
+}
+
+/// Records, in the active scope if any, a search of the retriever called `name`.
+pub(crate) fn record_retrieval(
+    name: &str,
+    query: &str,
+    k: usize,
+    passages: &[crate::retrieve::Passage],
+) {
+    let _ = TRACE.try_with(|trace| {
+        let retrieval = Retrieval {
+            retriever: name.to_string(),
+            query: query.to_string(),
+            k,
+            passages: passages.to_vec(),
+        };
+        trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retrievals
+            .push(retrieval);
     });
 }
 
