@@ -107,7 +107,7 @@ mod tests {
         let err = embed_normalized(&short, &texts, 8).await.unwrap_err();
         assert!(err.to_string().contains("1 vectors for 2 texts"), "{err}");
         let ragged = Fixed(vec![vec![1.0], vec![1.0, 2.0]]);
-        let err = embed_normalized(&ragged, &texts, 1).await.unwrap_err();
+        let err = embed_normalized(&ragged, &texts, 8).await.unwrap_err();
         assert!(err.to_string().contains("different lengths"), "{err}");
     }
 }
