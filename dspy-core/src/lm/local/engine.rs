@@ -56,6 +56,22 @@ pub(crate) enum Job {
     Ready {
         reply: oneshot::Sender<Result<PathBuf>>,
     },
+    /// One mean-pooled embedding per text.
+    Embed {
+        texts: Vec<String>,
+        reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
+    },
+}
+
+impl Job {
+    /// Answers the job with the load failure.
+    fn fail(self, failure: &LoadFailure) {
+        match self {
+            Job::Complete { reply, .. } => drop(reply.send(Err(failure.error()))),
+            Job::Ready { reply } => drop(reply.send(Err(failure.error()))),
+            Job::Embed { reply, .. } => drop(reply.send(Err(failure.error()))),
+        }
+    }
 }
 
 /// Starts the engine thread. It loads (and first fetches, if needed) the model, then serves jobs
@@ -78,7 +94,7 @@ pub(crate) fn spawn(
 }
 
 /// llama.cpp's backend may be initialized once per process.
-fn backend() -> std::result::Result<&'static LlamaBackend, String> {
+pub(super) fn backend() -> std::result::Result<&'static LlamaBackend, String> {
     static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
@@ -112,29 +128,25 @@ fn run(config: EngineConfig, rx: mpsc::Receiver<Job>, stats: Arc<Mutex<LocalStat
     let (path, model) = match loaded {
         Ok(loaded) => loaded,
         Err(failure) => {
-            for job in rx {
-                match job {
-                    Job::Complete { reply, .. } => drop(reply.send(Err(failure.error()))),
-                    Job::Ready { reply } => drop(reply.send(Err(failure.error()))),
-                }
-            }
+            rx.into_iter().for_each(|job| job.fail(&failure));
             return;
         }
     };
     let mut engine = match Engine::new(&model, &config, stats) {
         Ok(engine) => engine,
         Err(failure) => {
-            for job in rx {
-                match job {
-                    Job::Complete { reply, .. } => drop(reply.send(Err(failure.error()))),
-                    Job::Ready { reply } => drop(reply.send(Err(failure.error()))),
-                }
-            }
+            rx.into_iter().for_each(|job| job.fail(&failure));
             return;
         }
     };
+    let mut embedder = super::embed::EmbedContext::new(config.threads);
     for job in rx {
         match job {
+            Job::Embed { texts, reply } => {
+                if !reply.is_closed() {
+                    let _ = reply.send(embedder.embed(&model, &texts));
+                }
+            }
             Job::Complete { request, reply } => {
                 // The caller gave up (a timeout, a cancelled task): skip the work.
                 if reply.is_closed() {
@@ -609,7 +621,7 @@ fn choice_seed(seed: u64, rollout: Option<u64>, prompt: &str, choice: u64) -> u6
     a ^ choice.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
-fn backend_error(e: impl std::fmt::Display) -> Error {
+pub(super) fn backend_error(e: impl std::fmt::Display) -> Error {
     Error::lm(LmErrorKind::Backend, format!("local model: {e}"))
 }
 

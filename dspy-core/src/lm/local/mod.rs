@@ -1,5 +1,6 @@
 //! The embedded local model: llama.cpp in process, a GGUF file, grammar-constrained decoding.
 
+mod embed;
 mod engine;
 mod fetch;
 mod grammar;
@@ -323,6 +324,18 @@ impl LocalLm {
         fetch::resolve_default_model()
     }
 
+    /// One embedding per text: the mean of the model's last hidden states over the text (at
+    /// most its first 512 tokens), computed on the engine thread in a context of its own.
+    ///
+    /// A base language model is no trained embedder, but its states rank texts on the same
+    /// topic close together, which is enough to retrieve offline; an embedding model behind
+    /// an OpenAI-compatible endpoint ranks better.
+    pub async fn embed_texts(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Embed { texts, reply })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     fn send(&self, job: Job) -> Result<()> {
         self.inner.jobs.send(job).map_err(|_| stopped())
     }
@@ -370,5 +383,12 @@ impl fmt::Debug for LocalLm {
             .field("context_size", &self.inner.config.context_size)
             .field("seed", &self.inner.config.seed)
             .finish()
+    }
+}
+
+/// The local model as an embedder: see [`LocalLm::embed_texts`].
+impl crate::lm::Embedder for LocalLm {
+    fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, Result<Vec<Vec<f32>>>> {
+        Box::pin(self.embed_texts(texts.to_vec()))
     }
 }
