@@ -2,7 +2,7 @@
 //! (when asked) trace: one program over a set (GEPA's minibatches and validation passes), or
 //! many (program, example, sampling) jobs at once (SIMBA's trajectory sampling).
 
-use crate::demos::is_fatal;
+use super::failure::is_fatal;
 use dspy_core::evaluate::{Evaluate, Metric, Score};
 use dspy_core::lm::UsageReport;
 use dspy_core::module::{CallOverrides, Trace, trace, with_overrides};

@@ -1,0 +1,197 @@
+//! The chassis every optimizer is built on: an optimizer implements [`Search`] (its algorithm,
+//! over a [`Frame`]) and gets [`Optimizer`] from it: `compile` and `compile_with_valset`, with
+//! the LM usage and wall time of the whole compile in its report.
+//!
+//! The other pieces here are what several optimizers share, each in a file named for it: the
+//! options ([`SearchOptions`]), the checkpointed step driver, failure classification, scoring,
+//! demo-set candidates, labeled sampling, and the prompt model's calls.
+//!
+//! A search of your own is a type with a [`SearchOptions`] and a `search` that fills the frame's
+//! report:
+//!
+//! ```
+//! use dspy_core::{Example, Module, Parameters, Result};
+//! use dspy_optimize::search::{Frame, Search, SearchOptions};
+//! use dspy_optimize::{Optimizer, Trial};
+//!
+//! /// Returns the program as it is: the smallest search there is.
+//! struct AsIs { options: SearchOptions }
+//!
+//! impl<P, E> Search<P, E> for AsIs
+//! where
+//!     P: Module + Parameters + Clone,
+//!     E: Example<Input = P::Input>,
+//! {
+//!     type Program = P;
+//!     const NAME: &'static str = "AsIs";
+//!
+//!     fn options(&self) -> &SearchOptions {
+//!         &self.options
+//!     }
+//!
+//!     async fn search(&self, frame: &mut Frame<'_>, program: &P, _: &[E], _: Option<&[E]>) -> Result<P> {
+//!         frame.report.trials.push(Trial::new("as given", None, &Default::default(), Default::default()));
+//!         Ok(program.clone())
+//!     }
+//! }
+//!
+//! # use dspy_macros::Signature;
+//! # /// Answer.
+//! # #[derive(Signature, Clone, Debug)]
+//! # #[dspy(crate = "dspy_core")]
+//! # struct QA { #[input] q: String, #[output] a: String }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let as_is = AsIs { options: SearchOptions::default().seed(3) };
+//! let compiled = as_is.compile(&dspy_core::Predict::<QA>::new(), &[] as &[QA]).await.unwrap();
+//! assert_eq!((compiled.report.optimizer.as_str(), compiled.report.seed), ("AsIs", 3));
+//! # });
+//! ```
+
+pub(crate) mod bootstrap_options;
+pub(crate) mod demo_sets;
+pub(crate) mod failure;
+pub(crate) mod fields;
+pub(crate) mod models;
+mod options;
+pub(crate) mod prompting;
+pub(crate) mod rollout;
+pub(crate) mod sampling;
+pub(crate) mod scoring;
+pub(crate) mod seed;
+pub(crate) mod steps;
+pub(crate) mod traces;
+
+pub use options::SearchOptions;
+pub(crate) use options::search_setters;
+
+use crate::{CompileReport, Compiled, Optimizer};
+use dspy_core::Result;
+use dspy_core::evaluate::Progress;
+use dspy_core::lm::track_usage;
+use std::future::Future;
+use std::time::Instant;
+
+/// An optimizer's algorithm: what it does between "here is a program" and "here is a better
+/// one". Every type that implements it is an [`Optimizer`], whose `compile` runs `search` in a
+/// fresh [`Frame`] and returns its program with the frame's report, the LM usage of the whole
+/// search and its wall time.
+///
+/// `valset` is what the caller gave to
+/// [`compile_with_valset`](Optimizer::compile_with_valset) (`None` from `compile`); each
+/// optimizer decides what to do without one.
+pub trait Search<P, E>: Send + Sync {
+    /// What the search gives: `P` itself, or a program wrapping it.
+    type Program;
+
+    /// The optimizer's name in its report and checkpoints.
+    const NAME: &'static str;
+
+    /// The options it runs with (the report takes its seed).
+    fn options(&self) -> &SearchOptions;
+
+    /// Searches from `program` on `trainset` (and `valset` when given), recording its trials
+    /// in `frame.report`; `program` itself is left as it was.
+    fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        valset: Option<&[E]>,
+    ) -> impl Future<Output = Result<Self::Program>> + Send;
+}
+
+impl<T, P, E> Optimizer<P, E> for T
+where
+    T: Search<P, E>,
+    P: Sync,
+    E: Sync,
+{
+    type Program = T::Program;
+
+    fn compile(
+        &self,
+        program: &P,
+        trainset: &[E],
+    ) -> impl Future<Output = Result<Compiled<T::Program>>> + Send {
+        compile(self, program, trainset, no_valset(trainset))
+    }
+
+    fn compile_with_valset(
+        &self,
+        program: &P,
+        trainset: &[E],
+        valset: &[E],
+    ) -> impl Future<Output = Result<Compiled<T::Program>>> + Send {
+        compile(self, program, trainset, Some(valset))
+    }
+}
+
+/// No validation set, of the training set's lifetime: a bare `None` would be of any lifetime,
+/// and the compile's future would then ask for `E: 'static`.
+fn no_valset<E>(_trainset: &[E]) -> Option<&[E]> {
+    None
+}
+
+/// Runs `optimizer`'s search in a fresh frame, under one usage scope, timed.
+async fn compile<T, P, E>(
+    optimizer: &T,
+    program: &P,
+    trainset: &[E],
+    valset: Option<&[E]>,
+) -> Result<Compiled<T::Program>>
+where
+    T: Search<P, E>,
+{
+    let started = Instant::now();
+    let mut frame = Frame::new(T::NAME, optimizer.options());
+    let search = optimizer.search(&mut frame, program, trainset, valset);
+    let (searched, usage) = track_usage(search).await;
+    let program = searched?;
+    let mut report = frame.report;
+    report.usage = usage;
+    report.elapsed = started.elapsed();
+    Ok(Compiled::new(program, report))
+}
+
+/// What a search works in: the report it fills, and the options it runs with.
+#[derive(Debug)]
+pub struct Frame<'o> {
+    /// The report of the compile: its trials, the one chosen, whether a budget stopped it.
+    /// Its usage and time are filled in when the search returns.
+    pub report: CompileReport,
+    options: &'o SearchOptions,
+}
+
+impl<'o> Frame<'o> {
+    /// A frame for `optimizer` with an empty report, seeded as `options` say.
+    pub fn new(optimizer: &str, options: &'o SearchOptions) -> Self {
+        Frame {
+            report: CompileReport::new(optimizer, options.seed),
+            options,
+        }
+    }
+
+    /// The options the search runs with.
+    pub fn options(&self) -> &'o SearchOptions {
+        self.options
+    }
+
+    /// A progress bar over `total` steps, drawn when the options say so (and on a terminal);
+    /// it finishes when dropped.
+    pub fn progress(&self, total: usize, title: &str) -> Progress {
+        Progress::new(total, title, self.options.progress)
+    }
+
+    /// `result`, with an LM budget that ran out taken as the end of the search rather than an
+    /// error: the report says it stopped, and the search goes on to return what it found.
+    pub(crate) fn stop_on_budget<T>(&mut self, result: Result<T>) -> Result<Option<T>> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if failure::is_budget(&error) => {
+                self.report.stopped_by_budget = true;
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
