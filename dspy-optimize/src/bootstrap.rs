@@ -162,7 +162,13 @@ where
         &self.bootstrap.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         self.bootstrap
             .build(frame, student, self.teacher.clone(), trainset)
             .await
@@ -184,7 +190,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         let examples = all_fields(trainset)?;
         let mut rng = Rng::new(self.options.seed);
         let mut teacher = student.clone();
@@ -192,7 +204,8 @@ where
             let (k, sampling) = (self.bootstrap.max_labeled_demos, &self.bootstrap.labeled);
             assign_labeled(&mut teacher, &examples, k, sampling, &mut rng)?;
         }
-        self.run(frame, student, teacher, trainset, examples, rng).await
+        self.run(frame, student, teacher, trainset, examples, rng)
+            .await
     }
 }
 
@@ -222,7 +235,13 @@ struct Traces {
 
 impl<M> BootstrapFewShot<M> {
     /// Bootstraps `student` with `teacher` given: the seed's generator starts afresh.
-    async fn build<P, E>(&self, frame: &mut Frame<'_>, student: &P, teacher: P, trainset: &[E]) -> Result<P>
+    async fn build<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        teacher: P,
+        trainset: &[E],
+    ) -> Result<P>
     where
         P: Module + Parameters + Clone,
         P::Output: Sync,
@@ -231,7 +250,8 @@ impl<M> BootstrapFewShot<M> {
     {
         let examples = all_fields(trainset)?;
         let rng = Rng::new(self.options.seed);
-        self.run(frame, student, teacher, trainset, examples, rng).await
+        self.run(frame, student, teacher, trainset, examples, rng)
+            .await
     }
 
     /// Runs `teacher` on the training set and gives `student` the demos found, then labeled
@@ -256,10 +276,13 @@ impl<M> BootstrapFewShot<M> {
             succeeded: vec![false; trainset.len()],
         };
         if self.bootstrap.max_bootstrapped_demos > 0 && !trainset.is_empty() {
-            self.trace(frame, &teacher, trainset, &examples, &mut traces).await?;
+            self.trace(frame, &teacher, trainset, &examples, &mut traces)
+                .await?;
         }
         let mut program = student.clone();
-        let rest: Vec<usize> = (0..trainset.len()).filter(|&i| !traces.succeeded[i]).collect();
+        let rest: Vec<usize> = (0..trainset.len())
+            .filter(|&i| !traces.succeeded[i])
+            .collect();
         for (name, predictor) in program.predictors_mut() {
             let mut demos = traces.demos.remove(&name).unwrap_or_default();
             demos.truncate(self.bootstrap.max_bootstrapped_demos);
@@ -269,7 +292,10 @@ impl<M> BootstrapFewShot<M> {
                 .copied()
                 .filter(|&i| fits(&*predictor, &examples[i]))
                 .collect();
-            let labeled = self.bootstrap.labeled.pick(&pool, &examples, room, &mut rng);
+            let labeled = self
+                .bootstrap
+                .labeled
+                .pick(&pool, &examples, room, &mut rng);
             demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
             predictor.set_demos_json(demos)?;
         }

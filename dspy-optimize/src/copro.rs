@@ -191,7 +191,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E], _: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         if self.settings.breadth < 2 {
             return Err(Error::config(
                 "COPRO needs a breadth of at least 2 (the current instructions and one proposal); \
@@ -212,7 +218,12 @@ where
 
 impl<M> COPRO<M> {
     /// The search's starting point, with its step log opened.
-    fn start<'a, P, E>(&self, frame: &Frame<'_>, program: &'a P, trainset: &'a [E]) -> Result<Run<'a, P, E>>
+    fn start<'a, P, E>(
+        &self,
+        frame: &Frame<'_>,
+        program: &'a P,
+        trainset: &'a [E],
+    ) -> Result<Run<'a, P, E>>
     where
         P: Parameters,
         E: Serialize,
@@ -228,7 +239,10 @@ impl<M> COPRO<M> {
             program,
             trainset,
             names: program.predictor_names(),
-            tasks: predictors.iter().map(|(name, p)| describe_predictor(name, *p)).collect(),
+            tasks: predictors
+                .iter()
+                .map(|(name, p)| describe_predictor(name, *p))
+                .collect(),
             originals: predictors
                 .iter()
                 .map(|(_, p)| p.effective_instructions().to_string())
@@ -260,9 +274,15 @@ impl<M> COPRO<M> {
             let step = format!("propose/{p}/0");
             let count = self.settings.breadth - 1;
             let mut candidates = self
-                .proposals::<ProposeInstruction, P, E>(frame, run, &step, &label, count, input, |out| {
-                    &out.proposed_instruction
-                })
+                .proposals::<ProposeInstruction, P, E>(
+                    frame,
+                    run,
+                    &step,
+                    &label,
+                    count,
+                    input,
+                    |out| &out.proposed_instruction,
+                )
                 .await?;
             candidates.push(run.originals[p].clone());
             all.push(candidates);
@@ -403,9 +423,15 @@ impl<M> COPRO<M> {
         let step = format!("propose/{p}/{}", depth + 1);
         let label = format!("propose `{name}` round {}", depth + 2);
         let count = self.settings.breadth;
-        self.proposals::<ProposeFromAttempts, P, E>(frame, run, &step, &label, count, input, |out| {
-            &out.proposed_instruction
-        })
+        self.proposals::<ProposeFromAttempts, P, E>(
+            frame,
+            run,
+            &step,
+            &label,
+            count,
+            input,
+            |out| &out.proposed_instruction,
+        )
         .await
     }
 

@@ -192,7 +192,9 @@ where
         _: &[E],
         _: Option<&[E]>,
     ) -> Result<EnsembleProgram<P, R>> {
-        let size = self.size.map_or(String::new(), |size| format!(", {size} a call"));
+        let size = self
+            .size
+            .map_or(String::new(), |size| format!(", {size} a call"));
         let what = format!("ensemble of {} programs{size}", programs.len());
         let trial = Trial::new(what, None, &Default::default(), Default::default());
         frame.report.trials.push(trial);

@@ -78,7 +78,8 @@ impl LabeledFewShot {
 /// Equal when they draw the same demos: `k`, sampling and seed (its only option).
 impl PartialEq for LabeledFewShot {
     fn eq(&self, other: &Self) -> bool {
-        (self.k, &self.sampling, self.options.seed) == (other.k, &other.sampling, other.options.seed)
+        (self.k, &self.sampling, self.options.seed)
+            == (other.k, &other.sampling, other.options.seed)
     }
 }
 
@@ -95,7 +96,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E], _: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         let started = Instant::now();
         let mut student = program.clone();
         let examples = all_fields(trainset)?;

@@ -139,7 +139,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        valset: Option<&[E]>,
+    ) -> Result<P> {
         let valset = valset.unwrap_or(trainset);
         let candidates: Vec<Candidate> = [
             Candidate::ZeroShot,
@@ -158,7 +164,15 @@ where
             .map(|(position, candidate)| {
                 let label = format!("[{}/{total}]", position + 1);
                 let show = sequential && self.options.progress;
-                self.candidate(candidate, label, show, &best_score, program, trainset, valset)
+                self.candidate(
+                    candidate,
+                    label,
+                    show,
+                    &best_score,
+                    program,
+                    trainset,
+                    valset,
+                )
             })
             .buffered(self.candidate_concurrency);
         let mut best: Option<(P, f64)> = None;
@@ -250,7 +264,13 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
     }
 
     /// The score of `candidate` on `valset`; an error no call can fix is returned.
-    async fn evaluate<P, E>(&self, candidate: &P, valset: &[E], show: bool, title: String) -> Result<f64>
+    async fn evaluate<P, E>(
+        &self,
+        candidate: &P,
+        valset: &[E],
+        show: bool,
+        title: String,
+    ) -> Result<f64>
     where
         P: Module + Parameters + Clone,
         P::Output: Sync,

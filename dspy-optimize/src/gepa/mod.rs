@@ -321,7 +321,6 @@ impl<M> GEPA<M> {
             )),
         }
     }
-
 }
 
 /// Without a validation set, the Pareto frontier is tracked on the training set itself (DSPy's
@@ -340,7 +339,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        valset: Option<&[E]>,
+    ) -> Result<P> {
         // The training set given as the validation set is not a separate one.
         let separate = valset.is_some_and(|valset| !std::ptr::eq(trainset, valset));
         let valset = valset.unwrap_or(trainset);
@@ -360,7 +365,8 @@ where
             trainset.len(),
             separate.then_some(valset.len()),
         )?;
-        let mut run = Snapshots::<SearchState>::open(self.resume(frame, program, trainset, valset)?)?;
+        let mut run =
+            Snapshots::<SearchState>::open(self.resume(frame, program, trainset, valset)?)?;
         let context = Context {
             program,
             names,
@@ -374,7 +380,12 @@ where
                 Ok(seeded) => run.commit(seeded)?,
                 Err(error) if is_budget(&error) => {
                     frame.report.stopped_by_budget = true;
-                    let trial = Trial::new("#0 seed program", None, &Default::default(), Default::default());
+                    let trial = Trial::new(
+                        "#0 seed program",
+                        None,
+                        &Default::default(),
+                        Default::default(),
+                    );
                     frame.report.trials.push(trial.failed(&error));
                     return Ok(program.clone());
                 }
@@ -471,7 +482,12 @@ impl<M> GEPA<M> {
             ..SearchState::default()
         };
         let score = mean(&runs.scores);
-        let trial = Trial::new("#0 seed program", Some(score), &scored.usage, scored.elapsed);
+        let trial = Trial::new(
+            "#0 seed program",
+            Some(score),
+            &scored.usage,
+            scored.elapsed,
+        );
         state.trials.push(trial);
         state.add(instructions, Vec::new(), runs.scores, 0);
         Ok(state)
@@ -796,7 +812,9 @@ mod tests {
     fn snippets_are_one_short_line() {
         assert_eq!(snippet("Be\n brief.", INSTRUCTION_SNIPPET), "Be brief.");
         assert_eq!(
-            snippet(&"x".repeat(70), INSTRUCTION_SNIPPET).chars().count(),
+            snippet(&"x".repeat(70), INSTRUCTION_SNIPPET)
+                .chars()
+                .count(),
             61
         );
         assert_eq!(fmt_sum(2.0), "2");

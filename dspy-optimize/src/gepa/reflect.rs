@@ -1,11 +1,11 @@
 //! Reflection: the reflective dataset built from a minibatch's traces, and the LM call that
 //! reads it and writes a new instruction for one predictor.
 
+use crate::search::models::scoped;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::module::Trace;
 use dspy_core::signature::SignatureInfo;
-use crate::search::models::scoped;
 use dspy_core::{Error, LM, Module, Predict, Result};
 use dspy_macros::Signature;
 use serde_json::Value;

@@ -72,7 +72,14 @@ where
         };
         let description = "default program (full)".to_string();
         let score = self
-            .evaluate(frame, log, self.program, self.valset, "default", description)
+            .evaluate(
+                frame,
+                log,
+                self.program,
+                self.valset,
+                "default",
+                description,
+            )
             .await?;
         improve(frame, found, self.program.clone(), score);
         let origin = vec![0; self.space.cardinalities().len()];
@@ -80,10 +87,12 @@ where
         progress.step(|| best_message(found));
         for trial in 0..trials {
             learnt.slot += 1;
-            self.trial(frame, log, found, &mut learnt, trial, rng).await?;
+            self.trial(frame, log, found, &mut learnt, trial, rng)
+                .await?;
             progress.step(|| best_message(found));
             let slot = learnt.slot;
-            if self.plan.minibatch && (slot.is_multiple_of(steps + 1) || slot + 1 == total)
+            if self.plan.minibatch
+                && (slot.is_multiple_of(steps + 1) || slot + 1 == total)
                 && self.full_evaluation(frame, log, found, &mut learnt).await?
             {
                 progress.step(|| best_message(found));

@@ -4,13 +4,13 @@ mod bayes;
 mod propose;
 mod tpe;
 
+use crate::Auto;
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::fields::all_fields;
 use crate::search::models::scoped;
 use crate::search::steps::{Logged, Resume, StepLog, measure};
 use crate::search::{Frame, Search, SearchOptions, search_setters};
-use crate::Auto;
 use bayes::Space;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
@@ -263,7 +263,6 @@ impl<M> MIPROv2<M> {
         self.search.fewshot_aware = on;
         self
     }
-
 }
 
 /// Without a validation set, the last 80% of the training set is the validation set (DSPy's
@@ -282,7 +281,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        valset: Option<&[E]>,
+    ) -> Result<P> {
         let (trainset, valset) = match valset {
             Some(valset) => (trainset, valset),
             None if trainset.len() < 2 => {
@@ -308,7 +313,9 @@ where
             ));
         }
         let mut found = Found { best: None };
-        let outcome = self.steps(frame, &mut found, program, trainset, valset).await;
+        let outcome = self
+            .steps(frame, &mut found, program, trainset, valset)
+            .await;
         frame.stop_on_budget(outcome)?;
         Ok(match found.best {
             Some((best, _, trial)) => {
@@ -358,7 +365,6 @@ impl<M> MIPROv2<M> {
         }
     }
 
-
     fn zero_shot(&self) -> bool {
         self.bootstrap.max_bootstrapped_demos == 0 && self.bootstrap.max_labeled_demos == 0
     }
@@ -401,7 +407,11 @@ impl<M> MIPROv2<M> {
             &mut rng,
         ))
         .await?;
-        let demo_sets = if self.zero_shot() { None } else { Some(demo_sets) };
+        let demo_sets = if self.zero_shot() {
+            None
+        } else {
+            Some(demo_sets)
+        };
 
         // Step 3: the search.
         let space = Space {
@@ -488,7 +498,13 @@ impl<M> MIPROv2<M> {
         for (k, candidate) in candidates.into_iter().enumerate() {
             let label = format!("MIPROv2 demo set {}/{total}", k + 1);
             // Boxed: bootstrapping's future is large, and a search holds several steps.
-            let build = Box::pin(builder.build(candidate, &label, self.options.progress, program, trainset));
+            let build = Box::pin(builder.build(
+                candidate,
+                &label,
+                self.options.progress,
+                program,
+                trainset,
+            ));
             let step = self.demo_set(k, build);
             let per_predictor = log.step(frame, &format!("demos/{k}"), step).await?;
             for (p, demos) in per_predictor.into_iter().enumerate().take(predictors) {

@@ -3,12 +3,12 @@
 //! set as given, and bootstrapped on shuffled copies of it. Bootstrapping is
 //! [`BootstrapFewShot`] itself, run with the candidate's settings.
 
+use super::SearchOptions;
 use super::bootstrap_options::BootstrapOptions;
 use super::fields::{all_fields, clear_demos};
 use super::sampling::assign_labeled;
 use super::scoring::{ByRef, passes};
 use super::seed::derive_seed;
-use super::SearchOptions;
 use crate::{BootstrapFewShot, Compiled, Optimizer};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
@@ -73,7 +73,9 @@ impl<M> DemoSets<'_, M> {
                 let budget = compiled.report.stopped_by_budget;
                 Ok((compiled.program, description, budget))
             }
-            Candidate::Shuffled(index) => self.shuffled(index, label, show, program, trainset).await,
+            Candidate::Shuffled(index) => {
+                self.shuffled(index, label, show, program, trainset).await
+            }
         }
     }
 

@@ -207,7 +207,12 @@ impl StepLog {
 
     /// Step `name`: replayed from the log when it is there, else run (`run` is not polled
     /// otherwise) and, when it succeeds, logged. Its trials go to `frame`'s report either way.
-    pub(crate) async fn step<T, F>(&mut self, frame: &mut Frame<'_>, name: &str, run: F) -> Result<T>
+    pub(crate) async fn step<T, F>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        name: &str,
+        run: F,
+    ) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: Future<Output = Logged<T>>,
@@ -295,7 +300,10 @@ mod tests {
                 }
             }
         };
-        assert_eq!(log.step(&mut frame, "score/0", run(0.5)).await.unwrap(), 0.5);
+        assert_eq!(
+            log.step(&mut frame, "score/0", run(0.5)).await.unwrap(),
+            0.5
+        );
         let mut reopened = StepLog::open(Resume::open(&frame, &key, &[])).unwrap();
         // Replayed: the value logged, not the one this run would give.
         let replayed = reopened.step(&mut frame, "score/0", run(0.25)).await;
@@ -303,7 +311,10 @@ mod tests {
         assert_eq!(frame.report.trials, vec![trial.clone(), trial.clone()]);
         let other = serde_json::json!("other");
         let mut other = StepLog::open(Resume::open(&frame, &other, &[])).unwrap();
-        assert_eq!(other.step(&mut frame, "score/0", run(0.25)).await.unwrap(), 0.25);
+        assert_eq!(
+            other.step(&mut frame, "score/0", run(0.25)).await.unwrap(),
+            0.25
+        );
         Checkpoint::new(&path).clear().unwrap();
     }
 }

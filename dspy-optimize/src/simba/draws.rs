@@ -96,7 +96,11 @@ pub(super) fn percentile(scores: &[f64], p: f64) -> f64 {
 /// Drops a few random demos from every predictor (the same positions from each): a Poisson
 /// number with mean `demos / max_demos`, at least one once a predictor is full. Returns how
 /// many positions were drawn.
-pub(super) fn drop_demos<P: Parameters>(program: &mut P, max_demos: usize, rng: &mut Rng) -> Result<usize> {
+pub(super) fn drop_demos<P: Parameters>(
+    program: &mut P,
+    max_demos: usize,
+    rng: &mut Rng,
+) -> Result<usize> {
     let most = program
         .predictors()
         .iter()

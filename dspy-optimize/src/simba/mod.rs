@@ -6,17 +6,17 @@ mod strategies;
 
 use crate::Trial;
 use crate::search::fields::all_fields;
-use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
 use crate::search::models::scoped;
+use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
 use crate::search::steps::{Resume, Snapshots, attempt, measure};
 use crate::search::{Frame, Search, SearchOptions, search_setters};
+use draws::spread;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
 use dspy_core::lm::UsageReport;
 use dspy_core::module::ProgramState;
 use dspy_core::{Error, Example, Module, Parameters, Result};
-use draws::spread;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -243,7 +243,13 @@ where
         &self.options
     }
 
-    async fn search(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E], _: Option<&[E]>) -> Result<P> {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         if program.predictor_names().is_empty() {
             return Err(Error::config(
                 "SIMBA found no predictor in the program: it changes predictors' demos and instructions",
@@ -280,7 +286,10 @@ where
         if !frame.report.stopped_by_budget && run.state.finals.is_none() {
             let mut next = run.state.clone();
             let finals = Box::pin(self.final_scores(&mut next, &context));
-            if attempt(frame, "final: stopped".into(), finals).await?.is_some() {
+            if attempt(frame, "final: stopped".into(), finals)
+                .await?
+                .is_some()
+            {
                 run.commit(next)?;
             }
         }
@@ -303,7 +312,11 @@ fn best_message(state: &SimbaState) -> String {
 /// The program chosen: the best final score on the training set, or (stopped before the final
 /// scores) the best minibatch average so far. The report gets the steps' trials, then those of
 /// the step a budget stopped.
-fn finish<P: Parameters + Clone>(frame: &mut Frame<'_>, program: &P, mut state: SimbaState) -> Result<P> {
+fn finish<P: Parameters + Clone>(
+    frame: &mut Frame<'_>,
+    program: &P,
+    mut state: SimbaState,
+) -> Result<P> {
     let stopped = std::mem::take(&mut frame.report.trials);
     frame.report.trials = std::mem::take(&mut state.trials);
     frame.report.trials.extend(stopped);
@@ -341,7 +354,12 @@ impl<M> SIMBA<M> {
     /// Where this compile's state is kept: the key has the settings and seed (not the number
     /// of steps: a compile given more carries on from a checkpoint of fewer), the models, the
     /// program's state and the training set.
-    fn resume<P: Parameters>(&self, frame: &Frame<'_>, program: &P, fields: &[FieldValues]) -> Result<Resume> {
+    fn resume<P: Parameters>(
+        &self,
+        frame: &Frame<'_>,
+        program: &P,
+        fields: &[FieldValues],
+    ) -> Result<Resume> {
         let unbounded = Settings {
             max_steps: 0,
             ..self.settings.clone()

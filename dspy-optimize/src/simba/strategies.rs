@@ -3,9 +3,9 @@
 //! compares the best and the worst run and writes each predictor advice, appended to its
 //! instructions).
 
+use crate::search::models::scoped;
 use dspy_core::adapter::FieldValues;
 use dspy_core::module::Trace;
-use crate::search::models::scoped;
 use dspy_core::{LM, Module, Parameters, Predict, Result};
 use dspy_macros::Signature;
 use serde_json::{Value, json};
@@ -251,8 +251,7 @@ pub(crate) async fn append_rule<P: Module + Parameters>(
         module_names: names.clone(),
     };
     let predict = Predict::<AdviseFromTrajectories>::new();
-    let advice = scoped(lm, predict.call(input)).await?
-    .module_advice;
+    let advice = scoped(lm, predict.call(input)).await?.module_advice;
     let mut advised = Vec::new();
     for (name, predictor) in program.predictors_mut() {
         let Some(rule) = advice.get(&name).map(|a| a.trim()) else {
