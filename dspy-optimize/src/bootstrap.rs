@@ -8,7 +8,7 @@ use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
 use crate::search::steps::measure;
 use crate::search::traces::trace_demos;
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{Compiled, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
@@ -51,7 +51,7 @@ use std::collections::BTreeMap;
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
-/// use dspy_optimize::{BootstrapFewShot, Optimizer};
+/// use dspy_optimize::BootstrapFewShot;
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -119,6 +119,7 @@ impl<M> BootstrapFewShot<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, metric);
+    compile_methods!(compile);
 
     /// As [`compile`](Optimizer::compile), with `teacher` (a program of the same structure,
     /// often a compiled one or one on a stronger LM) producing the traces, used as it is.

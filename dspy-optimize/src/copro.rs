@@ -6,7 +6,7 @@ use crate::search::prompting::{clean_instruction, describe_predictor, propose_al
 use crate::search::scoring::score_on;
 use crate::search::seed::derive_seed;
 use crate::search::steps::{Logged, Resume, StepLog, scored};
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
 use dspy_core::lm::UsageReport;
@@ -74,7 +74,7 @@ struct ProposeFromAttempts {
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
-/// use dspy_optimize::{COPRO, Optimizer};
+/// use dspy_optimize::COPRO;
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -174,6 +174,7 @@ impl<M> COPRO<M> {
     }
 
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile);
 }
 
 /// COPRO scores on the training set; it takes no validation set.

@@ -1,13 +1,16 @@
 //! `LabeledFewShot`: demos straight from the training set.
 
+use crate::Compiled;
 use crate::Trial;
 use crate::search::fields::all_fields;
 use crate::search::sampling::{Sampling, assign_labeled};
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_now, search_setters};
 use dspy_core::data::Rng;
 use dspy_core::{Parameters, Result};
 use serde::Serialize;
 use std::time::Instant;
+
+const NAME: &str = "LabeledFewShot";
 
 /// Gives every predictor `k` labeled examples from the training set as demos, as DSPy's
 /// `LabeledFewShot`: no LM calls, no metric.
@@ -24,7 +27,7 @@ use std::time::Instant;
 ///
 /// ```
 /// use dspy_core::{Parameters, Predict};
-/// use dspy_optimize::{LabeledFewShot, Optimizer};
+/// use dspy_optimize::LabeledFewShot;
 /// # use dspy_macros::Signature;
 /// /// Answer briefly.
 /// #[derive(Signature, Clone, Debug)]
@@ -73,36 +76,29 @@ impl LabeledFewShot {
     }
 
     search_setters!([options] seed);
-}
 
-/// Equal when they draw the same demos: `k`, sampling and seed (its only option).
-impl PartialEq for LabeledFewShot {
-    fn eq(&self, other: &Self) -> bool {
-        (self.k, &self.sampling, self.options.seed)
-            == (other.k, &other.sampling, other.options.seed)
-    }
-}
-
-/// No LM calls, and no validation set: the demos are drawn from the training set.
-impl<P, E> Search<P, E> for LabeledFewShot
-where
-    P: Parameters + Clone + Sync,
-    E: Serialize + Sync,
-{
-    type Program = P;
-    const NAME: &'static str = "LabeledFewShot";
-
-    fn options(&self) -> &SearchOptions {
-        &self.options
+    /// A copy of `program` whose predictors carry labeled demos from `trainset`.
+    ///
+    /// Any program with [`Parameters`] and any examples that serialize to objects of fields
+    /// will do: the examples' input need not be the program's, so one set of examples of a
+    /// whole pipeline gives each stage the demos that fit it. ([`Optimizer::compile`](crate::Optimizer::compile) is the
+    /// same, for code generic over optimizers.)
+    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
+    where
+        P: Parameters + Clone,
+        E: Serialize,
+    {
+        compile_now(NAME, &self.options, |frame| {
+            self.assign(frame, program, trainset)
+        })
     }
 
-    async fn search(
-        &self,
-        frame: &mut Frame<'_>,
-        program: &P,
-        trainset: &[E],
-        _: Option<&[E]>,
-    ) -> Result<P> {
+    /// Draws the demos: the whole of the algorithm, which needs no LM and so never waits.
+    fn assign<P, E>(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E]) -> Result<P>
+    where
+        P: Parameters + Clone,
+        E: Serialize,
+    {
         let started = Instant::now();
         let mut student = program.clone();
         let examples = all_fields(trainset)?;
@@ -120,5 +116,37 @@ where
             started.elapsed(),
         ));
         Ok(student)
+    }
+}
+
+/// Equal when they draw the same demos: `k`, sampling and seed (its only option).
+impl PartialEq for LabeledFewShot {
+    fn eq(&self, other: &Self) -> bool {
+        (self.k, &self.sampling, self.options.seed)
+            == (other.k, &other.sampling, other.options.seed)
+    }
+}
+
+/// No LM calls, and no validation set: the demos are drawn from the training set.
+impl<P, E> Search<P, E> for LabeledFewShot
+where
+    P: Parameters + Clone + Sync,
+    E: Serialize + Sync,
+{
+    type Program = P;
+    const NAME: &'static str = NAME;
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
+    }
+
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
+        self.assign(frame, program, trainset)
     }
 }

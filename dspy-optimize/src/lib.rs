@@ -37,7 +37,8 @@
 //!   and resume a killed compile from `.checkpoint(path)` (see [`checkpoint`]).
 //! - **One chassis**: every optimizer is a [`Search`](search::Search) (its algorithm) with the
 //!   shared [`SearchOptions`](search::SearchOptions) (its setters say the same everywhere), and
-//!   gets [`Optimizer`] from it: `compile`, `compile_with_valset`, the report's usage and time.
+//!   gets [`Optimizer`] from it: `compile`, `compile_with_valset`, the report's usage and time
+//!   (the optimizers also have them as methods of their own, so the trait need not be in scope).
 //!
 //! ```
 //! use dspy_core::{DummyLm, LM, Parameters, Predict};

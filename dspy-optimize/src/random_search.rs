@@ -6,7 +6,7 @@ use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::failure::{is_budget, is_fatal};
 use crate::search::scoring::ByRef;
 use crate::search::steps::measure;
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::evaluate::{Evaluate, Metric, Progress};
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
@@ -43,7 +43,7 @@ use std::sync::Mutex;
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
-/// use dspy_optimize::{BootstrapFewShotWithRandomSearch, Optimizer};
+/// use dspy_optimize::BootstrapFewShotWithRandomSearch;
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -101,6 +101,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, metric);
+    compile_methods!(compile, compile_with_valset);
 
     /// How many shuffled bootstrap candidates to try after the three fixed ones (default 16).
     #[must_use]

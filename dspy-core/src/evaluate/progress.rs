@@ -15,7 +15,7 @@
 ///     progress.step(|| format!("{} of 3 done", i + 1));
 /// }
 /// progress.set_message("best 81.2%");
-/// progress.finish(); // or let it drop: a bar finishes when dropped
+/// progress.finish();
 /// ```
 pub struct Progress {
     #[cfg(feature = "progress")]

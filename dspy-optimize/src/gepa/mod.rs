@@ -10,7 +10,7 @@ use crate::search::models::scoped;
 use crate::search::rollout::{RunSettings, Runs, evaluate};
 use crate::search::seed::derive_seed;
 use crate::search::steps::{Measured, Resume, Snapshots, attempt, measure};
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{Auto, Trial};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
@@ -113,7 +113,7 @@ struct Settings {
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
-/// use dspy_optimize::{GEPA, Optimizer};
+/// use dspy_optimize::GEPA;
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -304,6 +304,7 @@ impl<M> GEPA<M> {
     }
 
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile, compile_with_valset);
 
     /// The metric calls the budget allows for a program of `predictors` predictors, as DSPy
     /// computes them (a full evaluation covers the validation set only when it is separate).

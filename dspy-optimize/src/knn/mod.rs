@@ -14,7 +14,7 @@ pub use embed::{Embedder, Embeddings};
 
 use crate::Trial;
 use crate::search::fields::{all_fields, fits};
-use crate::search::{Frame, Search, SearchOptions};
+use crate::search::{Frame, Search, SearchOptions, compile_methods};
 use dspy_core::adapter::FieldValues;
 use dspy_core::lm::BoxFuture;
 use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
@@ -55,7 +55,7 @@ pub trait NeighborIndex: Send + Sync {
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Module, Predict};
-/// use dspy_optimize::{Bm25, KNNFewShot, Optimizer};
+/// use dspy_optimize::{Bm25, KNNFewShot};
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -130,6 +130,8 @@ impl<S: Similarity> KNNFewShot<S> {
         self.layout.keep_demos = yes;
         self
     }
+
+    compile_methods!(compile);
 }
 
 /// No LM calls, and no validation set: the index is built over the training set.

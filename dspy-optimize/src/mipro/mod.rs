@@ -10,7 +10,7 @@ use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::fields::all_fields;
 use crate::search::models::scoped;
 use crate::search::steps::{Logged, Resume, StepLog, measure};
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use bayes::Space;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
@@ -60,7 +60,7 @@ const MIN_MINIBATCH_SIZE: usize = 50;
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
-/// use dspy_optimize::{MIPROv2, Optimizer};
+/// use dspy_optimize::MIPROv2;
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -160,6 +160,7 @@ impl<M> MIPROv2<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile, compile_with_valset);
 
     /// Sizes the search with a preset (the default is `Light`); clears
     /// [`num_candidates`](Self::num_candidates) and [`num_trials`](Self::num_trials).

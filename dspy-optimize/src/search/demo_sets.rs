@@ -9,7 +9,7 @@ use super::fields::{all_fields, clear_demos};
 use super::sampling::assign_labeled;
 use super::scoring::{ByRef, passes};
 use super::seed::derive_seed;
-use crate::{BootstrapFewShot, Compiled, Optimizer};
+use crate::{BootstrapFewShot, Compiled};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
 use dspy_core::{Example, Module, Parameters, Result};

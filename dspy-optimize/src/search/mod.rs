@@ -67,7 +67,7 @@ pub(crate) use options::search_setters;
 use crate::{CompileReport, Compiled, Optimizer};
 use dspy_core::Result;
 use dspy_core::evaluate::Progress;
-use dspy_core::lm::track_usage;
+use dspy_core::lm::{UsageReport, track_usage};
 use std::future::Future;
 use std::time::Instant;
 
@@ -126,6 +126,51 @@ where
     }
 }
 
+/// `compile` (and, for the optimizers that score on a validation set, `compile_with_valset`)
+/// as inherent methods of an optimizer, so that they are called without the [`Optimizer`]
+/// trait in scope: `compile_methods!(compile, compile_with_valset)`. Each is the blanket
+/// impl's method, nothing more.
+macro_rules! compile_methods {
+    ($($method:ident),* $(,)?) => {
+        $(compile_methods!(@$method);)*
+    };
+    (@compile) => {
+        /// Compiles `program` on `trainset` (see the type's docs); `program` itself is left as
+        /// it was. The same as [`Optimizer::compile`](crate::Optimizer::compile).
+        pub async fn compile<P, E>(
+            &self,
+            program: &P,
+            trainset: &[E],
+        ) -> dspy_core::Result<$crate::Compiled<<Self as $crate::search::Search<P, E>>::Program>>
+        where
+            Self: $crate::search::Search<P, E>,
+            P: Sync,
+            E: Sync,
+        {
+            $crate::Optimizer::compile(self, program, trainset).await
+        }
+    };
+    (@compile_with_valset) => {
+        /// Compiles `program` on `trainset`, scoring candidates on `valset` (see the type's
+        /// docs). The same as
+        /// [`Optimizer::compile_with_valset`](crate::Optimizer::compile_with_valset).
+        pub async fn compile_with_valset<P, E>(
+            &self,
+            program: &P,
+            trainset: &[E],
+            valset: &[E],
+        ) -> dspy_core::Result<$crate::Compiled<<Self as $crate::search::Search<P, E>>::Program>>
+        where
+            Self: $crate::search::Search<P, E>,
+            P: Sync,
+            E: Sync,
+        {
+            $crate::Optimizer::compile_with_valset(self, program, trainset, valset).await
+        }
+    };
+}
+pub(crate) use compile_methods;
+
 /// No validation set, of the training set's lifetime: a bare `None` would be of any lifetime,
 /// and the compile's future would then ask for `E: 'static`.
 fn no_valset<E>(_trainset: &[E]) -> Option<&[E]> {
@@ -146,11 +191,22 @@ where
     let mut frame = Frame::new(T::NAME, optimizer.options());
     let search = optimizer.search(&mut frame, program, trainset, valset);
     let (searched, usage) = track_usage(search).await;
-    let program = searched?;
-    let mut report = frame.report;
-    report.usage = usage;
-    report.elapsed = started.elapsed();
-    Ok(Compiled::new(program, report))
+    Ok(frame.finish(searched?, usage, started))
+}
+
+/// Runs a search that makes no LM call and never waits, in a fresh frame, timed: for a
+/// `compile` that takes programs and examples which are not `Sync`, as
+/// [`LabeledFewShot::compile`](crate::LabeledFewShot::compile) does (its future holds no
+/// reference across an await, so it asks nothing of them).
+pub(crate) fn compile_now<P>(
+    optimizer: &str,
+    options: &SearchOptions,
+    search: impl FnOnce(&mut Frame<'_>) -> Result<P>,
+) -> Result<Compiled<P>> {
+    let started = Instant::now();
+    let mut frame = Frame::new(optimizer, options);
+    let program = search(&mut frame)?;
+    Ok(frame.finish(program, UsageReport::default(), started))
 }
 
 /// What a search works in: the report it fills, and the options it runs with.
@@ -174,6 +230,15 @@ impl<'o> Frame<'o> {
     /// The options the search runs with.
     pub fn options(&self) -> &'o SearchOptions {
         self.options
+    }
+
+    /// The compiled program: `program` with this frame's report, the search's `usage` and the
+    /// time since it `started`.
+    fn finish<P>(self, program: P, usage: UsageReport, started: Instant) -> Compiled<P> {
+        let mut report = self.report;
+        report.usage = usage;
+        report.elapsed = started.elapsed();
+        Compiled::new(program, report)
     }
 
     /// A progress bar over `total` steps, drawn when the options say so (and on a terminal);

@@ -9,7 +9,7 @@ use crate::search::fields::all_fields;
 use crate::search::models::scoped;
 use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
 use crate::search::steps::{Resume, Snapshots, attempt, measure};
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use draws::spread;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
@@ -81,7 +81,7 @@ struct Settings {
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
-/// use dspy_optimize::{Optimizer, SIMBA};
+/// use dspy_optimize::SIMBA;
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
 /// /// Answer with the capital city.
@@ -226,6 +226,7 @@ impl<M> SIMBA<M> {
     }
 
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile);
 }
 
 /// SIMBA learns from the training set alone; it takes no validation set.
