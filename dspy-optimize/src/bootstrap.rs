@@ -3,10 +3,10 @@
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::failure::{is_budget, is_fatal};
 use crate::search::fields::{all_fields, fits, is_example};
+use crate::search::measure::measure;
 use crate::search::sampling::assign_labeled;
 use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
-use crate::search::steps::measure;
 use crate::search::traces::trace_demos;
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{Compiled, Optimizer, Trial};

@@ -3,9 +3,10 @@
 use crate::Trial;
 use crate::search::fields::all_fields;
 use crate::search::prompting::{clean_instruction, describe_predictor, propose_all, read_proposal};
+use crate::search::resume::Resume;
 use crate::search::scoring::score_on;
 use crate::search::seed::derive_seed;
-use crate::search::steps::{Logged, Resume, StepLog, scored};
+use crate::search::step_log::{Logged, StepLog, scored};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};

@@ -6,14 +6,16 @@ mod reflect;
 mod state;
 
 use crate::search::failure::{is_budget, stops};
+use crate::search::measure::{Measured, measure};
 use crate::search::models::scoped;
+use crate::search::resume::Resume;
 use crate::search::rollout::{RunSettings, Runs, evaluate};
 use crate::search::seed::derive_seed;
-use crate::search::steps::{Measured, Resume, Snapshots, attempt, measure};
+use crate::search::steps::{Steps, run_steps};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{Auto, Trial};
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Metric, Progress};
+use dspy_core::evaluate::Metric;
 use dspy_core::util::snippet;
 use dspy_core::{Error, Example, LM, Module, Parameters, Result};
 use merge::{Instructions, merge_subsample, propose_merge};
@@ -366,76 +368,99 @@ where
             trainset.len(),
             separate.then_some(valset.len()),
         )?;
-        let mut run =
-            Snapshots::<SearchState>::open(self.resume(frame, program, trainset, valset)?)?;
-        let context = Context {
-            program,
-            names,
-            trainset,
-            valset,
+        let resume = self.resume(frame, program, trainset, valset)?;
+        let evolution = Evolution {
+            gepa: self,
+            context: Context {
+                program,
+                names,
+                trainset,
+                valset,
+            },
+            max_calls,
         };
-        let progress = Progress::new(max_calls, "GEPA", self.options.progress);
-        let mut shown = 0;
-        if run.state.candidates.is_empty() {
-            match self.seed_candidate(&context).await {
-                Ok(seeded) => run.commit(seeded)?,
-                Err(error) if is_budget(&error) => {
-                    frame.report.stopped_by_budget = true;
-                    let trial = Trial::new(
-                        "#0 seed program",
-                        None,
-                        &Default::default(),
-                        Default::default(),
-                    );
-                    frame.report.trials.push(trial.failed(&error));
-                    return Ok(program.clone());
-                }
-                Err(error) => return Err(error),
+        let progress = frame.progress(max_calls, "GEPA");
+        let Some(state) = run_steps(frame, resume, &evolution, progress).await? else {
+            return Ok(program.clone());
+        };
+        let best = best_index(&state.aggregates());
+        frame.report.choose(state.candidates[best].trial);
+        Ok(build(program, &state.candidates[best].instructions))
+    }
+}
+
+/// A GEPA search under way: the iterations [`run_steps`] takes until the metric calls are
+/// spent.
+struct Evolution<'a, M, P, E> {
+    gepa: &'a GEPA<M>,
+    context: Context<'a, P, E>,
+    max_calls: usize,
+}
+
+impl<M, P, E> Steps for Evolution<'_, M, P, E>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Clone,
+    M: Metric<E, P::Output>,
+{
+    type State = SearchState;
+    type Done = Outcome;
+
+    /// The seed program scored on the validation set. A budget that stops it leaves a trial
+    /// without usage: the compile returns the program as given.
+    async fn start(&self, frame: &mut Frame<'_>) -> Result<Option<SearchState>> {
+        match self.gepa.seed_candidate(&self.context).await {
+            Ok(seeded) => Ok(Some(seeded)),
+            Err(error) if is_budget(&error) => {
+                frame.report.stopped_by_budget = true;
+                let trial = Trial::new(
+                    "#0 seed program",
+                    None,
+                    &Default::default(),
+                    Default::default(),
+                );
+                frame.report.trials.push(trial.failed(&error));
+                Ok(None)
             }
+            Err(error) => Err(error),
         }
-        advance(&progress, &run.state, &mut shown, max_calls);
-        while run.state.metric_calls < max_calls {
-            let mut next = run.state.clone();
-            next.iteration += 1;
-            let stopped = format!("[{}] stopped", next.iteration);
-            let iteration = Box::pin(self.iterate(&mut next, &context));
-            let Some(outcome) = attempt(frame, stopped, iteration).await? else {
-                break;
-            };
-            record(&mut next, outcome);
-            run.commit(next)?;
-            advance(&progress, &run.state, &mut shown, max_calls);
+    }
+
+    fn next(&self, state: &SearchState) -> Option<String> {
+        (state.metric_calls < self.max_calls).then(|| format!("[{}] stopped", state.iteration + 1))
+    }
+
+    async fn step(&self, state: &mut SearchState) -> Result<Outcome> {
+        state.iteration += 1;
+        Box::pin(self.gepa.iterate(state, &self.context)).await
+    }
+
+    /// The iteration's trial, and which trial added the candidate it found.
+    fn record(&self, state: &mut SearchState, iteration: Measured<Outcome>) {
+        let outcome = &iteration.outcome;
+        let description = format!("[{}] {}", state.iteration, outcome.description);
+        let mut trial = iteration.trial(description, outcome.score);
+        trial.error = iteration.outcome.error;
+        state.trials.push(trial);
+        if let Some(added) = iteration.outcome.added {
+            state.candidates[added].trial = state.trials.len() - 1;
         }
-        drop(progress);
-        // The iterations' trials, then the one a budget stopped.
-        let stopped = std::mem::take(&mut frame.report.trials);
-        frame.report.trials = std::mem::take(&mut run.state.trials);
-        frame.report.trials.extend(stopped);
-        let best = best_index(&run.state.aggregates());
-        frame.report.choose(run.state.candidates[best].trial);
-        Ok(build(program, &run.state.candidates[best].instructions))
     }
-}
 
-/// Steps the bar up to the metric calls made so far, with the best mean validation score.
-fn advance(progress: &Progress, state: &SearchState, shown: &mut usize, max_calls: usize) {
-    let best = state.aggregates().into_iter().fold(f64::NAN, f64::max);
-    while *shown < state.metric_calls.min(max_calls) {
-        *shown += 1;
-        progress.step(|| format!("best {:.1}%", 100.0 * best));
+    /// The metric calls made so far.
+    fn position(&self, state: &SearchState) -> usize {
+        state.metric_calls.min(self.max_calls)
     }
-}
 
-/// Records a finished iteration in the state it left: its trial, and which trial added the
-/// candidate it found.
-fn record(state: &mut SearchState, iteration: Measured<Outcome>) {
-    let outcome = &iteration.outcome;
-    let description = format!("[{}] {}", state.iteration, outcome.description);
-    let mut trial = iteration.trial(description, outcome.score);
-    trial.error = iteration.outcome.error;
-    state.trials.push(trial);
-    if let Some(added) = iteration.outcome.added {
-        state.candidates[added].trial = state.trials.len() - 1;
+    /// The best mean validation score.
+    fn message(&self, state: &SearchState) -> String {
+        let best = state.aggregates().into_iter().fold(f64::NAN, f64::max);
+        format!("best {:.1}%", 100.0 * best)
+    }
+
+    fn trials(state: &mut SearchState) -> &mut Vec<Trial> {
+        &mut state.trials
     }
 }
 

@@ -5,7 +5,7 @@
 use super::tpe::{Tpe, TpeSettings};
 use super::{Found, Plan, SearchSettings};
 use crate::search::scoring::score_on;
-use crate::search::steps::{StepLog, scored};
+use crate::search::step_log::{StepLog, scored};
 use crate::search::{Frame, SearchOptions};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;

@@ -6,10 +6,11 @@
 use crate::Trial;
 use crate::search::Frame;
 use crate::search::failure::stops;
+use crate::search::measure::{Measured, measure};
 use crate::search::prompting::{
     clean_instruction, describe_predictor, module_line, propose, propose_all, read_proposal,
 };
-use crate::search::steps::{Logged, Measured, StepLog, measure};
+use crate::search::step_log::{Logged, StepLog};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Progress;

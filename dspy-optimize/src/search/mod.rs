@@ -3,8 +3,11 @@
 //! the LM usage and wall time of the whole compile in its report.
 //!
 //! The other pieces here are what several optimizers share, each in a file named for it: the
-//! options ([`SearchOptions`]), the checkpointed step driver, failure classification, scoring,
-//! demo-set candidates, labeled sampling, and the prompt model's calls.
+//! options ([`SearchOptions`]); the checkpoint of a compile (`resume`), measured steps
+//! (`measure`), the one step loop of the searches that save their whole state after each step
+//! (`steps`: GEPA, SIMBA) and the step log of those that replay their steps (`step_log`:
+//! COPRO, MIPROv2); failure classification, scoring, demo-set candidates, labeled sampling,
+//! runs with traces (`rollout`), and the prompt model's calls (`prompting`).
 //!
 //! A search of your own is a type with a [`SearchOptions`] and a `search` that fills the frame's
 //! report:
@@ -51,13 +54,16 @@ pub(crate) mod bootstrap_options;
 pub(crate) mod demo_sets;
 pub(crate) mod failure;
 pub(crate) mod fields;
+pub(crate) mod measure;
 pub(crate) mod models;
 mod options;
 pub(crate) mod prompting;
+pub(crate) mod resume;
 pub(crate) mod rollout;
 pub(crate) mod sampling;
 pub(crate) mod scoring;
 pub(crate) mod seed;
+pub(crate) mod step_log;
 pub(crate) mod steps;
 pub(crate) mod traces;
 

@@ -2,8 +2,8 @@
 //! in words, proposal calls made concurrently, and proposals read back as instructions.
 
 use super::failure::stops;
+use super::measure::{Measured, measure};
 use super::models::scoped;
-use super::steps::{Measured, measure};
 use crate::Trial;
 use dspy_core::evaluate::Progress;
 use dspy_core::util::snippet;

@@ -6,14 +6,16 @@ mod strategies;
 
 use crate::Trial;
 use crate::search::fields::all_fields;
+use crate::search::measure::{Measured, measure};
 use crate::search::models::scoped;
+use crate::search::resume::Resume;
 use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
-use crate::search::steps::{Resume, Snapshots, attempt, measure};
+use crate::search::steps::{Steps, run_steps};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use draws::spread;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Metric, Progress};
+use dspy_core::evaluate::Metric;
 use dspy_core::lm::UsageReport;
 use dspy_core::module::ProgramState;
 use dspy_core::{Error, Example, Module, Parameters, Result};
@@ -260,67 +262,96 @@ where
             return Err(Error::config("SIMBA needs a non-empty training set"));
         }
         let fields = all_fields(trainset)?;
-        let mut run = Snapshots::<SimbaState>::open(self.resume(frame, program, &fields)?)?;
-        if run.state.programs.is_empty() {
-            run.state = self.start(program, trainset.len())?;
-        }
-        let context = Context {
-            program,
-            trainset,
-            fields,
-            bsize: self.settings.bsize.min(trainset.len()),
+        let resume = self.resume(frame, program, &fields)?;
+        let ascent = Ascent {
+            simba: self,
+            context: Context {
+                program,
+                trainset,
+                fields,
+                bsize: self.settings.bsize.min(trainset.len()),
+            },
         };
-        let progress = Progress::new(self.settings.max_steps + 1, "SIMBA", self.options.progress);
-        for _ in 0..run.state.steps.min(self.settings.max_steps) {
-            progress.step(|| best_message(&run.state));
+        let progress = frame.progress(self.settings.max_steps + 1, "SIMBA");
+        match run_steps(frame, resume, &ascent, progress).await? {
+            Some(state) => choose(frame, program, state),
+            // SIMBA's start makes no LM call, so no budget stops it.
+            None => Ok(program.clone()),
         }
-        while run.state.steps < self.settings.max_steps {
-            let mut next = run.state.clone();
-            let stopped = format!("[step {}] stopped", next.steps + 1);
-            let step = Box::pin(self.step(&mut next, &context));
-            if attempt(frame, stopped, step).await?.is_none() {
-                break;
-            }
-            run.commit(next)?;
-            progress.step(|| best_message(&run.state));
-        }
-        if !frame.report.stopped_by_budget && run.state.finals.is_none() {
-            let mut next = run.state.clone();
-            let finals = Box::pin(self.final_scores(&mut next, &context));
-            if attempt(frame, "final: stopped".into(), finals)
-                .await?
-                .is_some()
-            {
-                run.commit(next)?;
-            }
-        }
-        progress.step(|| best_message(&run.state));
-        drop(progress);
-        finish(frame, program, run.state)
     }
 }
 
-/// The bar's message: the best minibatch average so far.
-fn best_message(state: &SimbaState) -> String {
-    let best = state
-        .programs
-        .iter()
-        .map(Entry::average)
-        .fold(0.0, f64::max);
-    format!("best minibatch {:.1}%", 100.0 * best)
+/// A SIMBA search under way: the steps [`run_steps`] takes, then the final scores.
+struct Ascent<'a, M, P, E> {
+    simba: &'a SIMBA<M>,
+    context: Context<'a, P, E>,
+}
+
+impl<M, P, E> Steps for Ascent<'_, M, P, E>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input>,
+    M: Metric<E, P::Output>,
+{
+    type State = SimbaState;
+    type Done = ();
+
+    async fn start(&self, _: &mut Frame<'_>) -> Result<Option<SimbaState>> {
+        let context = &self.context;
+        self.simba
+            .start(context.program, context.trainset.len())
+            .map(Some)
+    }
+
+    /// `max_steps` steps, then the final scores (unless a checkpoint of a longer compile has
+    /// them already).
+    fn next(&self, state: &SimbaState) -> Option<String> {
+        if state.steps < self.simba.settings.max_steps {
+            Some(format!("[step {}] stopped", state.steps + 1))
+        } else {
+            state.finals.is_none().then(|| "final: stopped".into())
+        }
+    }
+
+    async fn step(&self, state: &mut SimbaState) -> Result<()> {
+        if state.steps < self.simba.settings.max_steps {
+            Box::pin(self.simba.step(state, &self.context)).await
+        } else {
+            Box::pin(self.simba.final_scores(state, &self.context)).await
+        }
+    }
+
+    /// A step keeps its trials in the state as it goes.
+    fn record(&self, _: &mut SimbaState, _: Measured<()>) {}
+
+    /// The steps taken, then the final scores.
+    fn position(&self, state: &SimbaState) -> usize {
+        state.steps.min(self.simba.settings.max_steps) + usize::from(state.finals.is_some())
+    }
+
+    /// The best minibatch average so far.
+    fn message(&self, state: &SimbaState) -> String {
+        let best = state
+            .programs
+            .iter()
+            .map(Entry::average)
+            .fold(0.0, f64::max);
+        format!("best minibatch {:.1}%", 100.0 * best)
+    }
+
+    fn trials(state: &mut SimbaState) -> &mut Vec<Trial> {
+        &mut state.trials
+    }
 }
 
 /// The program chosen: the best final score on the training set, or (stopped before the final
-/// scores) the best minibatch average so far. The report gets the steps' trials, then those of
-/// the step a budget stopped.
-fn finish<P: Parameters + Clone>(
+/// scores) the best minibatch average so far.
+fn choose<P: Parameters + Clone>(
     frame: &mut Frame<'_>,
     program: &P,
-    mut state: SimbaState,
+    state: SimbaState,
 ) -> Result<P> {
-    let stopped = std::mem::take(&mut frame.report.trials);
-    frame.report.trials = std::mem::take(&mut state.trials);
-    frame.report.trials.extend(stopped);
     let chosen = match &state.finals {
         Some(finals) => {
             let mut best = 0;
