@@ -17,6 +17,7 @@ use dspy_core::module::{CallOverrides, trace as traced, with_overrides};
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Few-shot demos bootstrapped from the program's own successful runs, as DSPy's
@@ -381,26 +382,17 @@ impl<M> BootstrapFewShot<M> {
         N: Metric<E, P::Output>,
     {
         let mut trials = Vec::new();
-        let own_copy;
-        let shows_example = teacher_demos
-            .iter()
-            .any(|demos| demos.iter().any(|d| is_example(d, fields)));
-        let teacher = if shows_example {
-            match without_example(teacher, teacher_demos, fields) {
-                Ok(copy) => {
-                    own_copy = copy;
-                    &own_copy
-                }
-                Err(error) => {
-                    return Attempt {
-                        trials,
-                        outcome: Outcome::Fatal(error),
-                    };
-                }
+        // The teacher never sees the example it answers among its demos.
+        let teacher = match without_example(teacher, teacher_demos, fields) {
+            Ok(teacher) => teacher,
+            Err(error) => {
+                return Attempt {
+                    trials,
+                    outcome: Outcome::Fatal(error),
+                };
             }
-        } else {
-            teacher
         };
+        let teacher = &*teacher;
         for round in 0..self.bootstrap.max_rounds.max(1) {
             let run = measure(run_once(metric, teacher, example, round)).await;
             let candidate = format!("train[{index}] round {round}");
@@ -466,18 +458,23 @@ where
     (scored, trace)
 }
 
-/// A copy of `teacher` whose predictors no longer show `example` among their demos.
-fn without_example<P: Parameters + Clone>(
-    teacher: &P,
+/// `teacher` as it is when its predictors do not show `example` among their demos, else a
+/// copy of it whose predictors no longer do.
+fn without_example<'t, P: Parameters + Clone>(
+    teacher: &'t P,
     teacher_demos: &[Vec<FieldValues>],
     example: &FieldValues,
-) -> Result<P> {
+) -> Result<Cow<'t, P>> {
+    let shows = |demos: &Vec<FieldValues>| demos.iter().any(|d| is_example(d, example));
+    if !teacher_demos.iter().any(shows) {
+        return Ok(Cow::Borrowed(teacher));
+    }
     let mut copy = teacher.clone();
     for ((_, predictor), demos) in copy.predictors_mut().into_iter().zip(teacher_demos) {
-        if demos.iter().any(|d| is_example(d, example)) {
+        if shows(demos) {
             let kept = demos.iter().filter(|d| !is_example(d, example)).cloned();
             predictor.set_demos_json(kept.collect())?;
         }
     }
-    Ok(copy)
+    Ok(Cow::Owned(copy))
 }

@@ -666,10 +666,34 @@ impl<M> GEPA<M> {
             )));
         }
 
+        let (name, proposed) = match self.reflect(state, context, parent, &before, rng).await? {
+            Reflection::Proposed { name, instruction } => (name, instruction),
+            Reflection::Nothing(outcome) => return Ok(outcome),
+        };
+        let mutation = Mutation {
+            parent,
+            name,
+            proposed,
+            before_sum,
+        };
+        self.try_child(state, context, &batch, mutation).await
+    }
+
+    /// A new instruction for the parent's next predictor in turn, from the reflection LM
+    /// reading the parent's runs `before` on the minibatch; or the iteration's outcome when
+    /// there is nothing to try.
+    async fn reflect<P, E>(
+        &self,
+        state: &mut SearchState,
+        context: &Context<'_, P, E>,
+        parent: usize,
+        before: &Runs,
+        rng: &mut Rng,
+    ) -> Result<Reflection> {
         let turn = state.candidates[parent].next_predictor % context.names.len();
         state.candidates[parent].next_predictor = (turn + 1) % context.names.len();
         let name = &context.names[turn];
-        let rollouts: Vec<Rollout<'_>> = (0..batch.len())
+        let rollouts: Vec<Rollout<'_>> = (0..before.scores.len())
             .map(|i| Rollout {
                 score: before.scores[i],
                 feedback: before.feedback[i].as_deref(),
@@ -680,9 +704,9 @@ impl<M> GEPA<M> {
         let format_failures = self.settings.add_format_failure_as_feedback;
         let records = reflective_records(&rollouts, name, format_failures, rng);
         if records.is_empty() {
-            return Ok(Outcome::note(format!(
+            return Ok(Reflection::Nothing(Outcome::note(format!(
                 "#{parent} `{name}`: no successful run on the minibatch called it, skipped"
-            )));
+            ))));
         }
         let current = &state.candidates[parent].instructions[name];
         let lm = self.options.prompt_model.as_ref();
@@ -692,22 +716,19 @@ impl<M> GEPA<M> {
             Err(error) => {
                 let mut outcome = Outcome::note(format!("#{parent} `{name}`: no proposal"));
                 outcome.error = Some(error.to_string());
-                return Ok(outcome);
+                return Ok(Reflection::Nothing(outcome));
             }
         };
         if proposed == *current {
             // Nothing to try (small models often echo the instruction back).
-            return Ok(Outcome::note(format!(
+            return Ok(Reflection::Nothing(Outcome::note(format!(
                 "#{parent} `{name}`: the proposal repeats the instruction, skipped"
-            )));
+            ))));
         }
-        let mutation = Mutation {
-            parent,
+        Ok(Reflection::Proposed {
             name: name.clone(),
-            proposed,
-            before_sum,
-        };
-        self.try_child(state, context, &batch, mutation).await
+            instruction: proposed,
+        })
     }
 
     /// The parent with the mutation's instruction, kept when it beats the parent on the same
@@ -761,6 +782,14 @@ impl<M> GEPA<M> {
             added: Some(index),
         })
     }
+}
+
+/// What reflecting on a parent's runs gave.
+enum Reflection {
+    /// A new instruction to try for predictor `name`.
+    Proposed { name: String, instruction: String },
+    /// Nothing to try: the iteration ends with this outcome.
+    Nothing(Outcome),
 }
 
 /// A new instruction for predictor `name` of candidate `parent`, proposed from runs whose
