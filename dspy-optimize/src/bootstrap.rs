@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 ///
 /// The seed (default 0) drives every draw. When an LM budget runs out, the compile stops and
 /// returns the program built from the traces found so far, with
-/// [`CompileReport::stopped_by_budget`] set; errors that no further call could fix (no LM
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; errors that no further call could fix (no LM
 /// configured, a rejected API key) are returned.
 ///
 /// ```

@@ -70,7 +70,7 @@ struct ProposeFromAttempts {
 /// Proposals run on [`prompt_model`](Self::prompt_model) when given, candidates on
 /// [`task_model`](Self::task_model) when given; otherwise both use the configured LM. When an
 /// LM budget runs out, the compile stops with the best candidate scored so far and
-/// [`CompileReport::stopped_by_budget`] set; with [`checkpoint`](Self::checkpoint) a later run
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; with [`checkpoint`](Self::checkpoint) a later run
 /// with the same arguments continues from the last finished step.
 ///
 /// ```

@@ -3,9 +3,9 @@
 use crate::Trial;
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::demo_sets::{Candidate, DemoSets};
-use crate::search::failure::{is_budget, is_fatal};
+use crate::search::failure::is_budget;
 use crate::search::measure::measure;
-use crate::search::scoring::ByRef;
+use crate::search::scoring::{ByRef, score_of};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::evaluate::{Evaluate, Metric, Progress};
 use dspy_core::{Example, Module, Parameters, Result};
@@ -31,7 +31,7 @@ use std::sync::Mutex;
 /// in DSPy); the first with the highest score wins (later ties do not replace it). The search
 /// stops early once a candidate reaches [`stop_at_score`](Self::stop_at_score). Every
 /// candidate is a trial of the report (score, LM calls for building and scoring it, time), and
-/// [`CompileReport::best`] points at the winner.
+/// [`CompileReport::best`](crate::CompileReport::best) points at the winner.
 ///
 /// Each evaluation runs its examples concurrently; `.candidate_concurrency(n)` also builds and
 /// scores `n` candidates at a time (default 1, which shows a progress bar per phase). Every
@@ -39,7 +39,7 @@ use std::sync::Mutex;
 /// are taken in candidate order, so the outcome is the same at any concurrency.
 ///
 /// When an LM budget runs out, the search stops and returns the best candidate scored so far
-/// (the program as given if none was), with [`CompileReport::stopped_by_budget`] set.
+/// (the program as given if none was), with [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -284,14 +284,6 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
             .title(title)
             .run(candidate, valset)
             .await?;
-        let score = evaluation.score;
-        if let Some(fatal) = evaluation
-            .results
-            .into_iter()
-            .find_map(|r| r.output.err().filter(is_fatal))
-        {
-            return Err(fatal);
-        }
-        Ok(score)
+        score_of(evaluation)
     }
 }

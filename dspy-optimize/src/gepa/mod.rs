@@ -99,7 +99,7 @@ struct Settings {
 /// [`max_metric_calls`](Self::max_metric_calls) or [`max_full_evals`](Self::max_full_evals):
 /// the search stops once that many example runs were scored (the first iteration past it
 /// finishes). An LM [`Budget`](dspy_core::lm::Budget) running out stops it too, with
-/// [`CompileReport::stopped_by_budget`]. Either way the candidate with the best mean validation
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget). Either way the candidate with the best mean validation
 /// score is returned.
 ///
 /// Every candidate is a trial of the report: how it was made (its parents, the predictor and

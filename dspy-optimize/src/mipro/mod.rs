@@ -57,7 +57,7 @@ const MIN_MINIBATCH_SIZE: usize = 50;
 /// report has a trial per demo set built, per prompt-model step, per search trial (the choice,
 /// with an instruction snippet, and its minibatch score) and per full evaluation. When an LM
 /// budget runs out, the compile returns the best program fully scored so far with
-/// [`CompileReport::stopped_by_budget`] set; with [`checkpoint`](Self::checkpoint), a later run
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; with [`checkpoint`](Self::checkpoint), a later run
 /// with the same arguments continues from the last finished step.
 ///
 /// ```

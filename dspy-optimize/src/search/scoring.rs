@@ -3,7 +3,7 @@
 
 use super::failure::is_fatal;
 use super::models::scoped;
-use dspy_core::evaluate::{Evaluate, Metric, Score};
+use dspy_core::evaluate::{Evaluate, EvaluationReport, Metric, Score};
 use dspy_core::{Example, LM, Module, Result};
 use std::future::Future;
 
@@ -43,15 +43,21 @@ where
     let evaluate = Evaluate::new(ByRef(metric))
         .concurrency(concurrency)
         .progress(false);
-    let evaluation = scoped(task_lm, evaluate.run(program, set)).await?;
-    if let Some(fatal) = evaluation
+    score_of(scoped(task_lm, evaluate.run(program, set)).await?)
+}
+
+/// An evaluation's score; an error among its runs that no call could fix (no LM, a rejected
+/// key) is returned instead, since every other candidate would score 0 the same way.
+pub(crate) fn score_of<E, O>(evaluation: EvaluationReport<E, O>) -> Result<f64> {
+    let score = evaluation.score;
+    match evaluation
         .results
         .into_iter()
         .find_map(|r| r.output.err().filter(is_fatal))
     {
-        return Err(fatal);
+        Some(fatal) => Err(fatal),
+        None => Ok(score),
     }
-    Ok(evaluation.score)
 }
 
 #[cfg(test)]

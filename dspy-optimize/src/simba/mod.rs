@@ -75,7 +75,7 @@ struct Settings {
 /// step number); runs go concurrently through [`Evaluate`](dspy_core::evaluate::Evaluate) and
 /// are taken in a fixed order, so a deterministic LM gives the same program for the same
 /// seed. A run that fails scores 0. When an LM budget runs out the compile returns the program
-/// with the best minibatch average so far, with [`CompileReport::stopped_by_budget`]; with
+/// with the best minibatch average so far, with [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget); with
 /// [`checkpoint`](Self::checkpoint) the state is saved after every step and a compile with the
 /// same arguments resumes from it (`max_steps` apart: one given more steps carries on where the
 /// checkpoint stopped). The file is kept once the compile finishes, so running it again returns
