@@ -34,6 +34,23 @@ pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,
 };
 
+/// A map that keeps the order its entries were inserted in, for signature fields whose order
+/// matters to the LM (a demo's map renders as written; an answer's map keeps the LM's order).
+///
+/// `HashMap` fields render in a random order and `BTreeMap` fields sorted; an `IndexMap` field
+/// serializes, deserializes and has a JSON schema (`dict[str, V]` in prompts, like a `HashMap`),
+/// and keeps its order everywhere in between.
+///
+/// ```
+/// use dspy_core::IndexMap;
+/// let mut counts: IndexMap<String, u32> = IndexMap::new();
+/// counts.insert("zebra".into(), 2);
+/// counts.insert("apple".into(), 1);
+/// assert_eq!(serde_json::to_string(&counts).unwrap(), r#"{"zebra":2,"apple":1}"#);
+/// assert_eq!(dspy_core::FieldSpec::of::<IndexMap<String, u32>>("counts", "").type_hint, "dict[str, int]");
+/// ```
+pub use indexmap::IndexMap;
+
 /// What generated code needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
