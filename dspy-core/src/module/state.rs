@@ -6,7 +6,7 @@
 
 use super::Parameters;
 use crate::adapter::FieldValues;
-use crate::signature::{FieldSpec, SignatureInfo};
+use crate::signature::{FieldSpec, SignatureInfo, inline_defs};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -130,7 +130,9 @@ impl FieldFingerprint {
         FieldFingerprint {
             name: field.name.clone(),
             type_name: field.type_hint.clone(),
-            schema: schema_hash(&field.schema),
+            // The shape, not how prompts show it: named types written in place, so a state
+            // saved when nested types were inlined in prompts still matches.
+            schema: schema_hash(&inline_defs(&field.schema)),
         }
     }
 }
@@ -512,6 +514,30 @@ fn canonical_schema(schema: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fingerprints_see_the_shape_of_nested_types_not_their_references() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Stop {
+            city: String,
+        }
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Trip {
+            first: Stop,
+            rest: Vec<Stop>,
+        }
+        let field = FieldSpec::of::<Trip>("trip", "");
+        assert_eq!(field.schema["properties"]["first"]["$ref"], "#/$defs/Stop");
+        // The schema every nested type was written out in before prompts kept `$defs`.
+        let inlined = crate::signature::inlined_schema::<Trip>();
+        assert_eq!(
+            FieldFingerprint::of(&field).schema,
+            schema_hash(&inlined),
+            "{inlined}"
+        );
+    }
 
     #[test]
     fn schema_hash_ignores_annotations_and_key_order() {

@@ -11,6 +11,7 @@ mod schema;
 
 pub use field::FieldSpec;
 pub use info::{SignatureInfo, info_for};
+pub(crate) use schema::{as_property, inline_defs, inlined_schema};
 pub use schema::{field_schema, type_hint};
 
 use schemars::JsonSchema;
