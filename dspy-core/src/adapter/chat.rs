@@ -1,5 +1,6 @@
+use super::demos::{INCOMPLETE_PREFIX, chat_demos};
 use super::read::{Asked, read_answer};
-use super::render::{display_value, python_json};
+use super::render::{display_value, field_value, python_json};
 use super::{
     Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, JsonAdapter, Message, Parsed,
     Prompt,
@@ -93,7 +94,8 @@ impl Adapter for ChatAdapter {
 }
 
 /// The layout both chat adapters share: a system message (fields, `structure`, task), each demo
-/// as a user turn and an assistant turn written by `answer`, then the input and a `reminder`.
+/// as a user turn and an assistant turn written by `answer` (incomplete demos first, see
+/// [`chat_demos`]), then the input and a `reminder`.
 pub(super) fn chat_messages(
     request: &FormatRequest<'_>,
     structure: &str,
@@ -107,9 +109,14 @@ pub(super) fn chat_messages(
         field_descriptions(sig),
         task_description(request.instructions)
     )));
-    for demo in request.demos {
-        messages.push(Message::user(input_sections(sig, demo)));
-        messages.push(Message::assistant(answer(demo)));
+    for demo in chat_demos(sig, request.demos) {
+        let inputs = input_sections(sig, demo.values);
+        messages.push(Message::user(if demo.incomplete {
+            format!("{INCOMPLETE_PREFIX}\n\n{inputs}")
+        } else {
+            inputs
+        }));
+        messages.push(Message::assistant(answer(&demo.answer(sig))));
     }
     // Trimmed as a whole, as DSPy does: an empty last input keeps its blank line.
     let last = format!("{}\n\n{reminder}", sections(sig, request.input));
@@ -221,7 +228,7 @@ fn sections(sig: &SignatureInfo, values: &FieldValues) -> String {
         .filter_map(|f| {
             values
                 .get(&f.name)
-                .map(|v| format!("[[ ## {} ## ]]\n{}", f.name, display_value(v)))
+                .map(|v| format!("[[ ## {} ## ]]\n{}", f.name, field_value(f, v)))
         })
         .collect::<Vec<_>>()
         .join("\n\n")
@@ -232,7 +239,10 @@ fn output_sections(sig: &SignatureInfo, values: &FieldValues) -> String {
         .outputs
         .iter()
         .map(|f| {
-            let value = values.get(&f.name).map(display_value).unwrap_or_default();
+            let value = values
+                .get(&f.name)
+                .map(|v| field_value(f, v))
+                .unwrap_or_default();
             format!("[[ ## {} ## ]]\n{value}", f.name)
         })
         .collect::<Vec<_>>()

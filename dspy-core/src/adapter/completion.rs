@@ -1,5 +1,5 @@
 use super::parse::parse_section;
-use super::render::display_value;
+use super::render::{display_value, field_value};
 use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt};
 use crate::Result;
 use crate::signature::{FieldSpec, SignatureInfo};
@@ -22,6 +22,11 @@ use crate::signature::{FieldSpec, SignatureInfo};
 ///
 /// The answer ends at the first blank line (a stop sequence), so blank lines inside demo values
 /// are written as single line breaks.
+///
+/// A demo that lacks some fields shows the ones it has, in the order given (DSPy has no
+/// completion adapter; a base model continues a pattern, which a placeholder such as the chat
+/// adapters' "Not supplied for this particular example." would only teach it to copy). A demo
+/// with no input or no output field at all is left out, as the chat adapters leave it out.
 ///
 /// ```
 /// use dspy_core::adapter::{Adapter, CompletionAdapter};
@@ -52,7 +57,7 @@ impl Adapter for CompletionAdapter {
         if !instructions.is_empty() {
             blocks.push(instructions.to_string());
         }
-        for demo in request.demos {
+        for demo in super::demos::shown(sig, request.demos) {
             let mut lines = field_lines(&sig.inputs, demo);
             lines.extend(field_lines(&sig.outputs, demo));
             blocks.push(lines.join("\n"));
@@ -114,7 +119,7 @@ fn field_lines(fields: &[FieldSpec], values: &FieldValues) -> Vec<String> {
     fields
         .iter()
         .filter_map(|f| {
-            let value = display_value(values.get(&f.name)?);
+            let value = field_value(f, values.get(&f.name)?);
             Some(format!(
                 "{} {}",
                 f.prefix,
@@ -251,6 +256,33 @@ mod tests {
         assert_eq!(
             formatted.prompt,
             Prompt::Text("Question: When?\nYear:".into())
+        );
+    }
+
+    #[test]
+    fn incomplete_demos_show_the_fields_they_have() {
+        let demos: Vec<FieldValues> = [
+            serde_json::json!({"question": "Q1", "answer": "A1"}),
+            serde_json::json!({"question": "Q2"}),
+            serde_json::json!({"reasoning": "R3", "answer": "A3"}),
+            serde_json::json!({"question": "Q4", "reasoning": "R4", "answer": "A4"}),
+        ]
+        .into_iter()
+        .map(|d| d.as_object().cloned().unwrap())
+        .collect();
+        let input = serde_json::json!({"question": "Q5"});
+        let formatted = CompletionAdapter::new().format(&FormatRequest {
+            signature: &sig(),
+            instructions: "",
+            demos: &demos,
+            input: input.as_object().unwrap(),
+        });
+        assert_eq!(
+            formatted.prompt,
+            Prompt::Text(
+                "Question: Q1\nAnswer: A1\n\nQuestion: Q4\nReasoning: R4\nAnswer: A4\n\nQuestion: Q5\nReasoning:"
+                    .into()
+            )
         );
     }
 

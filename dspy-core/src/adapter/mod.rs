@@ -10,6 +10,7 @@
 
 mod chat;
 mod completion;
+mod demos;
 mod json;
 mod markers;
 mod message;
@@ -23,7 +24,7 @@ pub use completion::CompletionAdapter;
 pub use json::JsonAdapter;
 pub use message::{Message, Prompt, Role};
 pub use parse::Fix;
-pub use render::{display_value, python_json};
+pub use render::{display_value, field_value, python_json};
 pub use stream::FieldScanner;
 
 pub(crate) use parse::is_cut_off;
@@ -45,7 +46,10 @@ pub struct FormatRequest<'a> {
     pub signature: &'a SignatureInfo,
     /// Instructions to show (the signature's, or a predictor's override).
     pub instructions: &'a str,
-    /// Few-shot demos, each holding input and output fields.
+    /// Few-shot demos, each holding input and output fields. A demo may lack some fields: the
+    /// chat adapters show it as DSPy shows an incomplete demo (first, introduced as such, a
+    /// missing output written "Not supplied for this particular example."); one without any
+    /// input or any output field is left out.
     pub demos: &'a [FieldValues],
     /// The input fields of this call.
     pub input: &'a FieldValues,
