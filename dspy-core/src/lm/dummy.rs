@@ -87,6 +87,7 @@ impl DummyLm {
             capabilities: Capabilities {
                 chat: true,
                 structured_output: false,
+                json_object: false,
                 schema_enforced: false,
             },
             chunk_chars: DEFAULT_CHUNK_CHARS,
@@ -115,6 +116,13 @@ impl DummyLm {
     /// Pretends to support structured output (so `response_schema` is sent).
     pub fn structured_output(mut self, on: bool) -> Self {
         self.capabilities.structured_output = on;
+        self
+    }
+
+    /// Pretends to honour JSON mode (`json_object`), so `response_schema` is sent and a backend
+    /// would ask for any JSON object.
+    pub fn json_object(mut self, on: bool) -> Self {
+        self.capabilities.json_object = on;
         self
     }
 

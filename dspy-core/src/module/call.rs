@@ -214,10 +214,13 @@ pub(crate) fn to_lm_request(lm: &LM, formatted: &Formatted, config: &PredictConf
         max_tokens: config.max_tokens,
         n: config.n.max(1),
         stop,
-        response_schema: if lm.capabilities().structured_output {
-            formatted.response_schema.clone()
-        } else {
-            None
+        // Whether and how the schema is sent follows what the LM says it honours: a schema, any
+        // JSON object (the backend decides which, see `Capabilities::json_object`), or nothing.
+        response_schema: {
+            let caps = lm.capabilities();
+            (caps.structured_output || caps.json_object)
+                .then(|| formatted.response_schema.clone())
+                .flatten()
         },
         rollout_id: config.rollout_id,
         answer_format: Some(formatted.answer_format.clone()),
