@@ -1,0 +1,24 @@
+//! The core API as a user sees it: signatures, modules, streaming, traces, wiring, saving,
+//! data, evaluation and the prompts the adapters render, all on `DummyLm` or the test server.
+//!
+//! One test binary of many modules, so the suite links the dependency tree a few times rather
+//! than once per file. Tests that need a process of their own (`no_lm`, `lm_tracing`) are
+//! binaries of their own.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod chain_of_thought;
+mod combinators;
+mod data;
+mod evaluate;
+mod golden_prompts;
+mod module_derive;
+mod predict;
+mod react;
+mod save_load;
+mod signature_derive;
+mod streaming;
+mod streaming_modules;
+mod trace;
+mod wiring;
