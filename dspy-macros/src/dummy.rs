@@ -144,17 +144,18 @@ fn serde_stubs(model: &SignatureModel, generics: &Generics) -> TokenStream {
     }
 }
 
-/// The struct's where clause plus `for<'__dspy> X: bounds` (a trait's supertraits). Under a binder rustc
-/// takes the bound as given rather than checking it on the spot, so a struct that lacks `Clone`
-/// (say) is reported where it is used as a signature, as it is without the mistake, and not
-/// here a second time.
+/// The struct's where clause plus `for<'__dspy> X: bounds` (a trait's supertraits). Under a
+/// binder rustc takes the bound as given rather than checking it on the spot, so a struct that
+/// lacks `Clone` (say) is reported where it is used as a signature, as it is without the
+/// mistake, and not here a second time.
 fn assumed(generics: &Generics, this: &TokenStream, bounds: TokenStream) -> WhereClause {
     let mut clause = generics
         .where_clause
         .clone()
         .unwrap_or_else(|| parse_quote!(where));
-    clause.predicates.push(parse_quote!(
-for<'__dspy> #this: #bounds));
+    clause
+        .predicates
+        .push(parse_quote!(for<'__dspy> #this: #bounds));
     clause
 }
 
@@ -167,7 +168,11 @@ pub fn module(model: &ModuleModel) -> TokenStream {
         ..
     } = model;
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let visitor = |reference: TokenStream| quote!(&mut dyn ::core::ops::FnMut(::std::string::String, #reference dyn #krate::DynPredictor));
+    let visitor = |reference: TokenStream| {
+        quote! {
+            &mut dyn ::core::ops::FnMut(::std::string::String, #reference dyn #krate::DynPredictor)
+        }
+    };
     let (shared, exclusive) = (visitor(quote!(&'__dspy_a)), visitor(quote!(&'__dspy_a mut)));
     quote! {
         #[automatically_derived]
