@@ -2,8 +2,8 @@
 //! data, evaluation and the prompts the adapters render, all on `DummyLm` or the test server.
 //!
 //! One test binary of many modules, so the suite links the dependency tree a few times rather
-//! than once per file. Tests that need a process of their own (`no_lm`, `lm_tracing`) are
-//! binaries of their own.
+//! than once per file. A test that changes process-wide state (`no_lm` configures the default
+//! LM) re-runs itself in a process of its own (`support::alone`).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -14,6 +14,7 @@ mod data;
 mod evaluate;
 mod golden_prompts;
 mod module_derive;
+mod no_lm;
 mod predict;
 mod react;
 mod save_load;

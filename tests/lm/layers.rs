@@ -168,9 +168,7 @@ async fn disk_cache_persists_across_processes() {
     let written = lm.complete(ask("persist me")).await.unwrap();
     assert!(!written.cached);
 
-    // The test's name in this binary: its module path without the crate (`layers::..`).
-    let module = module_path!().split_once("::").map_or("", |(_, path)| path);
-    let name = format!("{module}::disk_cache_persists_across_processes");
+    let name = support::alone::test_name(module_path!(), "disk_cache_persists_across_processes");
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, &written.choices[0].text)
