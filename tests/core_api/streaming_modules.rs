@@ -1,5 +1,5 @@
 //! Streaming beyond `Predict`: `ChainOfThought::stream` and `ReAct::stream`, on `DummyLm` (which
-//! streams its answers in small pieces). The rule, as in tests/streaming.rs: a stream ends with
+//! streams its answers in small pieces). The rule, as in `streaming`: a stream ends with
 //! exactly what the plain call returns, with the same requests, trace and usage.
 
 use dspy::lm::{BoxFuture, ChunkStream, LmRequest, LmResponse};

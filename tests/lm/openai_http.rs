@@ -1,7 +1,7 @@
 //! The OpenAI-compatible backend over real HTTP, against the test server (tests/support), which
 //! records every request and answers in OpenAI's format.
 
-mod support;
+use crate::support;
 
 use dspy::LmErrorKind;
 use dspy::adapter::{Message, Prompt, ResponseSchema};

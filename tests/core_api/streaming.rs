@@ -2,7 +2,7 @@
 //! small pieces) and over HTTP against the test server (tests/support), which streams with
 //! server-sent events. The rule throughout: streaming equals non-streaming.
 
-mod support;
+use crate::support;
 
 use dspy::LmErrorKind;
 use dspy::adapter::{Message, Prompt};

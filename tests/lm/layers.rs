@@ -1,7 +1,7 @@
 //! The LM layers (cache, retries, limits, usage and budget, history, tracing) on `DummyLm` and
 //! over HTTP against the test server (tests/support), which injects faults.
 
-mod support;
+use crate::support;
 
 use dspy::LmErrorKind;
 use dspy::adapter::{Message, Prompt};
@@ -168,13 +168,9 @@ async fn disk_cache_persists_across_processes() {
     let written = lm.complete(ask("persist me")).await.unwrap();
     assert!(!written.cached);
 
+    let name = support::alone::test_name(module_path!(), "disk_cache_persists_across_processes");
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "disk_cache_persists_across_processes",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, &written.choices[0].text)
         .env("DSPY_CACHE_DIR", dir.path())
         .env_remove("DSPY_CACHE")

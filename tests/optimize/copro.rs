@@ -1,7 +1,7 @@
 //! COPRO on scripted LMs: the prompt model proposes several instructions, one of which (it
 //! contains the magic phrase) makes the task model right; COPRO must find and keep it.
 
-mod support;
+use crate::support;
 
 use dspy::lm::Budget;
 use dspy::prelude::*;

@@ -3,7 +3,7 @@
 //! needs it: GEPA must find it, for every predictor of a two-stage program; the same seed gives
 //! the same search; an LM budget stops it with the best so far; a checkpoint resumes it.
 
-mod support;
+use crate::support;
 use dspy::lm::{Budget, LmRequest};
 use dspy::prelude::*;
 use dspy_optimize::{Auto, CandidateSelection, GEPA};

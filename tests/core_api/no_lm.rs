@@ -1,5 +1,8 @@
-//! Its own test binary, so no other test's `dspy::configure` is in effect.
+//! No default LM until one is configured. The test runs in a process of its own (see
+//! `support::alone`), so no other test's `dspy::configure` is in effect, and its own is in
+//! effect for no other test.
 
+use crate::support::alone::in_own_process;
 use dspy::prelude::*;
 
 /// Echo.
@@ -13,6 +16,9 @@ struct Echo {
 
 #[tokio::test]
 async fn calling_without_an_lm_says_what_to_do() {
+    if !in_own_process(module_path!(), "calling_without_an_lm_says_what_to_do") {
+        return;
+    }
     let err = Predict::<Echo>::new()
         .call(EchoInput { text: "hi".into() })
         .await

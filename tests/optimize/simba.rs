@@ -3,7 +3,7 @@
 //! that writes the magic rule only for one example's bucket. SIMBA must find the rule (or the
 //! demos); the same seed gives the same search; an LM budget stops it; a checkpoint resumes it.
 
-mod support;
+use crate::support;
 use dspy::lm::{Budget, LmRequest};
 use dspy::prelude::*;
 use dspy_optimize::SIMBA;

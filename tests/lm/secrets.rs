@@ -1,12 +1,14 @@
-//! Secrets and tracing, in a test binary of their own: a tracing subscriber set for one test
-//! is process-wide state (callsite interest), which tests running beside it would race with.
+//! Secrets and tracing. The test runs in a process of its own (see `support::alone`): a
+//! tracing subscriber set for one test is process-wide state (callsite interest), which tests
+//! running beside it would race with.
 
-mod support;
+use crate::support;
 
 use dspy::adapter::{Message, Prompt};
 use dspy::lm::{CacheConfig, LmRequest};
 use dspy::prelude::*;
 use std::sync::{Arc, Mutex};
+use support::alone::in_own_process;
 use support::fixtures::{RecordingClock, TempDir, files_under};
 use support::server::{KEY, TestServer};
 
@@ -121,6 +123,9 @@ impl Capture {
 /// Debug output, history, logs or the cache's files; module and LM calls run in spans.
 #[tokio::test]
 async fn api_key_never_leaks_and_calls_are_traced() {
+    if !in_own_process(module_path!(), "api_key_never_leaks_and_calls_are_traced") {
+        return;
+    }
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
     let server =
