@@ -20,7 +20,6 @@ pub mod trace;
 mod wrapper_fields;
 
 pub use best_of_n::{BestOfN, Reward};
-pub(crate) use call::REASK_PREFIX;
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use multi_chain::{Compare, CompareInput, MultiChainComparison, WithRationale};
