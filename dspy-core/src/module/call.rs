@@ -1,6 +1,7 @@
 //! One predictor call: format, ask the LM, parse, and recover from bad answers.
 
-use super::predict::{PredictConfig, Prediction};
+use super::config::PredictConfig;
+use super::prediction::Prediction;
 use crate::adapter::{
     Adapter, Fix, FormatRequest, Formatted, Parsed, is_cut_off, reask, unfinished_field,
 };

@@ -4,7 +4,7 @@
 //! signature so a file is never loaded into a program it does not fit. It never holds an LM, an
 //! API key or an endpoint URL.
 
-use super::Parameters;
+use super::dyn_predictor::DynPredictor;
 use crate::adapter::FieldValues;
 use crate::signature::{FieldSpec, SignatureInfo};
 use crate::{Error, Result};
@@ -17,7 +17,7 @@ use std::path::Path;
 /// The format version this dspy writes and reads.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
-/// Everything a program learned, by predictor name: what [`Parameters::save`] writes.
+/// Everything a program learned, by predictor name: what [`Parameters::save`](super::Parameters::save) writes.
 ///
 /// ```
 /// use dspy_core::{Parameters, Predict, ProgramState};
@@ -136,10 +136,11 @@ impl FieldFingerprint {
 }
 
 impl ProgramState {
-    /// The state of every predictor in `program`.
-    pub fn capture<P: Parameters + ?Sized>(program: &P) -> Result<Self> {
+    /// The state of `predictors`, each by its name in the program ([`ProgramState::capture`]
+    /// lists them).
+    pub(crate) fn of_predictors(all: Vec<(String, &dyn DynPredictor)>) -> Result<Self> {
         let mut predictors = BTreeMap::new();
-        for (name, predictor) in program.predictors() {
+        for (name, predictor) in all {
             let state = PredictorState {
                 signature: SignatureFingerprint::of(predictor.signature()),
                 instructions: predictor
@@ -162,13 +163,11 @@ impl ProgramState {
         })
     }
 
-    /// Puts this state into `program`, after checking that it fits: the same predictors, each
-    /// with the same fields of the same types, and demos that fit them. When anything does not
-    /// fit, the error lists every difference and `program` is left unchanged.
-    pub fn apply<P: Parameters + ?Sized>(self, program: &mut P) -> Result<()> {
+    /// Puts this state into `targets`, a program's predictors by name, after checking that it
+    /// fits ([`ProgramState::apply`] lists them).
+    pub(crate) fn put_into(self, mut targets: Vec<(String, &mut dyn DynPredictor)>) -> Result<()> {
         check_version(self.format_version, &self.dspy_version)?;
         let mut saved = self.predictors;
-        let mut targets = program.predictors_mut();
         let mut problems = Vec::new();
         // Only demos that do not fit: the shapes match, the file's data is at fault.
         let mut only_demos = true;
