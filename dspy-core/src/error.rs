@@ -100,6 +100,31 @@ pub enum LmErrorKind {
 }
 
 impl LmErrorKind {
+    /// The kind an HTTP error status means, before anything the body says: 401 and 403 are
+    /// [`Auth`](Self::Auth), 408 [`Timeout`](Self::Timeout), 429
+    /// [`RateLimited`](Self::RateLimited), other 4xx [`BadRequest`](Self::BadRequest), and
+    /// anything else (5xx, or a status no API answers with) [`Server`](Self::Server).
+    ///
+    /// Backends refine it from the body (the OpenAI backend reads a 4xx that says the context
+    /// is too long as [`ContextWindowExceeded`](Self::ContextWindowExceeded)).
+    ///
+    /// ```
+    /// use dspy_core::LmErrorKind;
+    /// assert_eq!(LmErrorKind::from_status(401), LmErrorKind::Auth);
+    /// assert_eq!(LmErrorKind::from_status(429), LmErrorKind::RateLimited);
+    /// assert_eq!(LmErrorKind::from_status(404), LmErrorKind::BadRequest);
+    /// assert_eq!(LmErrorKind::from_status(503), LmErrorKind::Server);
+    /// ```
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            401 | 403 => LmErrorKind::Auth,
+            408 => LmErrorKind::Timeout,
+            429 => LmErrorKind::RateLimited,
+            400..=499 => LmErrorKind::BadRequest,
+            _ => LmErrorKind::Server,
+        }
+    }
+
     fn advice(self) -> &'static str {
         match self {
             LmErrorKind::RateLimited => "; wait and retry, or lower the concurrency",

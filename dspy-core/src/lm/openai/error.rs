@@ -249,15 +249,11 @@ fn classify(status: Option<u16>, detail: &Detail) -> LmErrorKind {
     let context = is("context_length_exceeded")
         || is("exceed_context_size_error")
         || CONTEXT_PHRASES.iter().any(|phrase| lower.contains(phrase));
-    match status {
-        Some(401 | 403) => LmErrorKind::Auth,
+    match status.map(LmErrorKind::from_status) {
         // An exhausted quota does not come back by waiting: treat it as an account problem.
-        Some(429) if is("insufficient_quota") => LmErrorKind::Auth,
-        Some(429) => LmErrorKind::RateLimited,
-        Some(408) => LmErrorKind::Timeout,
-        Some(400..=499) if context => LmErrorKind::ContextWindowExceeded,
-        Some(400..=499) => LmErrorKind::BadRequest,
-        Some(_) => LmErrorKind::Server,
+        Some(LmErrorKind::RateLimited) if is("insufficient_quota") => LmErrorKind::Auth,
+        Some(LmErrorKind::BadRequest) if context => LmErrorKind::ContextWindowExceeded,
+        Some(kind) => kind,
         None if context => LmErrorKind::ContextWindowExceeded,
         None if is("rate_limit_exceeded") || lower.contains("rate limit") => {
             LmErrorKind::RateLimited
