@@ -190,16 +190,8 @@ fn location(file: &std::path::Path, line: Option<usize>) -> String {
 
 /// Long completions are cut in messages; the full text stays in the `raw` field.
 fn snippet(raw: &str) -> String {
-    const MAX: usize = 400;
     if raw.is_empty() {
         return "<empty>".to_string();
     }
-    if raw.len() <= MAX {
-        return format!("{raw:?}");
-    }
-    let mut end = MAX;
-    while !raw.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{:?}… ({} bytes in all)", &raw[..end], raw.len())
+    crate::util::quoted_excerpt(raw, 400)
 }

@@ -7,6 +7,7 @@
 use super::dyn_predictor::DynPredictor;
 use crate::adapter::FieldValues;
 use crate::signature::{FieldSpec, SignatureInfo};
+use crate::util::snippet;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -408,7 +409,7 @@ pub(crate) fn misfit_field(info: &SignatureInfo, demo: &FieldValues) -> Option<S
                     "field `{}` should be {} but is {}",
                     field.name,
                     field.type_hint,
-                    snippet(value)
+                    snippet(&value.to_string(), 61)
                 ));
             }
             _ => {}
@@ -448,14 +449,6 @@ fn accepts(schema: &Value, value: &Value) -> bool {
         Some(Value::String(t)) => matches(t),
         Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).any(matches),
         _ => true,
-    }
-}
-
-fn snippet(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(60) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP and API failures to [`Error::Lm`] with a kind a caller can act on. The API key never
 //! reaches a message: every message passes through [`redact`].
 
+use crate::util::{excerpt, quoted_excerpt};
 use crate::{Error, LmErrorKind};
 use async_openai::error::OpenAIError;
 use reqwest::header::HeaderMap;
@@ -213,7 +214,7 @@ impl Detail {
             _ => None,
         };
         Detail {
-            message: cut(&message, 2000),
+            message: excerpt(&message, 2000),
             kind: error.get("type").and_then(text),
             code: error.get("code").and_then(text),
         }
@@ -357,24 +358,12 @@ pub(super) fn redact(text: &str, secret: Option<&str>) -> String {
     }
 }
 
-/// At most `max` bytes, cut at a character boundary.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
-}
-
 /// A quoted, cut excerpt of a body.
 fn snippet(text: &str, max: usize) -> String {
     if text.is_empty() {
         return "(empty body)".to_string();
     }
-    format!("{:?}", cut(text, max))
+    quoted_excerpt(text, max)
 }
 
 #[cfg(test)]
