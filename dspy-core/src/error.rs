@@ -66,6 +66,8 @@ pub enum Error {
         line: Option<usize>,
         /// What is wrong, naming the field when there is one.
         message: String,
+        /// The error underneath, when there is one (the IO error, the JSON or CSV parser's).
+        source: Option<Source>,
     },
     /// Saved program state does not fit the program it is loaded into.
     State(String),
@@ -121,7 +123,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Lm { source, .. } => source.as_deref().map(|s| s as _),
+            Error::Lm { source, .. } | Error::Data { source, .. } => {
+                source.as_deref().map(|s| s as _)
+            }
             Error::TooManyErrors { last, .. } => Some(&**last),
             Error::Serde(e) => Some(e),
             _ => None,
@@ -232,6 +236,42 @@ impl Error {
             kind,
             message: message.into(),
             retry_after: None,
+            source: Some(source.into()),
+        }
+    }
+
+    /// An [`Error::Data`] about `file` (at `line`, when known).
+    pub fn data(file: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
+        Error::Data {
+            file: file.into(),
+            line,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Data`] that `source` caused (an IO error, a parser's error); the message
+    /// should still say what went wrong.
+    ///
+    /// ```
+    /// use dspy_core::Error;
+    /// use std::error::Error as _;
+    /// let missing = std::fs::read("no/such/file.jsonl").unwrap_err();
+    /// let err = Error::data_caused_by("no/such/file.jsonl", None, "cannot read the file", missing);
+    /// let io = err.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+    /// assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    /// assert_eq!(err.to_string(), "no/such/file.jsonl: cannot read the file");
+    /// ```
+    pub fn data_caused_by(
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        message: impl Into<String>,
+        source: impl Into<Source>,
+    ) -> Self {
+        Error::Data {
+            file: file.into(),
+            line,
+            message: message.into(),
             source: Some(source.into()),
         }
     }

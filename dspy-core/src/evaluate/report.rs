@@ -253,9 +253,6 @@ fn csv_error(e: csv::Error) -> Error {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, bytes).map_err(|e| Error::Data {
-        file: path.to_path_buf(),
-        line: None,
-        message: format!("cannot write the report: {e}"),
-    })
+    write_atomic(path, bytes)
+        .map_err(|e| Error::data_caused_by(path, None, format!("cannot write the report: {e}"), e))
 }

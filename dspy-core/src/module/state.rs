@@ -266,13 +266,12 @@ impl ProgramState {
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        crate::util::write_atomic(path, json.as_bytes()).map_err(|e| Error::Data {
-            file: path.to_path_buf(),
-            line: None,
-            message: format!(
+        crate::util::write_atomic(path, json.as_bytes()).map_err(|e| {
+            let message = format!(
                 "could not write the program state: {e}; check that the directory exists and \
                  is writable"
-            ),
+            );
+            Error::data_caused_by(path, None, message, e)
         })
     }
 
@@ -280,25 +279,18 @@ impl ProgramState {
     /// one that is not valid state JSON, is an [`Error::Data`] naming the file (and the line).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let data_error = |line: Option<usize>, message: String| Error::Data {
-            file: path.to_path_buf(),
-            line,
-            message,
-        };
         let json = fs::read_to_string(path).map_err(|e| {
-            data_error(
-                None,
-                format!("could not read the program state: {e}; check the path"),
-            )
+            let message = format!("could not read the program state: {e}; check the path");
+            Error::data_caused_by(path, None, message, e)
         })?;
         ProgramState::from_json(&json).map_err(|e| match e {
-            Error::Serde(e) => data_error(
-                Some(e.line()).filter(|&l| l > 0),
-                format!(
+            Error::Serde(e) => {
+                let message = format!(
                     "not a valid program state file: {e}; it should be JSON written by \
                      `program.save(path)`"
-                ),
-            ),
+                );
+                Error::data_caused_by(path, Some(e.line()).filter(|&l| l > 0), message, e)
+            }
             other => other,
         })
     }
