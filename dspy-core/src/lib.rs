@@ -2,13 +2,18 @@
 //! modules.
 //!
 //! Most users depend on the `dspy` facade crate and write `use dspy::prelude::*;`. This crate
-//! holds the layers, each depending only on the ones above it:
+//! holds the layers, each depending only on the ones before it in this list:
 //!
+//! 0. [`util`] and the [`Error`] type: small shared pieces, below everything;
 //! 1. [`signature`]: the [`Signature`] trait and its runtime description, [`SignatureInfo`];
-//! 2. [`adapter`]: prompts from signatures, typed fields from completions;
-//! 3. [`lm`]: the [`LanguageModel`] trait, the [`LM`] handle and its backends;
-//! 4. [`module`]: [`Module`], [`Predict`] and friends;
+//! 2. [`adapter`]: prompts from signatures (and the re-ask turn), typed fields from completions;
+//! 3. [`lm`]: the [`LanguageModel`] trait, the [`LM`] handle, its layers and its backends;
+//! 4. [`module`]: [`Module`], [`Predict`] and friends, traces and saved state;
 //! 5. [`evaluate`] and [`data`]: metrics, evaluation and typed datasets.
+//!
+//! Inside a directory, too, the files use each other one way (`module/predict` uses
+//! `module/call`, never the reverse). `tests/layers.rs` checks both and names the `use` that
+//! breaks them.
 #![warn(missing_docs)]
 
 pub mod adapter;
@@ -21,7 +26,7 @@ pub mod signature;
 pub mod util;
 
 pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
-pub use error::{Error, LmErrorKind, Result};
+pub use error::{Error, LmErrorKind, Result, Source};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{

@@ -138,10 +138,13 @@ impl CompileReport {
     /// Writes the report to `path` as JSON.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, self.to_json()?).map_err(|e| Error::Data {
-            file: path.to_path_buf(),
-            line: None,
-            message: format!("could not write the compile report: {e}"),
+        std::fs::write(path, self.to_json()?).map_err(|e| {
+            Error::data_caused_by(
+                path,
+                None,
+                format!("could not write the compile report: {e}"),
+                e,
+            )
         })
     }
 }

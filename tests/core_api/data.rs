@@ -58,6 +58,7 @@ fn data_error(err: Error) -> (PathBuf, Option<usize>, String) {
             file,
             line,
             message,
+            ..
         } => (file, line, message),
         other => panic!("expected Error::Data, got {other:?}"),
     }

@@ -16,6 +16,7 @@ mod markers;
 mod message;
 pub mod parse;
 mod read;
+mod reask;
 mod render;
 mod stream;
 
@@ -29,6 +30,7 @@ pub use stream::FieldScanner;
 
 pub(crate) use parse::is_cut_off;
 pub(crate) use read::unfinished_field;
+pub(crate) use reask::{REASK_PREFIX, reask};
 
 use crate::Result;
 use crate::signature::SignatureInfo;

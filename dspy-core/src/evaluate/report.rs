@@ -1,6 +1,7 @@
 //! The result of an evaluation: the mean score, every example's outcome, and exports.
 
 use crate::lm::UsageReport;
+use crate::util::{snippet, write_atomic};
 use crate::{Error, Result};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -78,7 +79,8 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
         })
     }
 
-    /// Writes [`to_json`](EvaluationReport::to_json) to `path`, pretty-printed.
+    /// Writes [`to_json`](EvaluationReport::to_json) to `path`, pretty-printed, atomically (a
+    /// crash leaves the old file or the new one, never half of it).
     pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.to_json())?;
         write_file(path.as_ref(), text.as_bytes())
@@ -140,7 +142,7 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
         String::from_utf8(bytes).map_err(|e| Error::config(format!("CSV is not UTF-8: {e}")))
     }
 
-    /// Writes [`to_csv`](EvaluationReport::to_csv) to `path`.
+    /// Writes [`to_csv`](EvaluationReport::to_csv) to `path`, atomically.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         write_file(path.as_ref(), self.to_csv()?.as_bytes())
     }
@@ -177,7 +179,7 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
             let example = short(&Value::Object(object_of(&r.example)), 50);
             let output = match &r.output {
                 Ok(o) => short(&Value::Object(object_of(o)), 60),
-                Err(e) => format!("ERROR {}", truncate(&e.to_string(), 54)),
+                Err(e) => format!("ERROR {}", snippet(&e.to_string(), 54)),
             };
             let _ = writeln!(
                 out,
@@ -243,15 +245,7 @@ fn short(value: &Value, width: usize) -> String {
             .join(" "),
         other => other.to_string(),
     };
-    truncate(&text.replace('\n', " "), width)
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    format!("{cut}…")
+    snippet(&text, width)
 }
 
 fn csv_error(e: csv::Error) -> Error {
@@ -259,9 +253,6 @@ fn csv_error(e: csv::Error) -> Error {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| Error::Data {
-        file: path.to_path_buf(),
-        line: None,
-        message: format!("cannot write the report: {e}"),
-    })
+    write_atomic(path, bytes)
+        .map_err(|e| Error::data_caused_by(path, None, format!("cannot write the report: {e}"), e))
 }

@@ -1,15 +1,13 @@
 //! One predictor call: format, ask the LM, parse, and recover from bad answers.
 
-use super::predict::{PredictConfig, Prediction};
+use super::config::PredictConfig;
+use super::prediction::Prediction;
 use crate::adapter::{
-    Adapter, Fix, FormatRequest, Formatted, Message, Parsed, Prompt, is_cut_off, unfinished_field,
+    Adapter, Fix, FormatRequest, Formatted, Parsed, is_cut_off, reask, unfinished_field,
 };
 use crate::lm::{FinishReason, LM, LmRequest, LmResponse, Usage};
 use crate::{Error, Result};
 use std::sync::Arc;
-
-/// How a re-ask message starts (after an unreadable answer).
-pub(crate) const REASK_PREFIX: &str = "Your answer could not be read:";
 
 /// Runs one call through `adapter` on `lm`, then turns each parsed choice into `O` with `decode`.
 ///
@@ -112,21 +110,6 @@ fn first_text(response: &LmResponse) -> String {
         .first()
         .map(|c| c.text.clone())
         .unwrap_or_default()
-}
-
-/// Adds the unreadable answer and the reason to a chat prompt, to ask again; `false` for a
-/// completion prompt (which has no turns to add).
-fn reask(formatted: &mut Formatted, answer: String, field: &str, reasons: &[String]) -> bool {
-    let Prompt::Chat(messages) = &mut formatted.prompt else {
-        return false;
-    };
-    messages.push(Message::assistant(answer));
-    messages.push(Message::user(format!(
-        "{REASK_PREFIX} field `{field}`: {}. Answer again, following exactly the \
-         structure described above.",
-        reasons.last().map(String::as_str).unwrap_or("unreadable")
-    )));
-    true
 }
 
 /// Parses and decodes every choice: the outputs (at least one) with the fixes of the first, or

@@ -1,80 +1,24 @@
+//! [`Predict`]: the basic module, one LM call for a signature.
+
+mod parameters;
+
 use super::Module;
 use super::call::run_adapter;
+use super::config::PredictConfig;
+use super::convert::{decode, to_fields};
+use super::id::PredictorId;
 use super::overrides::CallOverrides;
-use super::params::PredictorId;
+use super::prediction::Prediction;
 use super::trace;
 use crate::adapter::{
-    Adapter, ChatAdapter, CompletionAdapter, FieldValues, Fix, FormatRequest, Formatted,
-    JsonAdapter, Parsed,
+    Adapter, ChatAdapter, CompletionAdapter, FieldValues, FormatRequest, Formatted, JsonAdapter,
 };
-use crate::lm::{LM, Usage, current_lm};
+use crate::lm::{LM, current_lm};
 use crate::signature::Signature;
 use crate::{Error, Result};
-use serde::Serialize;
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::Deref;
 use std::sync::Arc;
-
-/// Sampling settings of one predictor.
-///
-/// ```
-/// use dspy_core::PredictConfig;
-/// let config = PredictConfig { temperature: Some(0.7), n: 3, ..Default::default() };
-/// assert_eq!(config.n, 3);
-/// assert_eq!(PredictConfig::default().n, 1);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct PredictConfig {
-    /// Sampling temperature; `None` leaves the LM's default.
-    pub temperature: Option<f32>,
-    /// Most tokens per completion.
-    pub max_tokens: Option<u32>,
-    /// Completions per call; all are parsed and kept in [`Prediction::completions`].
-    pub n: u32,
-    /// Extra stop sequences.
-    pub stop: Vec<String>,
-    /// Set to get a fresh sample for an otherwise identical call (bypasses caches).
-    pub rollout_id: Option<u64>,
-}
-
-impl Default for PredictConfig {
-    fn default() -> Self {
-        PredictConfig {
-            temperature: None,
-            max_tokens: None,
-            n: 1,
-            stop: Vec::new(),
-            rollout_id: None,
-        }
-    }
-}
-
-/// The full result of a call: the output, every completion when `n > 1`, and what it cost.
-///
-/// It derefs to the output, so `prediction.answer` reads a field directly.
-#[derive(Debug, Clone)]
-pub struct Prediction<O> {
-    /// The first completion that parsed.
-    pub output: O,
-    /// Every completion that parsed, in order (the first is `output`).
-    pub completions: Vec<O>,
-    /// Repairs lenient parsing made to `output`.
-    pub fixes: Vec<Fix>,
-    /// Tokens used, over every LM call this prediction made (answers from the cache cost none).
-    pub usage: Usage,
-    /// LM calls made (more than one after a fallback or re-ask).
-    pub lm_calls: u32,
-    /// The raw text of the first completion of the last call.
-    pub raw: String,
-}
-
-impl<O> Deref for Prediction<O> {
-    type Target = O;
-    fn deref(&self) -> &O {
-        &self.output
-    }
-}
 
 /// The basic module: one LM call for signature `S`.
 ///
@@ -273,36 +217,6 @@ impl<S: Signature> Predict<S> {
             demos,
             input,
         }
-    }
-}
-
-/// Parsed fields → the typed output; a type mismatch the parser let through is a parse error.
-pub(crate) fn decode<O: serde::de::DeserializeOwned>(parsed: Parsed) -> Result<O> {
-    let raw = serde_json::Value::Object(parsed.values);
-    serde_json::from_value(raw.clone()).map_err(|e| Error::Parse {
-        field: field_of_serde_error(&e.to_string()),
-        raw: raw.to_string(),
-        tried: vec![format!("convert to the output type: {e}")],
-    })
-}
-
-fn field_of_serde_error(message: &str) -> String {
-    // serde names missing fields as "missing field `x`"; otherwise the error is about the answer.
-    message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("missing field"))
-        .unwrap_or("*")
-        .to_string()
-}
-
-/// The JSON view of a value's fields.
-pub(crate) fn to_fields<T: Serialize>(value: &T) -> Result<FieldValues> {
-    match serde_json::to_value(value)? {
-        serde_json::Value::Object(map) => Ok(map),
-        other => Err(Error::config(format!(
-            "signature values must serialize to JSON objects, got {other}"
-        ))),
     }
 }
 

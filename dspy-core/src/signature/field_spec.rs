@@ -1,3 +1,5 @@
+//! [`FieldSpec`]: one input or output field of a signature, as prompts and parsers see it.
+
 use super::schema::{field_schema, type_hint};
 use schemars::JsonSchema;
 use serde_json::Value;
