@@ -74,6 +74,23 @@ pub enum Error {
         /// The failure that crossed the limit.
         last: Box<Error>,
     },
+    /// Two evaluation reports cannot be compared example by example: their dev sets differ
+    /// (a reordered dev set pairs fine).
+    #[error(
+        "cannot compare the reports: their dev sets differ ({} examples only in the first, {} only in \
+         the second; {sample}). Compare reports of the same dev set, or pair examples by an id field \
+         both have (Comparer::id_field)",
+        only_in_first.len(),
+        only_in_second.len()
+    )]
+    DevSetMismatch {
+        /// Ids of the first report's examples the second report lacks.
+        only_in_first: Vec<String>,
+        /// Ids of the second report's examples the first report lacks.
+        only_in_second: Vec<String>,
+        /// A few of the unpaired examples, cut to one line each.
+        sample: String,
+    },
     /// A serialization problem inside dspy (a bug or an unsupported type).
     #[error("serialization error: {0}")]
     Serde(#[from] serde_json::Error),

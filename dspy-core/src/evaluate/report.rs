@@ -217,7 +217,7 @@ fn usage_json(usage: &UsageReport) -> Value {
     serde_json::to_value(usage).unwrap_or(Value::Null)
 }
 
-fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
+pub(super) fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map,
         Ok(other) => Map::from_iter([("value".to_string(), other)]),
@@ -225,7 +225,7 @@ fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
-fn cell(value: Option<&Value>) -> String {
+pub(super) fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
