@@ -207,37 +207,56 @@ impl ColumnChart {
 /// assert!(svg.as_str().contains("data-low=\"-1\""));
 /// ```
 pub fn interval_chart(title: &str, estimate: f64, low: f64, high: f64, unit: &str) -> Html {
-    let (width, height, pad) = (640.0, 78.0, 40.0);
-    let reach = [estimate, low, high, 1.0]
+    let (width, height, pad) = (1040.0, 86.0, 48.0);
+    let largest = [estimate, low, high]
         .iter()
-        .fold(0.0_f64, |m, v| m.max(v.abs()))
-        * 1.15;
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    let reach = [1.0, 2.0, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0]
+        .into_iter()
+        .find(|r| *r >= largest * 1.1)
+        .unwrap_or(largest * 1.1);
     let x = |v: f64| pad + (width - 2.0 * pad) * (v + reach) / (2.0 * reach);
     let mut svg = open_svg(width, height, title, "interval-chart");
-    let y = 30.0;
+    let y = 34.0;
     let _ = write!(
         svg,
-        "<line class=\"grid\" x1=\"{pad}\" x2=\"{r}\" y1=\"{y}\" y2=\"{y}\"/>\
-         <line class=\"axis\" x1=\"{z:.1}\" x2=\"{z:.1}\" y1=\"8\" y2=\"52\"/>\
-         <text class=\"muted\" x=\"{z:.1}\" y=\"68\" text-anchor=\"middle\">0</text>\
-         <text class=\"muted\" x=\"{pad}\" y=\"68\" text-anchor=\"start\">{neg}</text>\
-         <text class=\"muted\" x=\"{r}\" y=\"68\" text-anchor=\"end\">{pos}</text>\
-         <g class=\"interval\" data-estimate=\"{estimate}\" data-low=\"{low}\" data-high=\"{high}\">\
+        "<line class=\"grid\" x1=\"{pad}\" x2=\"{r}\" y1=\"{y}\" y2=\"{y}\"/>",
+        r = width - pad
+    );
+    for tick in [-1.0, -0.5, 0.0, 0.5, 1.0] {
+        let (tx, v) = (x(tick * reach), tick * reach);
+        let text = if v > 0.0 {
+            format!("+{}", trim(v))
+        } else {
+            trim(v)
+        };
+        let class = if tick == 0.0 { "axis" } else { "grid" };
+        let _ = write!(
+            svg,
+            "<line class=\"{class}\" x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"12\" y2=\"56\"/>\
+             <text class=\"muted\" x=\"{tx:.1}\" y=\"78\" text-anchor=\"middle\">{}</text>",
+            escape(&format!("{text} {unit}"))
+        );
+    }
+    let _ = write!(
+        svg,
+        "<g class=\"interval\" data-estimate=\"{estimate}\" data-low=\"{low}\" data-high=\"{high}\">\
          <line class=\"ci\" x1=\"{lx:.1}\" x2=\"{hx:.1}\" y1=\"{y}\" y2=\"{y}\"/>\
          <line class=\"ci\" x1=\"{lx:.1}\" x2=\"{lx:.1}\" y1=\"{t}\" y2=\"{b}\"/>\
          <line class=\"ci\" x1=\"{hx:.1}\" x2=\"{hx:.1}\" y1=\"{t}\" y2=\"{b}\"/>\
          <circle class=\"est\" cx=\"{ex:.1}\" cy=\"{y}\" r=\"6\"/>\
-         <text x=\"{ex:.1}\" y=\"16\" text-anchor=\"middle\">{est}</text></g></svg>",
-        r = width - pad,
-        z = x(0.0),
-        neg = escape(&format!("{} {unit}", trim(-reach))),
-        pos = escape(&format!("+{} {unit}", trim(reach))),
+         <text x=\"{ex:.1}\" y=\"20\" text-anchor=\"middle\">{est}</text>\
+         <text class=\"muted\" x=\"{lx:.1}\" y=\"{ly}\" text-anchor=\"end\">{lt}</text>\
+         <text class=\"muted\" x=\"{hx:.1}\" y=\"{ly}\" text-anchor=\"start\">{ht}</text></g></svg>",
         lx = x(low),
         hx = x(high),
         ex = x(estimate),
         t = y - 8.0,
         b = y + 8.0,
+        ly = y + 20.0,
         est = escape(&format!("{estimate:+.1} {unit}")),
+        lt = escape(&format!("{low:+.1}")),
+        ht = escape(&format!("{high:+.1}")),
     );
     Html::markup(svg)
 }

@@ -4,14 +4,16 @@
 use super::chart::{BarChart, interval_chart};
 use super::markup::Html;
 use super::page::{Page, Stat, Table, Tone, details};
-use super::parts::{duration, fields_except, mono, outcome, percent, pill, points};
+use super::parts::{duration, fields_except, mono, outcome, p_value, percent, pill, points};
 use crate::Result;
-use crate::evaluate::comparison::{Comparison, PairedExample, ReportSummary};
+use crate::evaluate::comparison::{Comparison, Outcome, PairedExample, ReportSummary};
 use crate::evaluate::stats::McNemarMethod;
 use std::path::Path;
 
 /// Unchanged examples listed on the page at most (all are in the JSON and CSV).
 const UNCHANGED_SHOWN: usize = 200;
+/// Fixed, and regressed, examples listed at most.
+const LIST_SHOWN: usize = 500;
 
 impl Comparison {
     /// The comparison as one self-contained HTML page.
@@ -47,18 +49,25 @@ impl Comparison {
                 self.class_section(),
             );
         }
-        let skip = self.skip();
-        page = page
-            .section(
-                &format!("Fixed ({})", self.fixed.len()),
-                Some(&format!("Scored higher by {b} than by {a}.")),
-                examples_table(&self.fixed, "fixed", &self.a, &self.b, &skip),
-            )
-            .section(
-                &format!("Regressed ({})", self.regressed.len()),
-                Some(&format!("Scored lower by {b} than by {a}.")),
-                examples_table(&self.regressed, "regressed", &self.a, &self.b, &skip),
+        let field = self.class_field.as_deref();
+        for (title, list, class, verb) in [
+            ("Fixed", &self.fixed, "fixed", "higher"),
+            ("Regressed", &self.regressed, "regressed", "lower"),
+        ] {
+            let shown = &list[..list.len().min(LIST_SHOWN)];
+            let mut note = format!("Scored {verb} by {b} than by {a}, largest change first.");
+            if shown.len() < list.len() {
+                note.push_str(&format!(
+                    " The first {} are listed; all are in the JSON and CSV.",
+                    shown.len()
+                ));
+            }
+            page = page.section(
+                &format!("{title} ({})", list.len()),
+                Some(&note),
+                examples_table(shown, class, &self.a, &self.b, field),
             );
+        }
         let shown = &self.unchanged[..self.unchanged.len().min(UNCHANGED_SHOWN)];
         let summary = format!(
             "Show {} of {} unchanged examples",
@@ -70,7 +79,7 @@ impl Comparison {
             None,
             details(
                 &summary,
-                examples_table(shown, "unchanged", &self.a, &self.b, &skip),
+                examples_table(shown, "unchanged", &self.a, &self.b, field),
             ),
         )
         .section("Usage", None, usage_table(&self.a, &self.b))
@@ -112,7 +121,7 @@ impl Comparison {
                     )
                 }
             };
-            stats.push(Stat::new("McNemar p", format!("{:.4}", m.p_value)).detail(method));
+            stats.push(Stat::new("McNemar p", p_value(m.p_value)).detail(method));
         }
         stats
     }
@@ -146,11 +155,6 @@ impl Comparison {
             table.render()
         ))
     }
-
-    /// The class field has its own column; it is not repeated in the field lists.
-    fn skip(&self) -> Vec<&str> {
-        self.class_field.as_deref().into_iter().collect()
-    }
 }
 
 fn examples_table(
@@ -158,64 +162,79 @@ fn examples_table(
     class: &str,
     a: &ReportSummary,
     b: &ReportSummary,
-    skip: &[&str],
+    field: Option<&str>,
 ) -> Html {
     if examples.is_empty() {
         return Html::markup("<p class=\"note\">None.</p>");
     }
-    let headers = [
-        "#".to_string(),
-        "id".to_string(),
-        "example".to_string(),
-        a.name.clone(),
-        b.name.clone(),
-        "Δ".to_string(),
-    ];
-    let mut table = Table::new(headers).numeric([0, 5]).class(class);
+    let skip: Vec<&str> = field.into_iter().collect();
+    let mut headers = vec!["#".to_string(), "example".to_string()];
+    let mut widths = vec![5, 41];
+    if let Some(field) = field {
+        headers.push(format!("gold {field}"));
+        widths.push(10);
+    }
+    headers.extend([a.name.clone(), b.name.clone(), "Δ score".to_string()]);
+    let side = if field.is_some() { 19 } else { 24 };
+    widths.extend([side, side, 6]);
+    let mut table = Table::new(headers)
+        .numeric([0, widths.len() - 1])
+        .widths(widths)
+        .class(class);
     for p in examples {
-        let gold: Html = skip
-            .iter()
-            .filter_map(|k| p.example.get(*k).map(|v| (k, v)))
-            .map(|(k, v)| {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                Html::markup(format!(
-                    "<div>{}: {}</div>",
-                    Html::text(k),
-                    pill(&text, "neutral")
-                ))
-            })
-            .collect();
-        let side = |o: &crate::evaluate::Outcome| {
-            let tone = if o.score >= 1.0 {
-                "good"
-            } else if o.score <= 0.0 {
-                "bad"
-            } else {
-                "neutral"
-            };
+        let mut cells = vec![
+            mono(&p.a.index.to_string()),
             Html::markup(format!(
-                "{}{}",
-                pill(&format!("{:.2}", o.score), tone),
-                outcome(o.output.as_ref(), o.error.as_deref(), &[])
-            ))
-        };
-        table.row_with_class(
-            "pair",
-            [
-                mono(&p.a.index.to_string()),
-                Html::markup(format!(
-                    "<span class=\"mono\" data-id=\"{}\">{}</span>",
-                    Html::text(&p.id),
-                    Html::text(&p.id)
-                )),
-                Html::markup(format!("{}{gold}", fields_except(&p.example, skip))),
-                side(&p.a),
-                side(&p.b),
-                Html::text(&points(p.delta())),
-            ],
-        );
+                "{}<div class=\"mono\" data-id=\"{id}\">id {id}</div>",
+                fields_except(&p.example, &skip),
+                id = Html::text(&p.id)
+            )),
+        ];
+        if let Some(field) = field {
+            cells.push(pill(&label(p.example.get(field)), "neutral"));
+        }
+        cells.push(side_cell(&p.a, field));
+        cells.push(side_cell(&p.b, field));
+        cells.push(Html::text(&format!("{:+.2}", p.delta())));
+        table.row_with_class("pair", cells);
     }
     table.render()
+}
+
+/// One report's result: the predicted class (or the score) in a pill coloured by the score,
+/// then the other output fields, or the error.
+fn side_cell(o: &Outcome, field: Option<&str>) -> Html {
+    let tone = match o.score {
+        s if s >= 1.0 => "good",
+        s if s <= 0.0 => "bad",
+        _ => "neutral",
+    };
+    let score = format!("{:.2}", o.score);
+    let predicted = field.and_then(|f| o.output.as_ref()?.get(f));
+    let head = match (predicted, &o.error) {
+        (Some(value), _) => Html::markup(format!(
+            "{} <span class=\"mono\">{score}</span>",
+            pill(&label(Some(value)), tone)
+        )),
+        (None, Some(_)) if field.is_some() => Html::markup(format!(
+            "{} <span class=\"mono\">{score}</span>",
+            pill("failed", tone)
+        )),
+        _ => pill(&score, tone),
+    };
+    let skip: Vec<&str> = field.into_iter().collect();
+    Html::markup(format!(
+        "<div>{head}</div>{}",
+        outcome(o.output.as_ref(), o.error.as_deref(), &skip)
+    ))
+}
+
+fn label(value: Option<&serde_json::Value>) -> String {
+    match value {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
 }
 
 fn usage_table(a: &ReportSummary, b: &ReportSummary) -> Html {
@@ -242,7 +261,11 @@ fn usage_table(a: &ReportSummary, b: &ReportSummary) -> Html {
             Html::text(&u.calls.to_string()),
             Html::text(&u.cache_hits.to_string()),
             Html::text(&u.total_tokens().to_string()),
-            Html::text(&format!("${:.4}", u.cost)),
+            Html::text(&if u.cost > 0.0 {
+                format!("${:.4}", u.cost)
+            } else {
+                "–".into()
+            }),
             Html::text(&duration(side.elapsed_ms)),
         ]);
     }

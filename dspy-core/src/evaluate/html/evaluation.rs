@@ -1,14 +1,14 @@
 //! The page of one evaluation: the mean, the confusion matrix of a class output, the score
 //! distribution and the worst examples.
 
-use super::chart::ColumnChart;
+use super::chart::{BarChart, ColumnChart};
 use super::markup::{Html, escape};
 use super::page::{Page, Stat, Table, Tone};
 use super::parts::{duration, fields_except, mono, outcome, percent, pill, usage_line};
 use crate::Result;
 use crate::evaluate::EvaluationReport;
 use crate::evaluate::classes::{ClassField, ConfusionMatrix};
-use crate::evaluate::rows::{Row, Rows};
+use crate::evaluate::rows::{Row, Rows, mean};
 use crate::signature::field_schema;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -106,10 +106,16 @@ impl EvaluationPage {
                 confusion_table(&matrix),
             );
         }
+        let mut charts = vec![score_chart(&self.rows.rows)];
+        charts.extend(class.as_ref().and_then(|c| class_chart(c, &self.rows.rows)));
+        let charts: Html = charts
+            .into_iter()
+            .map(|c| Html::tag("div", "", c))
+            .collect();
         page = page.section(
-            "Score distribution",
-            Some("How many examples got each score."),
-            score_chart(&self.rows.rows),
+            "Scores",
+            Some("How many examples got each score, and the mean score of each gold class."),
+            Html::tag("div", "charts", charts),
         );
         let skip: Vec<&str> = class
             .as_ref()
@@ -233,6 +239,33 @@ fn cell(gold: &str, predicted: &str, count: usize, support: usize, diagonal: boo
     ))
 }
 
+/// The mean score of each gold class, as bars on [0, 1].
+fn class_chart(class: &ClassField, rows: &[Row]) -> Option<Html> {
+    let mut chart = BarChart::new(format!("mean score per {}", class.name))
+        .plain()
+        .domain(0.0, 1.0)
+        .width(560.0);
+    let mut any = false;
+    for label in class.labels_in(rows.iter()) {
+        let of_class: Vec<f64> = rows
+            .iter()
+            .filter(|r| class.gold(r).as_deref() == Some(label.as_str()))
+            .map(|r| r.score)
+            .collect();
+        if of_class.is_empty() {
+            continue;
+        }
+        any = true;
+        let score = mean(of_class.iter().copied());
+        chart = chart.bar(
+            &label,
+            score,
+            format!("{} (n={})", percent(score), of_class.len()),
+        );
+    }
+    any.then(|| chart.render())
+}
+
 /// Columns for 0 and 1 when every score is one of them, else ten bins over the score range.
 fn score_chart(rows: &[Row]) -> Html {
     let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
@@ -278,12 +311,24 @@ fn worst(rows: &[Row], n: usize) -> Vec<&Row> {
 }
 
 fn worst_table(rows: &[&Row], class: Option<&ClassField>, skip: &[&str]) -> Html {
+    let feedback = rows.iter().any(|r| r.feedback.is_some());
     let mut headers = vec!["#", "score", "example"];
+    let mut widths = vec![5, 6, 37];
     if class.is_some() {
         headers.extend(["gold", "predicted"]);
+        widths.extend([11, 11]);
     }
-    headers.extend(["output", "feedback"]);
-    let mut table = Table::new(headers).numeric([1]).class("worst");
+    headers.push("output");
+    widths.push(if class.is_some() { 30 } else { 52 });
+    if feedback {
+        headers.push("feedback");
+        widths = widths.iter().map(|w| w * 4 / 5).collect();
+        widths.push(20);
+    }
+    let mut table = Table::new(headers)
+        .numeric([0, 1])
+        .widths(widths)
+        .class("worst");
     for row in rows {
         let mut cells = vec![
             mono(&row.index.to_string()),
@@ -292,17 +337,18 @@ fn worst_table(rows: &[&Row], class: Option<&ClassField>, skip: &[&str]) -> Html
         ];
         if let Some(class) = class {
             let gold = class.gold(row).unwrap_or_default();
-            let predicted = class.predicted(row);
-            let tone = if predicted.as_deref() == Some(gold.as_str()) {
-                "good"
-            } else {
-                "bad"
-            };
             cells.push(pill(&gold, "neutral"));
-            cells.push(predicted.map_or_else(Html::empty, |p| pill(&p, tone)));
+            cells.push(match class.predicted(row) {
+                Some(p) if p == gold => pill(&p, "good"),
+                Some(p) => pill(&p, "bad"),
+                None if row.error.is_some() => pill("failed", "bad"),
+                None => Html::empty(),
+            });
         }
         cells.push(outcome(row.output.as_ref(), row.error.as_deref(), skip));
-        cells.push(Html::text(row.feedback.as_deref().unwrap_or("")));
+        if feedback {
+            cells.push(Html::text(row.feedback.as_deref().unwrap_or("")));
+        }
         table.row(cells);
     }
     table.render()

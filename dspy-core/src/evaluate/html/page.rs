@@ -181,6 +181,7 @@ impl Stat {
 pub struct Table {
     headers: Vec<String>,
     numeric: Vec<usize>,
+    widths: Vec<u32>,
     class: String,
     rows: Vec<Html>,
 }
@@ -197,6 +198,13 @@ impl Table {
     /// Right-aligns these columns (0-based).
     pub fn numeric(mut self, columns: impl IntoIterator<Item = usize>) -> Self {
         self.numeric.extend(columns);
+        self
+    }
+
+    /// Fixes the columns' widths, in percent of the table's width (long text then wraps
+    /// inside its column instead of widening it).
+    pub fn widths(mut self, percents: impl IntoIterator<Item = u32>) -> Self {
+        self.widths = percents.into_iter().collect();
         self
     }
 
@@ -240,10 +248,20 @@ impl Table {
             .map(|(i, h)| Html::tag("th", self.align(i), Html::text(h)))
             .collect();
         let body: Html = self.rows.iter().cloned().collect();
+        let mut class = self.class.clone();
+        let mut columns: String = self
+            .widths
+            .iter()
+            .map(|w| format!("<col style=\"width:{w}%\"/>"))
+            .collect();
+        if !columns.is_empty() {
+            class.push_str(" fixed-layout");
+            columns = format!("<colgroup>{columns}</colgroup>");
+        }
         let table = Html::markup(format!(
-            "<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            "{columns}<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
         ));
-        Html::tag("div", "table-wrap", Html::tag("table", &self.class, table))
+        Html::tag("div", "table-wrap", Html::tag("table", class.trim(), table))
     }
 
     fn align(&self, column: usize) -> &'static str {
@@ -293,6 +311,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
+table.fixed-layout { table-layout: fixed; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kv { margin: 0; display: grid; grid-template-columns: max-content 1fr; gap: 1px 8px; }
 .kv dt { color: var(--muted); }

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 /// Longest text shown for one field; the rest is in the JSON and CSV exports.
 const FIELD_CHARS: usize = 600;
+/// Longest error shown in a table cell (parse errors repeat every adapter's attempt).
+const ERROR_CHARS: usize = 240;
 
 /// An object as a two-column field list, without the keys in `skip` (shown in their own
 /// columns); any other value as text.
@@ -32,7 +34,7 @@ pub(crate) fn fields_except(value: &Value, skip: &[&str]) -> Html {
 pub(crate) fn outcome(output: Option<&Value>, error: Option<&str>, skip: &[&str]) -> Html {
     match (output, error) {
         (Some(output), _) => fields_except(output, skip),
-        (None, Some(error)) => Html::tag("div", "error", Html::text(&cut(error))),
+        (None, Some(error)) => Html::tag("div", "error", Html::text(&snippet(error, ERROR_CHARS))),
         (None, None) => Html::empty(),
     }
 }
@@ -58,6 +60,15 @@ pub(crate) fn percent(fraction: f64) -> String {
 /// `0.04` → `+4.0`: a difference of fractions in percentage points.
 pub(crate) fn points(delta: f64) -> String {
     format!("{:+.1}", 100.0 * delta)
+}
+
+/// A p-value with four decimals, or in scientific notation below 0.0001 (never `0.0000`).
+pub(crate) fn p_value(p: f64) -> String {
+    if p >= 1e-4 || p == 0.0 {
+        format!("{p:.4}")
+    } else {
+        format!("{p:.1e}")
+    }
 }
 
 /// `calls · tokens · cost` in one line.
