@@ -244,7 +244,7 @@ fn class_chart(class: &ClassField, rows: &[Row]) -> Option<Html> {
     let mut chart = BarChart::new(format!("mean score per {}", class.name))
         .plain()
         .domain(0.0, 1.0)
-        .width(560.0);
+        .width(480.0);
     let mut any = false;
     for label in class.labels_in(rows.iter()) {
         let of_class: Vec<f64> = rows
@@ -293,7 +293,7 @@ fn score_chart(rows: &[Row]) -> Html {
             let from = low + width * i as f64;
             chart.column(format!("{from:.1}–{:.1}", from + width), *n as f64)
         });
-    chart.size(640.0, 220.0).render()
+    chart.size(500.0, 220.0).render()
 }
 
 /// The `n` lowest scores, failures first among equals, then by position (as
