@@ -1,4 +1,4 @@
-use super::parse::parse_field;
+use super::parse::parse_section;
 use super::render::display_value;
 use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt};
 use crate::Result;
@@ -80,12 +80,17 @@ impl Adapter for CompletionAdapter {
 
     fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
         let texts = split_fields(sig, completion);
+        // The last field found runs to the end of the answer, unless the answer went on after
+        // a blank line (which ends it): a value left open there was cut off.
+        let last = texts.iter().rposition(Option::is_some);
+        let ended_early = completion.contains("\n\n");
         let mut parsed = Parsed::default();
-        for (field, text) in sig.outputs.iter().zip(texts) {
+        for (i, (field, text)) in sig.outputs.iter().zip(texts).enumerate() {
             let Some(text) = text else { continue };
-            parsed.push_field(field, completion, parse_field(field, &text))?;
+            let ends_answer = Some(i) == last && !ended_early;
+            parsed.push_field(field, completion, parse_section(field, &text, ends_answer))?;
         }
-        super::chat::fill_missing(sig, &mut parsed, completion, || {
+        super::read::fill_missing(sig, &mut parsed, completion, || {
             let prefixes: Vec<&str> = sig
                 .outputs
                 .iter()
@@ -247,6 +252,19 @@ mod tests {
             formatted.prompt,
             Prompt::Text("Question: When?\nYear:".into())
         );
+    }
+
+    #[test]
+    fn a_list_left_open_at_the_end_was_cut_off() {
+        let sig = SignatureInfo::new("S")
+            .input::<String>("question", "")
+            .output::<Vec<String>>("tags", "")
+            .output::<String>("note", "");
+        let adapter = CompletionAdapter::new();
+        let err = adapter.parse(&sig, " [\"a\", \"b").unwrap_err();
+        assert!(err.to_string().contains("cut off"), "{err}");
+        let parsed = adapter.parse(&sig, " [\"a\", \"b\"\nNote: fine").unwrap();
+        assert_eq!(parsed.values["tags"], serde_json::json!(["a", "b"]));
     }
 
     #[test]

@@ -1,16 +1,19 @@
-use super::chat::{chat_messages, fill_missing, placeholder, type_reminder};
-use super::parse::{Fix, coerce_field, find_json_object};
+use super::chat::{chat_messages, placeholder, type_reminder};
+use super::read::{Asked, read_answer};
 use super::{
     Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Parsed, Prompt, ResponseSchema,
 };
+use crate::Result;
 use crate::signature::SignatureInfo;
-use crate::{Error, Result};
 use serde_json::{Map, Value, json};
 
 /// Asks for the outputs as one JSON object, and sends the output schema as the provider's
 /// structured-output `response_format` when the LM supports it.
 ///
-/// Its prompts match DSPy 3's `JSONAdapter`.
+/// Its prompts match DSPy 3's `JSONAdapter`. Of several JSON objects in an answer (an echo of
+/// the input, then the answer), it reads the one holding the output fields; an answer written
+/// in `[[ ## field ## ]]` sections instead is read too, and so is a bare value for a single
+/// typed output. An object cut off before its end is an error, never completed for it.
 ///
 /// ```
 /// use dspy_core::adapter::{Adapter, FormatRequest, JsonAdapter};
@@ -81,41 +84,7 @@ impl Adapter for JsonAdapter {
     }
 
     fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
-        let Some((mut object, repairs)) = find_json_object(completion) else {
-            return Err(Error::Parse {
-                field: "*".into(),
-                raw: completion.to_string(),
-                tried: vec!["find a JSON object in the answer: none found".into()],
-            });
-        };
-        let mut parsed = Parsed {
-            values: Map::new(),
-            fixes: repairs
-                .into_iter()
-                .map(|what| Fix {
-                    field: "*".into(),
-                    what,
-                })
-                .collect(),
-        };
-        for field in &sig.outputs {
-            let Some(value) = object.shift_remove(&field.name) else {
-                continue;
-            };
-            parsed.push_field(field, completion, coerce_field(field, value))?;
-        }
-        fill_missing(sig, &mut parsed, completion, || {
-            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-            format!(
-                "read the JSON object; its other keys: {}",
-                if keys.is_empty() {
-                    "none".into()
-                } else {
-                    keys.join(", ")
-                }
-            )
-        })?;
-        Ok(parsed)
+        read_answer(sig, completion, Asked::Json)
     }
 
     fn reask_on_error(&self) -> bool {

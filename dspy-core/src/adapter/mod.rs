@@ -11,8 +11,10 @@
 mod chat;
 mod completion;
 mod json;
+mod markers;
 mod message;
 pub mod parse;
+mod read;
 mod render;
 mod stream;
 
@@ -23,6 +25,9 @@ pub use message::{Message, Prompt, Role};
 pub use parse::Fix;
 pub use render::{display_value, python_json};
 pub use stream::FieldScanner;
+
+pub(crate) use parse::is_cut_off;
+pub(crate) use read::unfinished_field;
 
 use crate::Result;
 use crate::signature::SignatureInfo;
