@@ -66,6 +66,29 @@ fn by_class<'a, 'i>(doc: &'a Document<'i>, tag: &str, class: &str) -> Vec<Node<'
         .collect()
 }
 
+/// The `<section>` whose heading is `heading`.
+fn section<'a, 'i>(doc: &'a Document<'i>, heading: &str) -> Node<'a, 'i> {
+    doc.descendants()
+        .find(|n| {
+            n.has_tag_name("section")
+                && n.children()
+                    .any(|h| h.has_tag_name("h2") && text(h) == heading)
+        })
+        .unwrap_or_else(|| panic!("no section {heading:?}"))
+}
+
+/// The `<svg>` under `within` whose `<title>` is `title`.
+fn chart_titled<'a, 'i>(within: Node<'a, 'i>, title: &str) -> Node<'a, 'i> {
+    within
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("svg")
+                && n.children()
+                    .any(|t| t.has_tag_name("title") && text(t) == title)
+        })
+        .unwrap_or_else(|| panic!("no chart {title:?}"))
+}
+
 fn text(node: Node) -> String {
     node.descendants()
         .filter(|n| n.is_text())
@@ -85,8 +108,23 @@ fn assert_self_contained(doc: &Document) {
             let name = attr.name();
             assert!(!["src", "href"].contains(&name), "{tag} has {name}");
             assert!(!name.starts_with("on"), "{tag} has a handler {name}");
+            assert!(!fetches(attr.value()), "{tag} {name}={:?}", attr.value());
         }
     }
+    // The stylesheet fetches nothing either (no imported sheet, font or image).
+    let styles: Vec<Node> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("style"))
+        .collect();
+    assert_eq!(styles.len(), 1);
+    assert!(!fetches(&text(styles[0])));
+}
+
+fn fetches(css: &str) -> bool {
+    let css = css.to_ascii_lowercase();
+    ["url(", "@import", "@font-face", "http:", "https:", "//cdn"]
+        .iter()
+        .any(|w| css.contains(w))
 }
 
 #[test]
@@ -166,35 +204,53 @@ fn evaluation_page_shows_the_confusion_matrix_distribution_and_worst_examples() 
         ])
     );
 
-    // The mean score per gold class, one bar each.
-    let bars: Vec<(String, f64)> = by_class(&doc, "g", "bar")
-        .iter()
+    // The mean score per gold class: its own chart in the Scores section, one bar per class
+    // in the enum's order, each bar's value the class's mean and its text that mean and n.
+    let scores = section(&doc, "Scores");
+    let chart = chart_titled(scores, "mean score per label");
+    let bars: Vec<(String, f64, String)> = chart
+        .descendants()
+        .filter(|n| n.has_tag_name("g") && n.attribute("class") == Some("bar"))
         .map(|g| {
+            let shown = g
+                .children()
+                .find(|c| c.attribute("class") == Some("value"))
+                .unwrap();
             (
                 g.attribute("data-label").unwrap().into(),
                 g.attribute("data-value").unwrap().parse().unwrap(),
+                text(shown),
             )
         })
         .collect();
-    let per_class: Vec<(String, f64)> = LABELS
-        .iter()
-        .map(|label| {
-            let scores: Vec<f64> = a
-                .results
-                .iter()
-                .filter(|r| gold(&r.example) == *label)
-                .map(|r| r.score)
-                .collect();
-            (
-                label.to_string(),
-                scores.iter().sum::<f64>() / scores.len() as f64,
-            )
-        })
-        .collect();
-    assert_eq!(bars.len(), 6);
-    for ((label, value), (want_label, want)) in bars.iter().zip(&per_class) {
+    let mut per_class: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for r in &a.results {
+        let entry = per_class.entry(gold(&r.example)).or_default();
+        entry.0 += 1;
+        entry.1 += r.score;
+    }
+    assert_eq!(bars.len(), LABELS.len());
+    for ((label, value, shown), want_label) in bars.iter().zip(LABELS) {
         assert_eq!(label, want_label);
+        let (n, sum) = per_class[want_label];
+        let want = sum / n as f64;
         assert!((value - want).abs() < 1e-12, "{label}: {value} vs {want}");
+        assert_eq!(shown, &format!("{:.1}% (n={n})", 100.0 * want), "{label}");
+    }
+    let support: usize = per_class.values().map(|(n, _)| n).sum();
+    assert_eq!(support, devset.len());
+    // Bars are drawn to scale on [0, 1]: a bar's width is proportional to its value.
+    let widths: Vec<f64> = chart
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .map(|r| r.attribute("width").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(widths.len(), bars.len());
+    let scale = widths.iter().sum::<f64>() / bars.iter().map(|b| b.1).sum::<f64>();
+    assert!(scale > 100.0, "{scale} px per unit");
+    for (width, (label, value, _)) in widths.iter().zip(&bars) {
+        // Widths are written to 0.1 px.
+        assert!((width - scale * value).abs() <= 0.2, "{label}: {width}");
     }
 
     // The worst examples, in the report's order; the hostile text shows as text.
