@@ -4,7 +4,7 @@
 use crate::trec::{self, Classify, Report, answers, evaluate, gold, predicted, questions};
 use dspy_core::Error;
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Change, Comparer, Comparison, Interval, McNemar};
+use dspy_core::evaluate::{Change, Comparer, Comparison, Interval, McNemar, McNemarMethod};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -113,6 +113,98 @@ fn the_statistics_are_those_of_the_paired_scores() {
         other.interval,
         Interval::paired_bootstrap(&deltas, 500, 0.8, 9)
     );
+}
+
+/// Answers for `devset`: the gold label where `right(i)`, another label elsewhere.
+fn scripted(devset: &[Classify], right: impl Fn(usize) -> bool) -> Vec<serde_json::Value> {
+    devset
+        .iter()
+        .enumerate()
+        .map(|(i, ex)| {
+            let wrong = trec::LABELS.iter().find(|l| **l != gold(ex)).unwrap();
+            serde_json::json!({ "label": if right(i) { gold(ex) } else { wrong } })
+        })
+        .collect()
+}
+
+/// Two reports whose 2×2 table is given: `both` right in both, `neither` wrong in both,
+/// `fixed` wrong then right, `regressed` right then wrong. The second runs the dev set
+/// reversed.
+fn table(both: usize, neither: usize, fixed: usize, regressed: usize) -> (Report, Report) {
+    let devset = questions(both + neither + fixed + regressed);
+    let first = |i: usize| i < both || i >= both + neither + fixed;
+    let second = |i: usize| i < both || (both + neither..both + neither + fixed).contains(&i);
+    let n = devset.len();
+    let reversed: Vec<Classify> = devset.iter().rev().cloned().collect();
+    let rt = runtime();
+    let a = rt.block_on(evaluate(&devset, &scripted(&devset, first)));
+    let b = rt.block_on(evaluate(
+        &reversed,
+        &scripted(&reversed, |i| second(n - 1 - i)),
+    ));
+    (a, b)
+}
+
+/// Hand-computed: 3 right in both, 1 wrong in both, 7 fixed, 1 regressed (12 examples).
+/// Means 4/12 and 10/12, Δ = 6/12. McNemar, exact: 2 · (C(8,0) + C(8,1)) / 2^8 = 18/256.
+/// The bootstrap mean of 12 draws from 7 × (+1), 1 × (−1), 4 × 0 has (exactly, by
+/// enumerating the multinomial) P(M ≤ 0) = 0.0105, P(M ≤ 1/12) = 0.0277, P(M ≤ 9/12) =
+/// 0.9517, P(M ≤ 10/12) = 0.9878, so the 95% interval from 100,000 resamples is
+/// [1/12, 10/12].
+#[test]
+fn the_interval_and_mcnemar_match_a_hand_computed_table() {
+    let (a, b) = table(3, 1, 7, 1);
+    let cmp = Comparer::new().resamples(100_000).run(&a, &b).unwrap();
+    assert_eq!(
+        (cmp.fixed.len(), cmp.regressed.len(), cmp.unchanged.len()),
+        (7, 1, 4)
+    );
+    assert!((cmp.a.score - 4.0 / 12.0).abs() < 1e-12);
+    assert!((cmp.b.score - 10.0 / 12.0).abs() < 1e-12);
+    assert!((cmp.delta - 0.5).abs() < 1e-12);
+    let m = cmp.mcnemar.unwrap();
+    assert_eq!((m.fixed, m.regressed), (7, 1));
+    assert_eq!(m.method, McNemarMethod::ExactBinomial);
+    assert!((m.p_value - 18.0 / 256.0).abs() < 1e-12, "{m:?}");
+    assert!(
+        (cmp.interval.low - 1.0 / 12.0).abs() < 1e-9,
+        "{:?}",
+        cmp.interval
+    );
+    assert!(
+        (cmp.interval.high - 10.0 / 12.0).abs() < 1e-9,
+        "{:?}",
+        cmp.interval
+    );
+    assert!(cmp.interval.excludes_zero());
+
+    // 30 fixed and 14 regressed of 50: χ² = (|30 − 14| − 1)² / 44 = 225/44, and
+    // p = P(χ²₁ ≥ 225/44) = 0.023738515250054576 (scipy.stats.chi2.sf).
+    let (a, b) = table(4, 2, 30, 14);
+    let cmp = a.compare(&b).unwrap();
+    let m = cmp.mcnemar.unwrap();
+    assert_eq!(m.method, McNemarMethod::ChiSquare);
+    assert!((m.statistic.unwrap() - 225.0 / 44.0).abs() < 1e-12);
+    assert!((m.p_value - 0.023738515250054576).abs() < 1e-10, "{m:?}");
+    assert!((cmp.delta - 16.0 / 50.0).abs() < 1e-12);
+}
+
+/// A score other than 0 or 1 anywhere: no McNemar test, and the table says so.
+#[test]
+fn a_graded_metric_gets_no_mcnemar_test() {
+    let (mut a, b) = table(3, 1, 7, 1);
+    // Example 4 is the first fixed one (wrong, then right); half right is still a gain.
+    let partial = a.results.iter().position(|r| r.index == 4).unwrap();
+    assert_eq!(a.results[partial].score, 0.0);
+    a.results[partial].score = 0.5;
+    let cmp = a.compare(&b).unwrap();
+    assert_eq!(cmp.mcnemar, None);
+    assert_eq!((cmp.fixed.len(), cmp.regressed.len()), (7, 1));
+    assert!(cmp.fixed.iter().any(|p| p.a.score == 0.5));
+    let text = cmp.to_string();
+    assert!(text.contains("no McNemar test"), "{text}");
+    let doc_has_card = cmp.to_html().contains("McNemar p");
+    assert!(!doc_has_card);
 }
 
 #[test]
