@@ -36,14 +36,14 @@ fn reports() -> (Vec<Classify>, Report, Report) {
 }
 
 /// Where pages are written: `DSPY_REPORT_PAGES_DIR` to keep them (to look at), else a
-/// temporary folder.
-fn out_dir() -> (PathBuf, bool) {
+/// temporary folder of the test's own (tests run in parallel and remove theirs).
+fn out_dir(test: &str) -> (PathBuf, bool) {
     match std::env::var_os("DSPY_REPORT_PAGES_DIR") {
         Some(dir) => {
             std::fs::create_dir_all(&dir).unwrap();
             (PathBuf::from(dir), true)
         }
-        None => (tempdir("pages"), false),
+        None => (tempdir(&format!("pages-{test}")), false),
     }
 }
 
@@ -130,7 +130,7 @@ fn fetches(css: &str) -> bool {
 #[test]
 fn evaluation_page_shows_the_confusion_matrix_distribution_and_worst_examples() {
     let (devset, a, _) = reports();
-    let (dir, keep) = out_dir();
+    let (dir, keep) = out_dir("evaluation");
     let path = dir.join("evaluation.html");
     a.html()
         .title("TREC, scripted classifier")
@@ -297,7 +297,7 @@ fn comparison_page_lists_fixed_and_regressed_and_charts_the_classes() {
         .names("gemma-270m", "smollm2-135m")
         .run(&a, &b)
         .unwrap();
-    let (dir, keep) = out_dir();
+    let (dir, keep) = out_dir("comparison");
     let path = dir.join("comparison.html");
     cmp.write_html(&path).unwrap();
     let html = std::fs::read_to_string(&path).unwrap();
@@ -370,6 +370,103 @@ fn comparison_page_lists_fixed_and_regressed_and_charts_the_classes() {
     assert!(
         html.contains("&lt;script&gt;alert("),
         "the hostile question is escaped in its list"
+    );
+    if !keep {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+/// The public pieces build another report's page (as dspy-optimize's compile report will):
+/// trials as dots, the best so far, the returned one ringed, a table of candidates.
+#[test]
+fn the_public_pieces_build_a_compile_style_page() {
+    use dspy_core::evaluate::html::{
+        Html, LineChart, Page, Stat, Table, Tone, duration, mono, percent, pill,
+    };
+    let mut rng = Rng::new(4);
+    let scores: Vec<Option<f64>> = (0..40)
+        .map(|i| (i % 9 != 4).then(|| 0.45 + 0.3 * rng.next_f64() + 0.004 * i as f64))
+        .collect();
+    let best = LineChart::best_so_far(scores.clone());
+    let returned = 1
+        + (0..scores.len())
+            .max_by(|a, b| {
+                scores[*a]
+                    .unwrap_or(0.0)
+                    .total_cmp(&scores[*b].unwrap_or(0.0))
+            })
+            .unwrap();
+    let chart = LineChart::new("score per trial")
+        .domain(0.0, 1.0)
+        .percent()
+        .dots("trial score", scores.clone())
+        .step("best so far", best.clone())
+        .ring(returned, "returned");
+    let mut table = Table::new(["#", "candidate", "score"])
+        .numeric([0, 2])
+        .widths([6, 80, 14])
+        .class("trials");
+    for (i, score) in scores.iter().enumerate() {
+        let cell = match score {
+            Some(s) => Html::text(&percent(*s)),
+            None => pill("failed", Tone::Bad),
+        };
+        let candidate = format!("bootstrap seed {i} <{} demos>", i % 5);
+        table.row([mono(&(i + 1).to_string()), Html::text(&candidate), cell]);
+    }
+    let page = Page::new("Compile report")
+        .subtitle("BootstrapFewShotWithRandomSearch on TREC, seed 0")
+        .stats([
+            Stat::new("best score", percent(best.last().unwrap().unwrap())).tone(Tone::Accent),
+            Stat::new("trials", scores.len().to_string()),
+            Stat::new("wall time", duration(754_000)),
+        ])
+        .section(
+            "Score per trial",
+            Some(
+                "Dots are trials; the line is the best so far; the ring is the candidate returned.",
+            ),
+            chart.render(),
+        )
+        .section("Trials", None, table.render());
+    let (dir, keep) = out_dir("compile");
+    let path = dir.join("compile.html");
+    page.write(&path).unwrap();
+    let html = std::fs::read_to_string(&path).unwrap();
+    let doc = parse(&html);
+    assert_self_contained(&doc);
+    let read = |series: &str| -> Vec<(usize, f64)> {
+        let group = doc
+            .descendants()
+            .find(|n| n.attribute("data-series") == Some(series))
+            .unwrap();
+        group
+            .descendants()
+            .filter_map(|n| {
+                Some((
+                    n.attribute("data-x")?.parse().ok()?,
+                    n.attribute("data-value")?.parse().ok()?,
+                ))
+            })
+            .collect()
+    };
+    let want = |values: &[Option<f64>]| -> Vec<(usize, f64)> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i + 1, v)))
+            .collect()
+    };
+    assert_eq!(read("trial score"), want(&scores));
+    assert_eq!(read("best so far"), want(&best));
+    let rows = by_class(&doc, "table", "trials")[0]
+        .descendants()
+        .filter(|n| n.has_tag_name("tr") && n.parent().unwrap().has_tag_name("tbody"))
+        .count();
+    assert_eq!(rows, scores.len());
+    assert!(
+        doc.descendants()
+            .any(|n| n.text() == Some("bootstrap seed 3 <3 demos>"))
     );
     if !keep {
         std::fs::remove_dir_all(dir).ok();

@@ -261,7 +261,7 @@ pub fn interval_chart(title: &str, estimate: f64, low: f64, high: f64, unit: &st
     Html::markup(svg)
 }
 
-fn open_svg(width: f64, height: f64, title: &str, class: &str) -> String {
+pub(super) fn open_svg(width: f64, height: f64, title: &str, class: &str) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"{class}\" width=\"{width:.0}\" \
          height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\">\
@@ -271,7 +271,7 @@ fn open_svg(width: f64, height: f64, title: &str, class: &str) -> String {
 }
 
 /// A number without trailing zeros: `12`, `0.5`, `1.25`.
-fn trim(value: f64) -> String {
+pub(super) fn trim(value: f64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" {

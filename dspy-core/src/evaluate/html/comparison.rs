@@ -3,8 +3,9 @@
 
 use super::chart::{BarChart, interval_chart};
 use super::markup::Html;
+use super::numbers::{duration, p_value, percent, points};
 use super::page::{Page, Stat, Table, Tone, details};
-use super::parts::{duration, fields_except, mono, outcome, p_value, percent, pill, points};
+use super::parts::{fields, mono, outcome, pill};
 use crate::Result;
 use crate::evaluate::comparison::{Comparison, Outcome, PairedExample, ReportSummary};
 use crate::evaluate::stats::McNemarMethod;
@@ -186,12 +187,12 @@ fn examples_table(
             mono(&p.a.index.to_string()),
             Html::markup(format!(
                 "{}<div class=\"mono\" data-id=\"{id}\">id {id}</div>",
-                fields_except(&p.example, &skip),
+                fields(&p.example, &skip),
                 id = Html::text(&p.id)
             )),
         ];
         if let Some(field) = field {
-            cells.push(pill(&label(p.example.get(field)), "neutral"));
+            cells.push(pill(&label(p.example.get(field)), Tone::Neutral));
         }
         cells.push(side_cell(&p.a, field));
         cells.push(side_cell(&p.b, field));
@@ -205,9 +206,9 @@ fn examples_table(
 /// then the other output fields, or the error.
 fn side_cell(o: &Outcome, field: Option<&str>) -> Html {
     let tone = match o.score {
-        s if s >= 1.0 => "good",
-        s if s <= 0.0 => "bad",
-        _ => "neutral",
+        s if s >= 1.0 => Tone::Good,
+        s if s <= 0.0 => Tone::Bad,
+        _ => Tone::Neutral,
     };
     let score = format!("{:.2}", o.score);
     let predicted = field.and_then(|f| o.output.as_ref()?.get(f));

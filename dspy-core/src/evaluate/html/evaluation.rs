@@ -3,8 +3,9 @@
 
 use super::chart::{BarChart, ColumnChart};
 use super::markup::{Html, escape};
+use super::numbers::{duration, percent, usage_line};
 use super::page::{Page, Stat, Table, Tone};
-use super::parts::{duration, fields_except, mono, outcome, percent, pill, usage_line};
+use super::parts::{fields, mono, outcome, pill};
 use crate::Result;
 use crate::evaluate::EvaluationReport;
 use crate::evaluate::classes::{ClassField, ConfusionMatrix};
@@ -333,15 +334,15 @@ fn worst_table(rows: &[&Row], class: Option<&ClassField>, skip: &[&str]) -> Html
         let mut cells = vec![
             mono(&row.index.to_string()),
             Html::text(&format!("{:.2}", row.score)),
-            fields_except(&row.example, skip),
+            fields(&row.example, skip),
         ];
         if let Some(class) = class {
             let gold = class.gold(row).unwrap_or_default();
-            cells.push(pill(&gold, "neutral"));
+            cells.push(pill(&gold, Tone::Neutral));
             cells.push(match class.predicted(row) {
-                Some(p) if p == gold => pill(&p, "good"),
-                Some(p) => pill(&p, "bad"),
-                None if row.error.is_some() => pill("failed", "bad"),
+                Some(p) if p == gold => pill(&p, Tone::Good),
+                Some(p) => pill(&p, Tone::Bad),
+                None if row.error.is_some() => pill("failed", Tone::Bad),
                 None => Html::empty(),
             });
         }

@@ -10,7 +10,8 @@ use std::path::Path;
 /// The evaluation and comparison pages are built with it, and so can any other report (the
 /// optimizers' compile report): a title, an optional subtitle, a row of [`Stat`] cards, then
 /// sections with a heading, an optional note and any [`Html`] (tables from [`Table`], charts
-/// from [`super::chart`]). The markup is also well-formed XML, so tests can parse it.
+/// from [`BarChart`](super::BarChart), [`ColumnChart`](super::ColumnChart), [`LineChart`](super::LineChart)).
+/// The markup is also well-formed XML, so tests can parse it.
 ///
 /// ```
 /// use dspy_core::evaluate::html::{Html, Page, Stat, Table, Tone};
@@ -111,12 +112,13 @@ pub enum Tone {
 }
 
 impl Tone {
-    fn class(self) -> &'static str {
+    /// The tone's CSS class: `neutral`, `accent`, `good` or `bad`.
+    pub fn name(self) -> &'static str {
         match self {
-            Tone::Neutral => "stat",
-            Tone::Accent => "stat accent",
-            Tone::Good => "stat good",
-            Tone::Bad => "stat bad",
+            Tone::Neutral => "neutral",
+            Tone::Accent => "accent",
+            Tone::Good => "good",
+            Tone::Bad => "bad",
         }
     }
 }
@@ -168,7 +170,10 @@ impl Stat {
             .unwrap_or_default();
         Html::markup(format!(
             "<div class=\"{}\"><div class=\"label\">{}</div><div class=\"value\">{}</div>{detail}</div>",
-            self.tone.class(),
+            match self.tone {
+                Tone::Neutral => "stat".to_string(),
+                tone => format!("stat {}", tone.name()),
+            },
             escape(&self.label),
             escape(&self.value),
         ))
@@ -322,6 +327,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .pill.good { background: var(--good-bg); color: var(--good); }
 .pill.bad { background: var(--bad-bg); color: var(--bad); }
 .pill.neutral { background: var(--bg); color: var(--muted); }
+.pill.accent { background: #ddf4ff; color: var(--accent); }
 table.confusion { width: auto; }
 table.confusion td, table.confusion th { text-align: center; min-width: 64px; }
 table.confusion th.gold { text-align: right; }
@@ -335,6 +341,11 @@ svg .muted { fill: var(--muted); }
 svg rect.pos { fill: #2da44e; } svg rect.neg { fill: #e5534b; } svg rect.plain { fill: #4c8dd6; }
 svg .ci { stroke: #0969da; stroke-width: 3; } svg circle.est { fill: #0969da; }
 svg text.value { font-variant-numeric: tabular-nums; }
+svg .s0 { fill: #4c8dd6; stroke: #4c8dd6; } svg .s1 { fill: #1a7f37; stroke: #1a7f37; }
+svg .s2 { fill: #bf8700; stroke: #bf8700; } svg .s3 { fill: #8250df; stroke: #8250df; }
+svg path.step, svg line.step { fill: none; stroke-width: 2.5; }
+svg circle.dot { stroke: none; opacity: 0.85; }
+svg g.ring circle { fill: none; stroke: #cf222e; stroke-width: 2; }
 details { margin-top: 8px; }
 summary { cursor: pointer; color: var(--accent); }
 footer { margin-top: 28px; color: var(--muted); font-size: 12px; text-align: center; }

@@ -1,7 +1,8 @@
-//! Small pieces both report pages show: a JSON object as a field list, an outcome, numbers.
+//! Small pieces of markup the report pages share: a JSON object as a field list, an outcome,
+//! a coloured label, an id.
 
 use super::markup::{Html, escape};
-use crate::lm::UsageReport;
+use super::page::Tone;
 use crate::util::snippet;
 use serde_json::Value;
 
@@ -10,9 +11,16 @@ const FIELD_CHARS: usize = 600;
 /// Longest error shown in a table cell (parse errors repeat every adapter's attempt).
 const ERROR_CHARS: usize = 240;
 
-/// An object as a two-column field list, without the keys in `skip` (shown in their own
-/// columns); any other value as text.
-pub(crate) fn fields_except(value: &Value, skip: &[&str]) -> Html {
+/// A JSON object as a two-column field list (`name  value`, long values cut to 600
+/// characters), without the keys in `skip` (shown in their own columns); any other value as
+/// text. For an example, an output, or a candidate's instructions and demos.
+///
+/// ```
+/// use dspy_core::evaluate::html::fields;
+/// let list = fields(&serde_json::json!({"question": "Who <b>?", "label": "human"}), &["label"]);
+/// assert_eq!(list.as_str(), "<dl class=\"kv\"><dt>question</dt><dd>Who &lt;b&gt;?</dd></dl>");
+/// ```
+pub fn fields(value: &Value, skip: &[&str]) -> Html {
     let Value::Object(map) = value else {
         return Html::text(&text(value));
     };
@@ -33,65 +41,33 @@ pub(crate) fn fields_except(value: &Value, skip: &[&str]) -> Html {
 /// The output as a field list, or the error in red.
 pub(crate) fn outcome(output: Option<&Value>, error: Option<&str>, skip: &[&str]) -> Html {
     match (output, error) {
-        (Some(output), _) => fields_except(output, skip),
+        (Some(output), _) => fields(output, skip),
         (None, Some(error)) => Html::tag("div", "error", Html::text(&snippet(error, ERROR_CHARS))),
         (None, None) => Html::empty(),
     }
 }
 
-/// A label in a coloured pill (`good`, `bad` or `neutral`).
-pub(crate) fn pill(text: &str, tone: &str) -> Html {
+/// A short label in a rounded, coloured pill: a class, `failed`, `best`.
+///
+/// ```
+/// use dspy_core::evaluate::html::{Tone, pill};
+/// assert_eq!(pill("human", Tone::Good).as_str(), "<span class=\"pill good\">human</span>");
+/// ```
+pub fn pill(text: &str, tone: Tone) -> Html {
     Html::markup(format!(
-        "<span class=\"pill {tone}\">{}</span>",
+        "<span class=\"pill {}\">{}</span>",
+        tone.name(),
         escape(text)
     ))
 }
 
-/// Text in the muted monospace style (ids, indices).
-pub(crate) fn mono(text: &str) -> Html {
+/// Text in the muted monospace style (ids, indices, hashes).
+///
+/// ```
+/// assert_eq!(dspy_core::evaluate::html::mono("#7").as_str(), "<span class=\"mono\">#7</span>");
+/// ```
+pub fn mono(text: &str) -> Html {
     Html::tag("span", "mono", Html::text(text))
-}
-
-/// `0.725` → `72.5%`.
-pub(crate) fn percent(fraction: f64) -> String {
-    format!("{:.1}%", 100.0 * fraction)
-}
-
-/// `0.04` → `+4.0`: a difference of fractions in percentage points.
-pub(crate) fn points(delta: f64) -> String {
-    format!("{:+.1}", 100.0 * delta)
-}
-
-/// A p-value with four decimals, or in scientific notation below 0.0001 (never `0.0000`).
-pub(crate) fn p_value(p: f64) -> String {
-    if p >= 1e-4 || p == 0.0 {
-        format!("{p:.4}")
-    } else {
-        format!("{p:.1e}")
-    }
-}
-
-/// `calls · tokens · cost` in one line.
-pub(crate) fn usage_line(usage: &UsageReport) -> String {
-    let mut line = format!(
-        "{} LM calls, {} cache hits, {} tokens",
-        usage.calls,
-        usage.cache_hits,
-        usage.total_tokens()
-    );
-    if usage.cost > 0.0 {
-        line.push_str(&format!(", ${:.4}", usage.cost));
-    }
-    line
-}
-
-/// Milliseconds as `850 ms`, `12.4 s` or `3 min 5 s`.
-pub(crate) fn duration(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms} ms"),
-        1_000..120_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
-    }
 }
 
 fn text(value: &Value) -> String {
