@@ -50,6 +50,14 @@ impl Comparison {
                 self.class_section(),
             );
         }
+        self.list_sections(page)
+            .section("Usage", None, usage_table(&self.a, &self.b))
+            .render()
+    }
+
+    /// The fixed, regressed and unchanged examples (the unchanged ones folded).
+    fn list_sections(&self, mut page: Page) -> Page {
+        let (a, b) = (&self.a.name, &self.b.name);
         let field = self.class_field.as_deref();
         for (title, list, class, verb) in [
             ("Fixed", &self.fixed, "fixed", "higher"),
@@ -83,8 +91,6 @@ impl Comparison {
                 examples_table(shown, "unchanged", &self.a, &self.b, field),
             ),
         )
-        .section("Usage", None, usage_table(&self.a, &self.b))
-        .render()
     }
 
     /// Writes [`to_html`](Comparison::to_html) to `path`, atomically.
