@@ -81,6 +81,16 @@ pub enum Error {
         /// [`source`](std::error::Error::source)).
         last: Box<Error>,
     },
+    /// Two evaluation reports cannot be compared example by example: their dev sets differ
+    /// (a reordered dev set pairs fine).
+    DevSetMismatch {
+        /// Ids of the first report's examples the second report lacks.
+        only_in_first: Vec<String>,
+        /// Ids of the second report's examples the first report lacks.
+        only_in_second: Vec<String>,
+        /// A few of the unpaired examples, cut to one line each.
+        sample: String,
+    },
     /// A serialization problem inside dspy (a bug or an unsupported type).
     Serde(serde_json::Error),
 }
@@ -114,6 +124,18 @@ impl fmt::Display for Error {
                 f,
                 "stopped after {errors} failed examples (more than max_errors allows); the last \
                  failure: {last}. Fix its cause, or raise max_errors"
+            ),
+            Error::DevSetMismatch {
+                only_in_first,
+                only_in_second,
+                sample,
+            } => write!(
+                f,
+                "cannot compare the reports: their dev sets differ ({} examples only in the first, \
+                 {} only in the second; {sample}). Compare reports of the same dev set, or pair \
+                 examples by an id field both have (Comparer::id_field)",
+                only_in_first.len(),
+                only_in_second.len()
             ),
             Error::Serde(e) => write!(f, "serialization error: {e}"),
         }

@@ -1,7 +1,7 @@
 //! The result of an evaluation: the mean score, every example's outcome, and exports.
 
 use crate::lm::UsageReport;
-use crate::util::{snippet, write_atomic};
+use crate::util::snippet;
 use crate::{Error, Result};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -83,7 +83,7 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
     /// crash leaves the old file or the new one, never half of it).
     pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.to_json())?;
-        write_file(path.as_ref(), text.as_bytes())
+        super::files::write(path.as_ref(), text.as_bytes())
     }
 
     /// The per-example results as CSV: `index, score, error, feedback`, then one column per
@@ -144,7 +144,7 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
 
     /// Writes [`to_csv`](EvaluationReport::to_csv) to `path`, atomically.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
-        write_file(path.as_ref(), self.to_csv()?.as_bytes())
+        super::files::write(path.as_ref(), self.to_csv()?.as_bytes())
     }
 
     /// A readable summary with a table of the `n` worst examples.
@@ -219,7 +219,7 @@ fn usage_json(usage: &UsageReport) -> Value {
     serde_json::to_value(usage).unwrap_or(Value::Null)
 }
 
-fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
+pub(super) fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map,
         Ok(other) => Map::from_iter([("value".to_string(), other)]),
@@ -227,7 +227,7 @@ fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
-fn cell(value: Option<&Value>) -> String {
+pub(super) fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -250,9 +250,4 @@ fn short(value: &Value, width: usize) -> String {
 
 fn csv_error(e: csv::Error) -> Error {
     Error::config(format!("could not write CSV: {e}"))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, bytes)
-        .map_err(|e| Error::data_caused_by(path, None, format!("cannot write the report: {e}"), e))
 }
