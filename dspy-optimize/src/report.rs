@@ -139,10 +139,13 @@ impl CompileReport {
     /// it was.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        dspy_core::util::write_atomic(path, self.to_json()?).map_err(|e| Error::Data {
-            file: path.to_path_buf(),
-            line: None,
-            message: format!("could not write the compile report: {e}"),
+        dspy_core::util::write_atomic(path, self.to_json()?).map_err(|e| {
+            Error::data_caused_by(
+                path,
+                None,
+                format!("could not write the compile report: {e}"),
+                e,
+            )
         })
     }
 }

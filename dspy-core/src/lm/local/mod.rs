@@ -344,6 +344,7 @@ impl LanguageModel for LocalLm {
         Capabilities {
             chat: self.inner.config.chat,
             structured_output: true,
+            json_object: true,
             schema_enforced: true,
         }
     }
