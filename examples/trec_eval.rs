@@ -6,6 +6,10 @@
 //! cargo run --release --example trec_eval -- --dev 300 --demos-per-class 4 --report report.json
 //! ```
 //!
+//! With `--report FILE`, the report is also written as a page beside it (`FILE.html`: one
+//! self-contained HTML file with the confusion matrix, the mean score per class and the worst
+//! examples).
+//!
 //! The data is the TREC training set kept in examples/data/trec/ (5,452 questions), split by seed
 //! into train and dev.
 
@@ -126,7 +130,15 @@ async fn main() -> dspy::Result<()> {
         } else {
             report.write_json(path)?;
         }
-        println!("report written to {path}");
+        // The page beside it: the confusion matrix, the scores per class, the worst examples.
+        let page = std::path::Path::new(path).with_extension("html");
+        let title = format!(
+            "TREC dev, {} ({} demos per class)",
+            lm.model(),
+            args.demos_per_class
+        );
+        report.html().title(title).write(&page)?;
+        println!("report written to {path}, its page to {}", page.display());
     }
     Ok(())
 }

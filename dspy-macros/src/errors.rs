@@ -19,11 +19,23 @@ impl Errors {
         result.map_err(|e| self.push(e)).ok()
     }
 
-    /// `Ok(value)` when no error was recorded, else every error at once.
-    pub fn finish<T>(self, value: T) -> syn::Result<T> {
+    /// `Ok(value)` when no error was recorded, else every error at once, with `value` as far
+    /// as it could be read.
+    pub fn finish<T>(self, value: T) -> Result<T, Failed<T>> {
         match self.0 {
-            Some(error) => Err(error),
+            Some(error) => Err(Failed {
+                error,
+                partial: Box::new(value),
+            }),
             None => Ok(value),
         }
     }
+}
+
+/// A derive input that did not pass its checks: every error, and the model as far as it could be
+/// read, from which the derive still emits the items the user's code names (see `dummy`).
+pub struct Failed<T> {
+    pub error: syn::Error,
+    /// Boxed: the model is large, and an `Err` is the rare case.
+    pub partial: Box<T>,
 }

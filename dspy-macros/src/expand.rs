@@ -32,7 +32,7 @@ pub fn expand(model: &SignatureModel) -> TokenStream {
 }
 
 /// `XInput` or `XOutput`: the fields of one role, with their docs and serde attributes.
-fn value_struct(model: &SignatureModel, role: Role) -> TokenStream {
+pub fn value_struct(model: &SignatureModel, role: Role) -> TokenStream {
     let SignatureModel {
         ident, vis, krate, ..
     } = model;
@@ -286,7 +286,7 @@ fn clone_into(model: &SignatureModel, role: Role) -> TokenStream {
 }
 
 /// `XInput` / `XOutput`, spanned on the struct's name.
-fn part_ident(model: &SignatureModel, role: Role) -> syn::Ident {
+pub fn part_ident(model: &SignatureModel, role: Role) -> syn::Ident {
     let suffix = match role {
         Role::Input => "Input",
         Role::Output => "Output",

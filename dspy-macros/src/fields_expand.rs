@@ -139,6 +139,8 @@ fn wire_from_impl(model: &SignatureModel, input: &syn::Ident) -> TokenStream {
         where
             #(#bounds,)*
         {
+            // Unused when the derive failed and left `XInput` no field (see `dummy`).
+            #[allow(unused_variables)]
             fn wire(input: &__I, output: &__O) -> Self {
                 #input { #(#inits),* }
             }

@@ -3,13 +3,16 @@
 //!
 //! Each macro reads a struct into a small checked model (`model`, `module_model`), reporting
 //! every misuse as a spanned compile error, then generates code from it (`expand`,
-//! `module_expand`).
+//! `module_expand`). On a misuse it also emits stand-ins for what the user's code names
+//! (`dummy`), so the errors are the misuses alone.
 
 mod attr;
 mod case;
+mod dummy;
 mod errors;
 mod expand;
 mod fields_expand;
+mod idents;
 mod model;
 mod module_expand;
 mod module_model;
@@ -77,7 +80,9 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// Misuse is a compile error on the offending item: a struct without an `#[input]` or without
 /// an `#[output]` field, a field with no role or two, tuple and unit structs, enums, unions,
-/// generics, unknown attribute keys, and two fields with the same name on the wire.
+/// generics, unknown attribute keys, and two fields with the same name on the wire. It is the
+/// only error: the derive still emits `XInput`, `XOutput` (with the fields it could read) and
+/// the impls, so code that uses them reports nothing more.
 ///
 /// [`Signature`]: https://docs.rs/dspy/latest/dspy/trait.Signature.html
 #[proc_macro_derive(Signature, attributes(input, output, dspy, serde))]
@@ -85,7 +90,11 @@ pub fn derive_signature(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match model::SignatureModel::from_input(&input) {
         Ok(model) => expand::expand(&model).into(),
-        Err(errors) => errors.to_compile_error().into(),
+        Err(failed) => {
+            let mut tokens = failed.error.to_compile_error();
+            tokens.extend(dummy::signature(*failed.partial, &input.generics));
+            tokens.into()
+        }
     }
 }
 
@@ -132,7 +141,8 @@ pub fn derive_signature(input: TokenStream) -> TokenStream {
 ///
 /// Generic structs work: a field whose type mentions a type parameter adds
 /// `FieldType: Parameters` to the impl's where clause. Enums, unions and unknown attribute keys
-/// are compile errors.
+/// are compile errors, and the only ones: `Parameters` is still implemented (as a stub), so code
+/// that uses it reports nothing more.
 ///
 /// [`Parameters`]: https://docs.rs/dspy/latest/dspy/trait.Parameters.html
 #[proc_macro_derive(Module, attributes(dspy))]
@@ -140,6 +150,10 @@ pub fn derive_module(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match module_model::ModuleModel::from_input(&input) {
         Ok(model) => module_expand::expand(&model).into(),
-        Err(errors) => errors.to_compile_error().into(),
+        Err(failed) => {
+            let mut tokens = failed.error.to_compile_error();
+            tokens.extend(dummy::module(&failed.partial));
+            tokens.into()
+        }
     }
 }

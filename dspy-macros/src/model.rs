@@ -3,7 +3,7 @@
 
 use crate::attr::{self, Directional, DocPiece, Role};
 use crate::case::RenameRule;
-use crate::errors::Errors;
+use crate::errors::{Errors, Failed};
 use std::collections::HashMap;
 use syn::ext::IdentExt;
 use syn::{
@@ -52,8 +52,9 @@ impl FieldModel {
 }
 
 impl SignatureModel {
-    /// Reads and checks a derive input, reporting every problem at once.
-    pub fn from_input(input: &DeriveInput) -> syn::Result<Self> {
+    /// Reads and checks a derive input, reporting every problem at once (with what could be
+    /// read).
+    pub fn from_input(input: &DeriveInput) -> Result<Self, Failed<Self>> {
         let mut errors = Errors::default();
         let named = named_fields(input, &mut errors);
         check_generics(input, &mut errors);
@@ -312,7 +313,7 @@ mod tests {
     use super::*;
 
     fn model(input: DeriveInput) -> syn::Result<SignatureModel> {
-        SignatureModel::from_input(&input)
+        SignatureModel::from_input(&input).map_err(|failed| failed.error)
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! each with the name it gives them, and every misuse already turned into a spanned error.
 
 use crate::attr;
-use crate::errors::Errors;
-use proc_macro2::{Span, TokenStream, TokenTree};
+use crate::errors::{Errors, Failed};
+use crate::idents::{mentions, param_names, visit_idents};
+use proc_macro2::Span;
 use quote::ToTokens;
 use std::collections::HashSet;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Error, GenericParam, Generics, Ident, Member, Path, Type};
+use syn::{Data, DeriveInput, Error, Generics, Ident, Member, Path, Type};
 
 /// A `#[derive(Module)]` struct.
 pub struct ModuleModel {
@@ -37,8 +38,9 @@ pub struct ModuleFieldModel {
 }
 
 impl ModuleModel {
-    /// Reads and checks a derive input, reporting every problem at once.
-    pub fn from_input(input: &DeriveInput) -> syn::Result<Self> {
+    /// Reads and checks a derive input, reporting every problem at once (with what could be
+    /// read).
+    pub fn from_input(input: &DeriveInput) -> Result<Self, Failed<Self>> {
         let mut errors = Errors::default();
         let mut krate = None;
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("dspy")) {
@@ -50,7 +52,7 @@ impl ModuleModel {
             }
         }
 
-        let params = generic_names(&input.generics);
+        let params = param_names(&input.generics, false);
         let mut fields = Vec::new();
         match &input.data {
             Data::Struct(data) => {
@@ -106,38 +108,6 @@ impl ModuleModel {
     }
 }
 
-/// The names of the struct's type and const parameters.
-fn generic_names(generics: &Generics) -> HashSet<String> {
-    generics
-        .params
-        .iter()
-        .filter_map(|p| match p {
-            GenericParam::Type(t) => Some(t.ident.to_string()),
-            GenericParam::Const(c) => Some(c.ident.to_string()),
-            GenericParam::Lifetime(_) => None,
-        })
-        .collect()
-}
-
-/// Whether `tokens` contain one of `names` as an identifier.
-fn mentions(tokens: TokenStream, names: &HashSet<String>) -> bool {
-    let mut found = false;
-    visit_idents(tokens, &mut |ident| {
-        found |= names.contains(&ident.to_string())
-    });
-    found
-}
-
-fn visit_idents(tokens: TokenStream, f: &mut dyn FnMut(&Ident)) {
-    for tree in tokens {
-        match tree {
-            TokenTree::Ident(ident) => f(&ident),
-            TokenTree::Group(group) => visit_idents(group.stream(), f),
-            TokenTree::Punct(_) | TokenTree::Literal(_) => {}
-        }
-    }
-}
-
 /// Markers are type parameters of a generated function whose signature names the struct, its
 /// generics and field types; a marker spelled like one of those names would shadow it, so that
 /// marker gets a `field_` prefix.
@@ -171,7 +141,7 @@ mod tests {
     use super::*;
 
     fn model(input: DeriveInput) -> syn::Result<ModuleModel> {
-        ModuleModel::from_input(&input)
+        ModuleModel::from_input(&input).map_err(|failed| failed.error)
     }
 
     #[test]

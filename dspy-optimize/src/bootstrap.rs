@@ -1,21 +1,24 @@
 //! `BootstrapFewShot`: demos from the traces of the runs a metric accepts.
 
-use crate::demos::{
-    ByRef, Sampling, all_fields, assign_labeled, derive_seed, fits, is_budget, is_example,
-    is_fatal, passes, trace_demos,
-};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
+use crate::search::failure::{is_budget, is_fatal};
+use crate::search::fields::{all_fields, fits, is_example};
+use crate::search::measure::measure;
+use crate::search::sampling::assign_labeled;
+use crate::search::scoring::{ByRef, passes};
+use crate::search::seed::derive_seed;
+use crate::search::traces::trace_demos;
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Compiled, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Metric, Progress};
-use dspy_core::lm::track_usage;
-use dspy_core::module::{CallOverrides, DEFAULT_CONCURRENCY, trace as traced, with_overrides};
+use dspy_core::evaluate::Metric;
+use dspy_core::module::{CallOverrides, trace as traced, with_overrides};
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::Instant;
 
 /// Few-shot demos bootstrapped from the program's own successful runs, as DSPy's
 /// `BootstrapFewShot`.
@@ -44,7 +47,7 @@ use std::time::Instant;
 ///
 /// The seed (default 0) drives every draw. When an LM budget runs out, the compile stops and
 /// returns the program built from the traces found so far, with
-/// [`CompileReport::stopped_by_budget`] set; errors that no further call could fix (no LM
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; errors that no further call could fix (no LM
 /// configured, a rejected API key) are returned.
 ///
 /// ```
@@ -81,135 +84,46 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct BootstrapFewShot<M> {
     metric: M,
-    settings: BootstrapSettings,
+    bootstrap: BootstrapOptions,
+    options: SearchOptions,
+    /// The progress bar's title.
+    title: String,
 }
-
-/// The knobs of bootstrapping, shared with the random search.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct BootstrapSettings {
-    pub max_bootstrapped_demos: usize,
-    pub max_labeled_demos: usize,
-    pub max_rounds: usize,
-    pub metric_threshold: Option<f64>,
-    pub concurrency: usize,
-    pub seed: u64,
-    pub labeled: Sampling,
-    pub progress: bool,
-}
-
-impl Default for BootstrapSettings {
-    fn default() -> Self {
-        BootstrapSettings {
-            max_bootstrapped_demos: 4,
-            max_labeled_demos: 16,
-            max_rounds: 1,
-            metric_threshold: None,
-            concurrency: DEFAULT_CONCURRENCY,
-            seed: 0,
-            labeled: Sampling {
-                random: true,
-                per_class: None,
-            },
-            progress: true,
-        }
-    }
-}
-
-/// The builder methods both bootstrapping optimizers share.
-macro_rules! bootstrap_knobs {
-    () => {
-        /// At most this many demos per predictor come from successful traces (default 4); it is
-        /// also how many successful examples bootstrapping stops at.
-        pub fn max_bootstrapped_demos(mut self, n: usize) -> Self {
-            self.settings.max_bootstrapped_demos = n;
-            self
-        }
-
-        /// At most this many demos per predictor in all, labeled ones filling up after the
-        /// bootstrapped (default 16); also the teacher's labeled demos.
-        pub fn max_labeled_demos(mut self, n: usize) -> Self {
-            self.settings.max_labeled_demos = n;
-            self
-        }
-
-        /// Tries per training example (default 1); later tries use a fresh rollout id at
-        /// temperature 1.0.
-        pub fn max_rounds(mut self, n: usize) -> Self {
-            self.settings.max_rounds = n.max(1);
-            self
-        }
-
-        /// A run succeeds when its score is at least `threshold` (default: above 0).
-        pub fn metric_threshold(mut self, threshold: f64) -> Self {
-            self.settings.metric_threshold = Some(threshold);
-            self
-        }
-
-        /// Runs up to `n` examples at a time (default 8).
-        pub fn concurrency(mut self, n: usize) -> Self {
-            self.settings.concurrency = n.max(1);
-            self
-        }
-
-        /// The seed of every random draw (default 0).
-        pub fn seed(mut self, seed: u64) -> Self {
-            self.settings.seed = seed;
-            self
-        }
-
-        /// Balances the labeled demos over the values of `field` (e.g. a label).
-        pub fn labeled_per_class(mut self, field: impl Into<String>) -> Self {
-            self.settings.labeled.per_class = Some(field.into());
-            self
-        }
-
-        /// Shows progress bars on a terminal (the default) or not.
-        pub fn progress(mut self, show: bool) -> Self {
-            self.settings.progress = show;
-            self
-        }
-    };
-}
-pub(crate) use bootstrap_knobs;
 
 impl<M> BootstrapFewShot<M> {
     /// Bootstraps with `metric` (any `Fn(&E, &Output) -> f64 | bool | (f64, String)`, or a
     /// [`Metric`]) and DSPy's defaults: 4 bootstrapped and 16 labeled demos, one round.
     pub fn new(metric: M) -> Self {
+        Self::configured(
+            metric,
+            BootstrapOptions::default(),
+            SearchOptions::default(),
+            "Bootstrap".into(),
+        )
+    }
+
+    /// Bootstrapping with these settings, its progress bar titled `title` (for the optimizers
+    /// that bootstrap candidates).
+    pub(crate) fn configured(
+        metric: M,
+        bootstrap: BootstrapOptions,
+        options: SearchOptions,
+        title: String,
+    ) -> Self {
         BootstrapFewShot {
             metric,
-            settings: BootstrapSettings::default(),
+            bootstrap,
+            options,
+            title,
         }
     }
 
-    bootstrap_knobs!();
+    bootstrap_setters!();
+    search_setters!([options] seed, concurrency, progress, metric);
+    compile_methods!(compile);
 
-    /// The metric.
-    pub fn metric(&self) -> &M {
-        &self.metric
-    }
-
-    /// A copy of `program` with bootstrapped and labeled demos; see the type's docs.
-    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize,
-        M: Metric<E, P::Output>,
-    {
-        bootstrap(
-            &self.settings,
-            &self.metric,
-            program,
-            None,
-            trainset,
-            "Bootstrap",
-        )
-        .await
-    }
-
-    /// As [`compile`](Self::compile), with `teacher` (a program of the same structure, often
-    /// a compiled one or one on a stronger LM) producing the traces, used as it is.
+    /// As [`compile`](Optimizer::compile), with `teacher` (a program of the same structure,
+    /// often a compiled one or one on a stronger LM) producing the traces, used as it is.
     pub async fn compile_with_teacher<P, E>(
         &self,
         student: &P,
@@ -222,20 +136,21 @@ impl<M> BootstrapFewShot<M> {
         E: Example<Input = P::Input> + Serialize,
         M: Metric<E, P::Output>,
     {
-        let teacher = Some(teacher);
-        bootstrap(
-            &self.settings,
-            &self.metric,
-            student,
+        let with_teacher = WithTeacher {
+            bootstrap: self,
             teacher,
-            trainset,
-            "Bootstrap",
-        )
-        .await
+        };
+        with_teacher.compile(student, trainset).await
     }
 }
 
-impl<P, E, M> Optimizer<P, E> for BootstrapFewShot<M>
+/// Bootstrapping with a teacher given, as a search of its own.
+struct WithTeacher<'a, M, P> {
+    bootstrap: &'a BootstrapFewShot<M>,
+    teacher: &'a P,
+}
+
+impl<P, E, M> Search<P, E> for WithTeacher<'_, M, P>
 where
     P: Module + Parameters + Clone,
     P::Output: Sync,
@@ -243,46 +158,57 @@ where
     M: Metric<E, P::Output>,
 {
     type Program = P;
+    const NAME: &'static str = "BootstrapFewShot";
 
-    fn compile(
+    fn options(&self) -> &SearchOptions {
+        &self.bootstrap.options
+    }
+
+    async fn search(
         &self,
-        program: &P,
+        frame: &mut Frame<'_>,
+        student: &P,
         trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        bootstrap(
-            &self.settings,
-            &self.metric,
-            program,
-            None,
-            trainset,
-            "Bootstrap",
-        )
+        _: Option<&[E]>,
+    ) -> Result<P> {
+        self.bootstrap
+            .build(frame, student, self.teacher.clone(), trainset)
+            .await
     }
 }
 
-/// Bootstraps `student` on `trainset` (see [`BootstrapFewShot`]), reporting as `title`.
-pub(crate) async fn bootstrap<'p, P, E, M>(
-    settings: &BootstrapSettings,
-    metric: &M,
-    student: &'p P,
-    // The student's lifetime, so a `None` here never asks for `P: 'static`.
-    teacher: Option<&'p P>,
-    trainset: &[E],
-    title: &str,
-) -> Result<Compiled<P>>
+/// Bootstrapping ignores a validation set: it only runs the training examples.
+impl<P, E, M> Search<P, E> for BootstrapFewShot<M>
 where
     P: Module + Parameters + Clone,
     P::Output: Sync,
     E: Example<Input = P::Input> + Serialize,
     M: Metric<E, P::Output>,
 {
-    let started = Instant::now();
-    let (built, usage) =
-        track_usage(build(settings, metric, student, teacher, trainset, title)).await;
-    let (program, mut report) = built?;
-    report.usage = usage;
-    report.elapsed = started.elapsed();
-    Ok(Compiled::new(program, report))
+    type Program = P;
+    const NAME: &'static str = "BootstrapFewShot";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
+    }
+
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
+        let examples = all_fields(trainset)?;
+        let mut rng = Rng::new(self.options.seed);
+        let mut teacher = student.clone();
+        if self.bootstrap.max_labeled_demos > 0 {
+            let (k, sampling) = (self.bootstrap.max_labeled_demos, &self.bootstrap.labeled);
+            assign_labeled(&mut teacher, &examples, k, sampling, &mut rng)?;
+        }
+        self.run(frame, student, teacher, trainset, examples, rng)
+            .await
+    }
 }
 
 /// How one training example's attempts ended.
@@ -302,85 +228,133 @@ struct Attempt {
     outcome: Outcome,
 }
 
-async fn build<'p, P, E, M>(
-    settings: &BootstrapSettings,
-    metric: &M,
-    student: &'p P,
-    // The student's lifetime, so a `None` here never asks for `P: 'static`.
-    teacher: Option<&'p P>,
-    trainset: &[E],
-    title: &str,
-) -> Result<(P, CompileReport)>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize,
-    M: Metric<E, P::Output>,
-{
-    let examples = all_fields(trainset)?;
-    let mut rng = Rng::new(settings.seed);
-    let mut report = CompileReport::new("BootstrapFewShot", settings.seed);
-    let teacher = match teacher {
-        Some(teacher) => teacher.clone(),
-        None => {
-            let mut teacher = student.clone();
-            if settings.max_labeled_demos > 0 {
-                let k = settings.max_labeled_demos;
-                assign_labeled(&mut teacher, &examples, k, &settings.labeled, &mut rng)?;
-            }
-            teacher
-        }
-    };
+/// The traces found: per predictor name, its demos in training-set order, and which examples
+/// succeeded.
+struct Traces {
+    demos: BTreeMap<String, Vec<FieldValues>>,
+    succeeded: Vec<bool>,
+}
 
-    let max = settings.max_bootstrapped_demos;
-    let mut traces: BTreeMap<String, Vec<FieldValues>> = BTreeMap::new();
-    let mut succeeded = vec![false; trainset.len()];
-    if max > 0 && !trainset.is_empty() {
+impl<M> BootstrapFewShot<M> {
+    /// Bootstraps `student` with `teacher` given: the seed's generator starts afresh.
+    async fn build<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        teacher: P,
+        trainset: &[E],
+    ) -> Result<P>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Serialize,
+        M: Metric<E, P::Output>,
+    {
+        let examples = all_fields(trainset)?;
+        let rng = Rng::new(self.options.seed);
+        self.run(frame, student, teacher, trainset, examples, rng)
+            .await
+    }
+
+    /// Runs `teacher` on the training set and gives `student` the demos found, then labeled
+    /// ones (drawn with `rng`, after the teacher's).
+    async fn run<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        teacher: P,
+        trainset: &[E],
+        examples: Vec<FieldValues>,
+        mut rng: Rng,
+    ) -> Result<P>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Serialize,
+        M: Metric<E, P::Output>,
+    {
+        let mut traces = Traces {
+            demos: BTreeMap::new(),
+            succeeded: vec![false; trainset.len()],
+        };
+        if self.bootstrap.max_bootstrapped_demos > 0 && !trainset.is_empty() {
+            self.trace(frame, &teacher, trainset, &examples, &mut traces)
+                .await?;
+        }
+        let mut program = student.clone();
+        let rest: Vec<usize> = (0..trainset.len())
+            .filter(|&i| !traces.succeeded[i])
+            .collect();
+        for (name, predictor) in program.predictors_mut() {
+            let mut demos = traces.demos.remove(&name).unwrap_or_default();
+            demos.truncate(self.bootstrap.max_bootstrapped_demos);
+            let room = self.bootstrap.max_labeled_demos.saturating_sub(demos.len());
+            let pool: Vec<usize> = rest
+                .iter()
+                .copied()
+                .filter(|&i| fits(&*predictor, &examples[i]))
+                .collect();
+            let labeled = self
+                .bootstrap
+                .labeled
+                .pick(&pool, &examples, room, &mut rng);
+            demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
+            predictor.set_demos_json(demos)?;
+        }
+        Ok(program)
+    }
+
+    /// Runs the teacher on the training examples, concurrently but taken in order, until
+    /// `max_bootstrapped_demos` succeeded (or a budget ran out).
+    async fn trace<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        teacher: &P,
+        trainset: &[E],
+        examples: &[FieldValues],
+        traces: &mut Traces,
+    ) -> Result<()>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Serialize,
+        M: Metric<E, P::Output>,
+    {
+        let max = self.bootstrap.max_bootstrapped_demos;
         let teacher_demos: Vec<Vec<FieldValues>> = teacher
             .predictors()
             .iter()
             .map(|(_, p)| p.demos_json())
             .collect::<Result<_>>()?;
-        let progress = Progress::new(trainset.len(), title, settings.progress);
-        let metric = ByRef(metric);
-        let (teacher, teacher_demos, examples) = (&teacher, &teacher_demos, &examples);
+        let progress = frame.progress(trainset.len(), &self.title);
+        let metric = ByRef(&self.metric);
+        let teacher_demos = &teacher_demos;
         // By index, not by reference: see `Evaluate::run` (rust-lang/rust#102211).
         let mut attempts = stream::iter(0..trainset.len())
             .map(|index| {
                 let (example, fields) = (&trainset[index], &examples[index]);
-                attempt(
-                    settings,
-                    &metric,
-                    teacher,
-                    teacher_demos,
-                    index,
-                    example,
-                    fields,
-                )
+                self.attempt(&metric, teacher, teacher_demos, index, example, fields)
             })
             // In training-set order whatever order they finish in: the result is the same.
-            .buffered(settings.concurrency);
+            .buffered(self.options.concurrency);
         let mut found = 0;
         let mut index = 0;
         while let Some(attempt) = attempts.next().await {
-            report.trials.extend(attempt.trials);
+            frame.report.trials.extend(attempt.trials);
             match attempt.outcome {
                 Outcome::Success(demos) => {
-                    succeeded[index] = true;
+                    traces.succeeded[index] = true;
                     found += 1;
                     for (name, demo) in demos {
-                        traces.entry(name).or_default().push(demo);
+                        traces.demos.entry(name).or_default().push(demo);
                     }
                 }
                 Outcome::Failed => {}
                 Outcome::Budget => {
-                    report.stopped_by_budget = true;
+                    frame.report.stopped_by_budget = true;
                     break;
                 }
-                Outcome::Fatal(error) => {
-                    progress.finish();
-                    return Err(error);
-                }
+                Outcome::Fatal(error) => return Err(error),
             }
             index += 1;
             progress.step(|| format!("{found}/{max} traces"));
@@ -388,134 +362,119 @@ where
                 break;
             }
         }
-        progress.finish();
+        Ok(())
     }
 
-    let mut program = student.clone();
-    let rest: Vec<usize> = (0..trainset.len()).filter(|&i| !succeeded[i]).collect();
-    for (name, predictor) in program.predictors_mut() {
-        let mut demos = traces.remove(&name).unwrap_or_default();
-        demos.truncate(max);
-        let room = settings.max_labeled_demos.saturating_sub(demos.len());
-        let pool: Vec<usize> = rest
-            .iter()
-            .copied()
-            .filter(|&i| fits(&*predictor, &examples[i]))
-            .collect();
-        let labeled = settings.labeled.pick(&pool, &examples, room, &mut rng);
-        demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
-        predictor.set_demos_json(demos)?;
-    }
-    Ok((program, report))
-}
-
-/// Runs the teacher on one example, up to `max_rounds` times, until the metric passes.
-async fn attempt<P, E, M>(
-    settings: &BootstrapSettings,
-    metric: &M,
-    teacher: &P,
-    teacher_demos: &[Vec<FieldValues>],
-    index: usize,
-    example: &E,
-    fields: &FieldValues,
-) -> Attempt
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input>,
-    M: Metric<E, P::Output>,
-{
-    let mut trials = Vec::new();
-    let own_copy;
-    let shows_example = teacher_demos
-        .iter()
-        .any(|demos| demos.iter().any(|d| is_example(d, fields)));
-    let teacher = if shows_example {
-        match without_example(teacher, teacher_demos, fields) {
-            Ok(copy) => {
-                own_copy = copy;
-                &own_copy
-            }
+    /// Runs the teacher on one example, up to `max_rounds` times, until the metric passes.
+    async fn attempt<P, E, N>(
+        &self,
+        metric: &N,
+        teacher: &P,
+        teacher_demos: &[Vec<FieldValues>],
+        index: usize,
+        example: &E,
+        fields: &FieldValues,
+    ) -> Attempt
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input>,
+        N: Metric<E, P::Output>,
+    {
+        let mut trials = Vec::new();
+        // The teacher never sees the example it answers among its demos.
+        let teacher = match without_example(teacher, teacher_demos, fields) {
+            Ok(teacher) => teacher,
             Err(error) => {
                 return Attempt {
                     trials,
                     outcome: Outcome::Fatal(error),
                 };
             }
-        }
-    } else {
-        teacher
-    };
-
-    for round in 0..settings.max_rounds.max(1) {
-        let started = Instant::now();
-        // DSPy's later rounds: a fresh rollout at temperature 1.0, so caches are bypassed.
-        let overrides = match round {
-            0 => CallOverrides::new(),
-            _ => CallOverrides::new()
-                .rollout_id(round as u64)
-                .temperature(1.0),
         };
-        let ((scored, trace), usage) = track_usage(async {
-            let (output, trace) =
-                traced(with_overrides(overrides, teacher.call(example.input()))).await;
-            let scored = match output {
-                Ok(output) => metric.score(example, &output).await.map(|s| s.score),
-                Err(error) => Err(error),
-            };
-            (scored, trace)
-        })
-        .await;
-        let candidate = format!("train[{index}] round {round}");
-        match scored {
-            Ok(score) => {
-                trials.push(Trial::new(
-                    candidate,
-                    Some(score),
-                    &usage,
-                    started.elapsed(),
-                ));
-                if passes(score, settings.metric_threshold) {
-                    let mut rng = Rng::new(derive_seed(settings.seed, index as u64));
-                    let demos = trace_demos(&trace.with_names(teacher), &mut rng);
-                    return Attempt {
-                        trials,
-                        outcome: Outcome::Success(demos),
+        let teacher = &*teacher;
+        for round in 0..self.bootstrap.max_rounds.max(1) {
+            let run = measure(run_once(metric, teacher, example, round)).await;
+            let candidate = format!("train[{index}] round {round}");
+            let (scored, trace) = run.outcome;
+            match scored {
+                Ok(score) => {
+                    trials.push(Trial::new(candidate, Some(score), &run.usage, run.elapsed));
+                    if passes(score, self.bootstrap.metric_threshold) {
+                        let mut rng = Rng::new(derive_seed(self.options.seed, index as u64));
+                        let demos = trace_demos(&trace.with_names(teacher), &mut rng);
+                        return Attempt {
+                            trials,
+                            outcome: Outcome::Success(demos),
+                        };
+                    }
+                }
+                Err(error) => {
+                    let trial = Trial::new(candidate, Some(0.0), &run.usage, run.elapsed);
+                    trials.push(trial.failed(&error));
+                    let outcome = if is_budget(&error) {
+                        Outcome::Budget
+                    } else if is_fatal(&error) {
+                        Outcome::Fatal(error)
+                    } else {
+                        continue;
                     };
+                    return Attempt { trials, outcome };
                 }
             }
-            Err(error) => {
-                let trial = Trial::new(candidate, Some(0.0), &usage, started.elapsed());
-                trials.push(trial.failed(&error));
-                let outcome = if is_budget(&error) {
-                    Outcome::Budget
-                } else if is_fatal(&error) {
-                    Outcome::Fatal(error)
-                } else {
-                    continue;
-                };
-                return Attempt { trials, outcome };
-            }
         }
-    }
-    Attempt {
-        trials,
-        outcome: Outcome::Failed,
+        Attempt {
+            trials,
+            outcome: Outcome::Failed,
+        }
     }
 }
 
-/// A copy of `teacher` whose predictors no longer show `example` among their demos.
-fn without_example<P: Parameters + Clone>(
+/// One traced run of the teacher on `example`, scored. Later rounds are DSPy's: a fresh
+/// rollout at temperature 1.0, so caches are bypassed.
+async fn run_once<P, E, N>(
+    metric: &N,
     teacher: &P,
+    example: &E,
+    round: usize,
+) -> (Result<f64>, dspy_core::module::Trace)
+where
+    P: Module,
+    P::Output: Sync,
+    E: Example<Input = P::Input>,
+    N: Metric<E, P::Output>,
+{
+    let overrides = match round {
+        0 => CallOverrides::new(),
+        _ => CallOverrides::new()
+            .rollout_id(round as u64)
+            .temperature(1.0),
+    };
+    let (output, trace) = traced(with_overrides(overrides, teacher.call(example.input()))).await;
+    let scored = match output {
+        Ok(output) => metric.score(example, &output).await.map(|s| s.score),
+        Err(error) => Err(error),
+    };
+    (scored, trace)
+}
+
+/// `teacher` as it is when its predictors do not show `example` among their demos, else a
+/// copy of it whose predictors no longer do.
+fn without_example<'t, P: Parameters + Clone>(
+    teacher: &'t P,
     teacher_demos: &[Vec<FieldValues>],
     example: &FieldValues,
-) -> Result<P> {
+) -> Result<Cow<'t, P>> {
+    let shows = |demos: &Vec<FieldValues>| demos.iter().any(|d| is_example(d, example));
+    if !teacher_demos.iter().any(shows) {
+        return Ok(Cow::Borrowed(teacher));
+    }
     let mut copy = teacher.clone();
     for ((_, predictor), demos) in copy.predictors_mut().into_iter().zip(teacher_demos) {
-        if demos.iter().any(|d| is_example(d, example)) {
+        if shows(demos) {
             let kept = demos.iter().filter(|d| !is_example(d, example)).cloned();
             predictor.set_demos_json(kept.collect())?;
         }
     }
-    Ok(copy)
+    Ok(Cow::Owned(copy))
 }

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 /// The state is stored with the optimizer's name and a [`fingerprint`] of everything the
 /// compile depends on (its settings and seed, the models' names, the program's starting state,
 /// the training set): a checkpoint left by a different compile is ignored, never half-applied.
-/// The file is written to a temporary name and renamed, so a kill mid-write leaves the previous
-/// state.
+/// The file is written atomically ([`write_atomic`](dspy_core::util::write_atomic): a
+/// temporary file, flushed to disk, renamed), so a kill mid-write leaves the previous state.
 ///
 /// The program's state is what [`Parameters::state`](dspy_core::Parameters::state) saves: its
 /// predictors' instructions and demos. Anything else a program holds is not in the key, such as
@@ -109,10 +109,8 @@ impl Checkpoint {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| self.error("cannot be created", &e))?;
         }
-        let mut temp = self.path.clone().into_os_string();
-        temp.push(".tmp");
-        std::fs::write(&temp, json).map_err(|e| self.error("cannot be written", &e))?;
-        std::fs::rename(&temp, &self.path).map_err(|e| self.error("cannot be written", &e))
+        dspy_core::util::write_atomic(&self.path, json)
+            .map_err(|e| self.error("cannot be written", &e))
     }
 
     /// Removes the checkpoint (a finished compile needs it no more); no file is not an error.

@@ -95,17 +95,3 @@ impl<P: Parameters> Parameters for Compiled<P> {
         self.program.visit_predictors_mut(prefix, visit);
     }
 }
-
-/// Runs an optimizer's search and wraps its result: the report gets the LM usage of the whole
-/// search (a `track_usage` scope around it) and its wall time.
-pub(crate) async fn run_search<P, F>(search: F) -> dspy_core::Result<Compiled<P>>
-where
-    F: std::future::Future<Output = dspy_core::Result<(P, crate::CompileReport)>>,
-{
-    let started = std::time::Instant::now();
-    let (searched, usage) = dspy_core::lm::track_usage(search).await;
-    let (best, mut report) = searched?;
-    report.usage = usage;
-    report.elapsed = started.elapsed();
-    Ok(Compiled::new(best, report))
-}

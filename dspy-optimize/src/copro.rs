@@ -1,21 +1,21 @@
 //! `COPRO`: instructions proposed by a prompt model, refined over rounds from their scores.
 
-use crate::checkpoint::{Checkpoint, fingerprint};
-use crate::demos::{all_fields, derive_seed};
-use crate::instruct::{
-    StepLog, clean_instruction, describe_predictor, models_key, propose, score_on, snippet, stops,
-};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::Trial;
+use crate::search::fields::all_fields;
+use crate::search::prompting::{clean_instruction, describe_predictor, propose_all, read_proposal};
+use crate::search::resume::Resume;
+use crate::search::scoring::score_on;
+use crate::search::seed::derive_seed;
+use crate::search::step_log::{Logged, StepLog, scored};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
-use dspy_core::lm::{UsageReport, track_usage};
-use dspy_core::module::DEFAULT_CONCURRENCY;
-use dspy_core::{Error, Example, LM, Module, Parameters, Result, Signature};
+use dspy_core::lm::UsageReport;
+use dspy_core::util::snippet;
+use dspy_core::{Error, Example, Module, Parameters, Result, Signature};
 use dspy_macros::Signature;
-use futures_util::{StreamExt, stream};
 use serde::Serialize;
-use std::future::Future;
-use std::time::Instant;
+use serde_json::json;
 
 /// You improve the instructions given to a language model. You are shown the task (the fields
 /// it reads and writes) and the instructions it has now. Propose new instructions that would
@@ -70,7 +70,7 @@ struct ProposeFromAttempts {
 /// Proposals run on [`prompt_model`](Self::prompt_model) when given, candidates on
 /// [`task_model`](Self::task_model) when given; otherwise both use the configured LM. When an
 /// LM budget runs out, the compile stops with the best candidate scored so far and
-/// [`CompileReport::stopped_by_budget`] set; with [`checkpoint`](Self::checkpoint) a later run
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; with [`checkpoint`](Self::checkpoint) a later run
 /// with the same arguments continues from the last finished step.
 ///
 /// ```
@@ -99,20 +99,15 @@ struct ProposeFromAttempts {
 pub struct COPRO<M> {
     metric: M,
     settings: CoproSettings,
-    prompt_model: Option<LM>,
-    task_model: Option<LM>,
-    checkpoint: Option<Checkpoint>,
+    options: SearchOptions,
 }
 
+/// The knobs of COPRO's own (the checkpoint key has them, with the seed and concurrency).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct CoproSettings {
     breadth: usize,
     depth: usize,
     init_temperature: f32,
-    concurrency: usize,
-    seed: u64,
-    #[serde(skip)]
-    progress: bool,
 }
 
 /// A candidate scored for one predictor.
@@ -126,9 +121,18 @@ struct Evaluated {
     trial: usize,
 }
 
-/// What a search has found so far: kept outside the search so a budget stop still has it.
-struct Found {
-    report: CompileReport,
+/// What a search works on, and what it has found so far (kept outside the search, so a
+/// budget stop still has it).
+struct Run<'a, P, E> {
+    program: &'a P,
+    trainset: &'a [E],
+    names: Vec<String>,
+    /// Each predictor described for the prompt model.
+    tasks: Vec<String>,
+    /// Each predictor's instructions as given.
+    originals: Vec<String>,
+    log: StepLog,
+    rng: Rng,
     /// Per predictor, its scored candidates in the order first scored.
     evaluated: Vec<Vec<Evaluated>>,
 }
@@ -142,18 +146,14 @@ impl<M> COPRO<M> {
                 breadth: 10,
                 depth: 3,
                 init_temperature: 1.4,
-                concurrency: DEFAULT_CONCURRENCY,
-                seed: 0,
-                progress: true,
             },
-            prompt_model: None,
-            task_model: None,
-            checkpoint: None,
+            options: SearchOptions::default(),
         }
     }
 
     /// Candidates per predictor and round (default 10; at least 2): the first round proposes
     /// `breadth - 1` beside the current instructions, later rounds `breadth`.
+    #[must_use]
     pub fn breadth(mut self, breadth: usize) -> Self {
         self.settings.breadth = breadth;
         self
@@ -161,291 +161,289 @@ impl<M> COPRO<M> {
 
     /// Rounds of scoring (default 3; at least 1); between two rounds new instructions are
     /// proposed from the scores.
+    #[must_use]
     pub fn depth(mut self, depth: usize) -> Self {
         self.settings.depth = depth.max(1);
         self
     }
 
     /// The prompt model's temperature for proposals (default 1.4).
+    #[must_use]
     pub fn init_temperature(mut self, temperature: f32) -> Self {
         self.settings.init_temperature = temperature;
         self
     }
 
-    /// The LM that proposes instructions (default: the configured one).
-    pub fn prompt_model(mut self, lm: LM) -> Self {
-        self.prompt_model = Some(lm);
-        self
+    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile);
+}
+
+/// COPRO scores on the training set; it takes no validation set.
+impl<P, E, M> Search<P, E> for COPRO<M>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize + Clone,
+    M: Metric<E, P::Output>,
+{
+    type Program = P;
+    const NAME: &'static str = "COPRO";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
     }
 
-    /// The LM the program runs on while candidates are scored (default: the configured one;
-    /// predictors with their own LM keep it).
-    pub fn task_model(mut self, lm: LM) -> Self {
-        self.task_model = Some(lm);
-        self
-    }
-
-    /// Scores up to `n` examples at a time, and makes up to `n` proposal calls at a time
-    /// (default 8).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.settings.concurrency = n.max(1);
-        self
-    }
-
-    /// The seed of the proposals' rollout ids (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = seed;
-        self
-    }
-
-    /// Shows progress bars on a terminal (the default) or not.
-    pub fn progress(mut self, show: bool) -> Self {
-        self.settings.progress = show;
-        self
-    }
-
-    /// Saves the search's progress to `path` after every step, and resumes from it when a
-    /// compile with the same arguments finds it (see [`Checkpoint`]). The file stays after the
-    /// compile ends, so running it again returns the same program without LM calls; other
-    /// models (by name) make another key, so switching models starts over.
-    pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.checkpoint = Some(Checkpoint::new(path));
-        self
-    }
-
-    /// The metric.
-    pub fn metric(&self) -> &M {
-        &self.metric
-    }
-
-    /// A copy of `program` with the best instructions found, scored on `trainset`.
-    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         if self.settings.breadth < 2 {
             return Err(Error::config(
                 "COPRO needs a breadth of at least 2 (the current instructions and one proposal); \
                  set .breadth(n) with n >= 2",
             ));
         }
-        let started = Instant::now();
-        let mut found = Found {
-            report: CompileReport::new("COPRO", self.settings.seed),
-            evaluated: vec![Vec::new(); program.predictors().len()],
-        };
-        let (outcome, usage) = track_usage(self.search(program, trainset, &mut found)).await;
-        match outcome {
-            Ok(()) => {}
-            Err(error) if crate::demos::is_budget(&error) => found.report.stopped_by_budget = true,
-            Err(error) => return Err(error),
-        }
-        let Found {
-            mut report,
-            evaluated,
-        } = found;
+        let mut run = self.start(frame, program, trainset)?;
+        let outcome = self.rounds(frame, &mut run).await;
+        frame.stop_on_budget(outcome)?;
         let mut best = program.clone();
-        if let Some(winner) = best_of(evaluated.iter().flatten()) {
-            report.choose(winner.trial);
+        if let Some(winner) = best_of(run.evaluated.iter().flatten()) {
+            frame.report.choose(winner.trial);
             apply(&mut best, &winner.program);
         }
-        report.usage = usage;
-        report.elapsed = started.elapsed();
-        Ok(Compiled::new(best, report))
+        Ok(best)
+    }
+}
+
+impl<M> COPRO<M> {
+    /// The search's starting point, with its step log opened.
+    fn start<'a, P, E>(
+        &self,
+        frame: &Frame<'_>,
+        program: &'a P,
+        trainset: &'a [E],
+    ) -> Result<Run<'a, P, E>>
+    where
+        P: Parameters,
+        E: Serialize,
+    {
+        let mut settings = serde_json::to_value(&self.settings)?;
+        settings["concurrency"] = json!(self.options.concurrency);
+        settings["seed"] = json!(self.options.seed);
+        let state = serde_json::to_value(program.state()?)?;
+        let fields = serde_json::to_value(all_fields(trainset)?)?;
+        let log = StepLog::open(Resume::open(frame, &settings, &[&state, &fields]))?;
+        let predictors = program.predictors();
+        Ok(Run {
+            program,
+            trainset,
+            names: program.predictor_names(),
+            tasks: predictors
+                .iter()
+                .map(|(name, p)| describe_predictor(name, *p))
+                .collect(),
+            originals: predictors
+                .iter()
+                .map(|(_, p)| p.effective_instructions().to_string())
+                .collect(),
+            log,
+            rng: Rng::new(self.options.seed),
+            evaluated: vec![Vec::new(); predictors.len()],
+        })
     }
 
-    async fn search<P, E>(&self, program: &P, trainset: &[E], found: &mut Found) -> Result<()>
+    /// Proposals from the current instructions, then `depth` rounds of scoring, with new
+    /// proposals from the scores between two rounds.
+    async fn rounds<P, E>(&self, frame: &mut Frame<'_>, run: &mut Run<'_, P, E>) -> Result<()>
     where
         P: Module + Parameters + Clone,
         P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
+        E: Example<Input = P::Input> + Clone,
         M: Metric<E, P::Output>,
     {
-        let settings = &self.settings;
-        let key = fingerprint(&[
-            &serde_json::to_value(settings)?,
-            &models_key(self.prompt_model.as_ref(), self.task_model.as_ref()),
-            &serde_json::to_value(program.state()?)?,
-            &serde_json::to_value(all_fields(trainset)?)?,
-        ]);
-        let mut log = StepLog::open(self.checkpoint.as_ref(), "COPRO", key)?;
-        let names = program.predictor_names();
-        let tasks: Vec<String> = program
-            .predictors()
-            .iter()
-            .map(|(name, p)| describe_predictor(name, *p))
-            .collect();
-        let originals: Vec<String> = program
-            .predictors()
-            .iter()
-            .map(|(_, p)| p.effective_instructions().to_string())
-            .collect();
-        let mut rng = Rng::new(settings.seed);
-        let breadth = settings.breadth;
-
+        let predictors = run.names.len();
         // Round 0: proposals from the current instructions, and those instructions.
         let mut all: Vec<Vec<String>> = Vec::new();
-        for (p, name) in names.iter().enumerate() {
+        for p in 0..predictors {
             let input = ProposeInstructionInput {
-                task: tasks[p].clone(),
-                basic_instruction: originals[p].clone(),
+                task: run.tasks[p].clone(),
+                basic_instruction: run.originals[p].clone(),
             };
+            let label = format!("propose `{}` round 1", run.names[p]);
             let step = format!("propose/{p}/0");
+            let count = self.settings.breadth - 1;
             let mut candidates = self
-                .proposals::<ProposeInstruction>(
-                    &mut log,
-                    found,
-                    &mut rng,
+                .proposals::<ProposeInstruction, P, E>(
+                    frame,
+                    run,
                     &step,
-                    &format!("propose `{name}` round 1"),
-                    breadth - 1,
+                    &label,
+                    count,
                     input,
                     |out| &out.proposed_instruction,
                 )
                 .await?;
-            candidates.push(originals[p].clone());
+            candidates.push(run.originals[p].clone());
             all.push(candidates);
         }
         let mut latest = all.clone();
-
-        let mut current = originals.clone();
-        let several = names.len() > 1;
-        for depth in 0..settings.depth {
-            for (p, name) in names.iter().enumerate() {
+        let mut current = run.originals.clone();
+        // With one predictor a round scores only the newest candidates; with several, all of
+        // them again, as the others have changed.
+        let several = predictors > 1;
+        for depth in 0..self.settings.depth {
+            for p in 0..predictors {
                 let candidates = if several { &all[p] } else { &latest[p] };
-                let newest_from = candidates.len().saturating_sub(breadth);
-                let progress = Progress::new(
-                    candidates.len(),
-                    &format!("COPRO round {}/{} `{name}`", depth + 1, settings.depth),
-                    settings.progress,
-                );
-                let mut newest = Vec::new();
-                for (c, instruction) in candidates.iter().enumerate() {
-                    current[p] = instruction.clone();
-                    let step = format!("score/{depth}/{p}/{c}");
-                    let description = format!(
-                        "round {} `{name}` #{c}: {}",
-                        depth + 1,
-                        snippet(instruction, 48)
-                    );
-                    let score = self
-                        .score(
-                            &mut log,
-                            found,
-                            program,
-                            &current,
-                            trainset,
-                            &step,
-                            description,
-                        )
-                        .await;
-                    let score = match score {
-                        Ok(score) => score,
-                        Err(error) => {
-                            progress.finish();
-                            return Err(error);
-                        }
-                    };
-                    let trial = found.report.trials.len() - 1;
-                    let evaluated = &mut found.evaluated[p];
-                    match evaluated.iter_mut().find(|e| e.instruction == *instruction) {
-                        // DSPy keeps the earlier entry unless the new score beats it.
-                        Some(entry) if entry.score >= score => {}
-                        Some(entry) => {
-                            entry.score = score;
-                            entry.program = current.clone();
-                            entry.trial = trial;
-                        }
-                        None => evaluated.push(Evaluated {
-                            instruction: instruction.clone(),
-                            score,
-                            program: current.clone(),
-                            trial,
-                        }),
-                    }
-                    if c >= newest_from {
-                        newest.push(score);
-                    }
-                    let best = best_of(found.evaluated.iter().flatten()).map(|e| e.score);
-                    progress.step(|| format!("best {:.1}%", 100.0 * best.unwrap_or(0.0)));
-                }
-                progress.finish();
-                found.report.trials.push(stats_trial(
-                    &format!("round {} `{name}` newest", depth + 1),
-                    &newest,
-                ));
-                if let Some(best) = best_of(found.evaluated[p].iter()) {
-                    current[p] = best.instruction.clone();
-                }
+                self.score_round(frame, run, &mut current, p, depth, candidates)
+                    .await?;
             }
-            if depth + 1 == settings.depth {
+            if depth + 1 == self.settings.depth {
                 break;
             }
-            for (p, name) in names.iter().enumerate() {
-                let mut ranked: Vec<&Evaluated> = found.evaluated[p].iter().collect();
-                ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
-                let top: Vec<f64> = ranked.iter().take(10).map(|e| e.score).collect();
-                let label = format!("round {} `{name}` top 10", depth + 1);
-                found.report.trials.push(stats_trial(&label, &top));
-                ranked.truncate(breadth);
-                // Lowest first, as DSPy lists them: the best attempt is read last.
-                let attempts: Vec<String> = ranked
-                    .iter()
-                    .rev()
-                    .enumerate()
-                    .map(|(i, e)| {
-                        format!(
-                            "Instruction #{n}: {}\nResulting score #{n}: {:.3}",
-                            e.instruction,
-                            e.score,
-                            n = i + 1
-                        )
-                    })
-                    .collect();
-                let input = ProposeFromAttemptsInput {
-                    task: tasks[p].clone(),
-                    attempted_instructions: attempts,
-                };
-                let step = format!("propose/{p}/{}", depth + 1);
-                let proposed = self
-                    .proposals::<ProposeFromAttempts>(
-                        &mut log,
-                        found,
-                        &mut rng,
-                        &step,
-                        &format!("propose `{name}` round {}", depth + 2),
-                        breadth,
-                        input,
-                        |out| &out.proposed_instruction,
-                    )
-                    .await?;
+            for p in 0..predictors {
+                let proposed = self.refine(frame, run, p, depth).await?;
                 all[p].extend(proposed.iter().cloned());
                 latest[p] = proposed;
             }
         }
-        for (p, name) in names.iter().enumerate() {
-            let mut scores: Vec<f64> = found.evaluated[p].iter().map(|e| e.score).collect();
+        for p in 0..predictors {
+            let mut scores: Vec<f64> = run.evaluated[p].iter().map(|e| e.score).collect();
             scores.sort_by(|a, b| b.total_cmp(a));
             scores.truncate(10);
-            found
-                .report
-                .trials
-                .push(stats_trial(&format!("final `{name}` top 10"), &scores));
+            let label = format!("final `{}` top 10", run.names[p]);
+            frame.report.trials.push(stats_trial(&label, &scores));
         }
         Ok(())
+    }
+
+    /// Scores every candidate of predictor `p` (the others keep `current`), then gives it the
+    /// best one so far.
+    async fn score_round<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        run: &mut Run<'_, P, E>,
+        current: &mut [String],
+        p: usize,
+        depth: usize,
+        candidates: &[String],
+    ) -> Result<()>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Clone,
+        M: Metric<E, P::Output>,
+    {
+        let name = run.names[p].clone();
+        let round = depth + 1;
+        let newest_from = candidates.len().saturating_sub(self.settings.breadth);
+        let title = format!("COPRO round {round}/{} `{name}`", self.settings.depth);
+        let progress = frame.progress(candidates.len(), &title);
+        let mut newest = Vec::new();
+        for (c, instruction) in candidates.iter().enumerate() {
+            current[p] = instruction.clone();
+            let description = format!("round {round} `{name}` #{c}: {}", snippet(instruction, 48));
+            let (program, trainset) = (run.program, run.trainset);
+            let instructions = &*current;
+            let step = format!("score/{depth}/{p}/{c}");
+            // Boxed: an evaluation's future is large, and a round holds several.
+            let score = Box::pin(async {
+                let mut candidate = program.clone();
+                apply(&mut candidate, instructions);
+                let task = self.options.task_model.as_ref();
+                let concurrency = self.options.concurrency;
+                let score = score_on(&self.metric, &candidate, trainset, concurrency, task);
+                scored(description, score).await
+            });
+            let score = run.log.step(frame, &step, score).await?;
+            let trial = frame.report.trials.len() - 1;
+            let evaluated = &mut run.evaluated[p];
+            match evaluated.iter_mut().find(|e| e.instruction == *instruction) {
+                // DSPy keeps the earlier entry unless the new score beats it.
+                Some(entry) if entry.score >= score => {}
+                Some(entry) => {
+                    entry.score = score;
+                    entry.program = current.to_vec();
+                    entry.trial = trial;
+                }
+                None => evaluated.push(Evaluated {
+                    instruction: instruction.clone(),
+                    score,
+                    program: current.to_vec(),
+                    trial,
+                }),
+            }
+            if c >= newest_from {
+                newest.push(score);
+            }
+            let best = best_of(run.evaluated.iter().flatten()).map(|e| e.score);
+            progress.step(|| format!("best {:.1}%", 100.0 * best.unwrap_or(0.0)));
+        }
+        let label = format!("round {round} `{name}` newest");
+        frame.report.trials.push(stats_trial(&label, &newest));
+        if let Some(best) = best_of(run.evaluated[p].iter()) {
+            current[p] = best.instruction.clone();
+        }
+        Ok(())
+    }
+
+    /// New instructions for predictor `p` from its `breadth` best so far, shown to the prompt
+    /// model with their scores, lowest first (as DSPy lists them: the best is read last).
+    async fn refine<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        run: &mut Run<'_, P, E>,
+        p: usize,
+        depth: usize,
+    ) -> Result<Vec<String>> {
+        let name = run.names[p].clone();
+        let mut ranked: Vec<&Evaluated> = run.evaluated[p].iter().collect();
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let top: Vec<f64> = ranked.iter().take(10).map(|e| e.score).collect();
+        let label = format!("round {} `{name}` top 10", depth + 1);
+        frame.report.trials.push(stats_trial(&label, &top));
+        ranked.truncate(self.settings.breadth);
+        let attempts: Vec<String> = ranked
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, e)| {
+                format!(
+                    "Instruction #{n}: {}\nResulting score #{n}: {:.3}",
+                    e.instruction,
+                    e.score,
+                    n = i + 1
+                )
+            })
+            .collect();
+        let input = ProposeFromAttemptsInput {
+            task: run.tasks[p].clone(),
+            attempted_instructions: attempts,
+        };
+        let step = format!("propose/{p}/{}", depth + 1);
+        let label = format!("propose `{name}` round {}", depth + 2);
+        let count = self.settings.breadth;
+        self.proposals::<ProposeFromAttempts, P, E>(
+            frame,
+            run,
+            &step,
+            &label,
+            count,
+            input,
+            |out| &out.proposed_instruction,
+        )
+        .await
     }
 
     /// `count` proposals from the prompt model, made concurrently, taken in order; those that
     /// fail are recorded and skipped.
     #[allow(clippy::too_many_arguments)]
-    async fn proposals<S>(
+    async fn proposals<S, P, E>(
         &self,
-        log: &mut StepLog,
-        found: &mut Found,
-        rng: &mut Rng,
+        frame: &mut Frame<'_>,
+        run: &mut Run<'_, P, E>,
         step: &str,
         label: &str,
         count: usize,
@@ -457,109 +455,33 @@ impl<M> COPRO<M> {
     {
         // Drawn whether or not the step is replayed, so a resumed run draws the same.
         let rollouts: Vec<u64> = (0..count)
-            .map(|i| derive_seed(rng.next_u64(), i as u64))
+            .map(|i| derive_seed(run.rng.next_u64(), i as u64))
             .collect();
-        if let Some((proposals, trials)) = log.replay::<Vec<String>>(step) {
-            found.report.trials.extend(trials);
-            return Ok(proposals);
-        }
-        let temperature = self.settings.init_temperature;
-        let lm = self.prompt_model.as_ref();
-        let progress = Progress::new(count, label, self.settings.progress);
-        let calls: Vec<_> = stream::iter(rollouts)
-            .map(|rollout| {
-                let input = input.clone();
-                async move {
-                    let started = Instant::now();
-                    let (output, usage) =
-                        track_usage(propose::<S>(lm, input, temperature, Some(rollout))).await;
-                    (output, usage, started.elapsed())
+        let options = &self.options;
+        run.log
+            .step(frame, step, async {
+                let progress = Progress::new(count, label, options.progress);
+                let inputs = rollouts.into_iter().map(|r| (input.clone(), r)).collect();
+                let lm = options.prompt_model.as_ref();
+                let temperature = self.settings.init_temperature;
+                let calls =
+                    propose_all::<S>(lm, temperature, inputs, options.concurrency, &progress).await;
+                drop(progress);
+                let mut proposals = Vec::new();
+                let mut trials = Vec::new();
+                for (i, call) in calls.into_iter().enumerate() {
+                    let call = call.map(|out| out.map(|out| clean_instruction(text(&out))));
+                    match read_proposal(&format!("{label} #{i}"), call) {
+                        Ok((trial, instruction)) => {
+                            trials.push(trial);
+                            proposals.extend(instruction);
+                        }
+                        Err(error) => return Logged::failed(error),
+                    }
                 }
+                Logged::ok(proposals, trials)
             })
-            .buffered(self.settings.concurrency)
-            .inspect(|_| progress.step(String::new))
-            .collect()
-            .await;
-        progress.finish();
-        let mut proposals = Vec::new();
-        let mut trials = Vec::new();
-        for (i, (output, usage, elapsed)) in calls.into_iter().enumerate() {
-            let proposal = output.map(|out| clean_instruction(text(&out)));
-            let trial = |what: String| Trial::new(what, None, &usage, elapsed);
-            match proposal {
-                Ok(Some(instruction)) => {
-                    trials.push(trial(format!(
-                        "{label} #{i}: {}",
-                        snippet(&instruction, 40)
-                    )));
-                    proposals.push(instruction);
-                }
-                Ok(None) => {
-                    let mut t = trial(format!("{label} #{i}: empty"));
-                    t.error = Some("the prompt model proposed empty instructions".into());
-                    trials.push(t);
-                }
-                Err(error) if stops(&error) => return Err(error),
-                Err(error) => trials.push(trial(format!("{label} #{i}: failed")).failed(&error)),
-            }
-        }
-        log.record(step, &proposals, &trials)?;
-        found.report.trials.extend(trials);
-        Ok(proposals)
-    }
-
-    /// The score on `trainset` of `program` with these instructions, as a trial.
-    #[allow(clippy::too_many_arguments)]
-    async fn score<P, E>(
-        &self,
-        log: &mut StepLog,
-        found: &mut Found,
-        program: &P,
-        instructions: &[String],
-        trainset: &[E],
-        step: &str,
-        description: String,
-    ) -> Result<f64>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Clone,
-        M: Metric<E, P::Output>,
-    {
-        if let Some((score, trials)) = log.replay::<f64>(step) {
-            found.report.trials.extend(trials);
-            return Ok(score);
-        }
-        let mut candidate = program.clone();
-        apply(&mut candidate, instructions);
-        let started = Instant::now();
-        let task = self.task_model.as_ref();
-        let concurrency = self.settings.concurrency;
-        let (score, usage) = track_usage(score_on(
-            &self.metric,
-            &candidate,
-            trainset,
-            concurrency,
-            task,
-        ))
-        .await;
-        let trial = Trial::new(
-            description,
-            score.as_ref().ok().copied(),
-            &usage,
-            started.elapsed(),
-        );
-        match score {
-            Ok(score) => {
-                log.record(step, &score, std::slice::from_ref(&trial))?;
-                found.report.trials.push(trial);
-                Ok(score)
-            }
-            Err(error) => {
-                found.report.trials.push(trial.failed(&error));
-                Err(error)
-            }
-        }
+            .await
     }
 }
 
@@ -598,24 +520,6 @@ fn stats_trial(label: &str, scores: &[f64]) -> Trial {
         &usage,
         elapsed,
     )
-}
-
-impl<P, E, M> Optimizer<P, E> for COPRO<M>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize + Clone,
-    M: Metric<E, P::Output>,
-{
-    type Program = P;
-
-    fn compile(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        COPRO::compile(self, program, trainset)
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! `Ensemble`: several programs answer, one answer comes back.
 
+use crate::Trial;
+use crate::search::seed::derive_seed;
+use crate::search::{Frame, Search, SearchOptions, search_setters};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::normalize_text;
 use dspy_core::module::child_name;
@@ -122,7 +125,7 @@ impl<O: Serialize> Reduce<O> for Majority {
 pub struct Ensemble<R> {
     reduce: R,
     size: Option<usize>,
-    seed: u64,
+    options: SearchOptions,
 }
 
 impl Ensemble<Majority> {
@@ -138,7 +141,7 @@ impl<R> Ensemble<R> {
         Ensemble {
             reduce,
             size: None,
-            seed: 0,
+            options: SearchOptions::default(),
         }
     }
 
@@ -148,11 +151,8 @@ impl<R> Ensemble<R> {
         self
     }
 
-    /// The seed of the subsets drawn with [`size`](Self::size) (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    // The seed draws the subsets of `size`.
+    search_setters!([options] seed);
 
     /// The ensemble of `programs`, a module itself.
     pub fn compile<P>(&self, programs: Vec<P>) -> EnsembleProgram<P, R>
@@ -163,9 +163,42 @@ impl<R> Ensemble<R> {
             programs,
             reduce: self.reduce.clone(),
             size: self.size,
-            seed: self.seed,
+            seed: self.options.seed,
             calls: AtomicU64::new(0),
         }
+    }
+}
+
+/// As an [`Optimizer`](crate::Optimizer) over the programs (`Vec<P>`), for code generic over
+/// optimizers: the ensemble of the programs given, with a report of one trial. It takes no
+/// training or validation set.
+impl<P, E, R> Search<Vec<P>, E> for Ensemble<R>
+where
+    P: Module + Clone,
+    E: Sync,
+    R: Clone + Send + Sync,
+{
+    type Program = EnsembleProgram<P, R>;
+    const NAME: &'static str = "Ensemble";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
+    }
+
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        programs: &Vec<P>,
+        _: &[E],
+        _: Option<&[E]>,
+    ) -> Result<EnsembleProgram<P, R>> {
+        let size = self
+            .size
+            .map_or(String::new(), |size| format!(", {size} a call"));
+        let what = format!("ensemble of {} programs{size}", programs.len());
+        let trial = Trial::new(what, None, &Default::default(), Default::default());
+        frame.report.trials.push(trial);
+        Ok(self.compile(programs.clone()))
     }
 }
 
@@ -190,7 +223,7 @@ impl<P, R> EnsembleProgram<P, R> {
         match self.size {
             Some(size) if size < n => {
                 let call = self.calls.fetch_add(1, Ordering::Relaxed);
-                let mut rng = Rng::new(crate::demos::derive_seed(self.seed, call));
+                let mut rng = Rng::new(derive_seed(self.seed, call));
                 let mut picked = rng.sample_indices(n, size);
                 picked.sort_unstable();
                 picked

@@ -1,12 +1,16 @@
 //! `LabeledFewShot`: demos straight from the training set.
 
-use crate::demos::{Sampling, all_fields, assign_labeled};
-use crate::{CompileReport, Compiled, Optimizer};
+use crate::Compiled;
+use crate::Trial;
+use crate::search::fields::all_fields;
+use crate::search::sampling::{Sampling, assign_labeled};
+use crate::search::{Frame, Search, SearchOptions, compile_now, search_setters};
 use dspy_core::data::Rng;
-use dspy_core::{Example, Module, Parameters, Result};
+use dspy_core::{Parameters, Result};
 use serde::Serialize;
-use std::future::Future;
 use std::time::Instant;
+
+const NAME: &str = "LabeledFewShot";
 
 /// Gives every predictor `k` labeled examples from the training set as demos, as DSPy's
 /// `LabeledFewShot`: no LM calls, no metric.
@@ -39,12 +43,12 @@ use std::time::Instant;
 /// assert!(compiled.report.trials[0].candidate.contains("3 demos"));
 /// # });
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LabeledFewShot {
     /// How many demos each predictor gets (fewer when fewer examples fit it).
     pub k: usize,
     sampling: Sampling,
-    seed: u64,
+    options: SearchOptions,
 }
 
 impl LabeledFewShot {
@@ -52,43 +56,45 @@ impl LabeledFewShot {
     pub fn new(k: usize) -> Self {
         LabeledFewShot {
             k,
-            sampling: Sampling {
-                random: true,
-                per_class: None,
-            },
-            seed: 0,
+            sampling: Sampling::random(),
+            options: SearchOptions::default(),
         }
     }
 
     /// Draws at random (the default), or takes the first `k` examples in order.
+    #[must_use]
     pub fn sample(mut self, random: bool) -> Self {
         self.sampling.random = random;
         self
     }
 
     /// Balances the demos over the values of `field` (e.g. a label).
+    #[must_use]
     pub fn per_class(mut self, field: impl Into<String>) -> Self {
         self.sampling.per_class = Some(field.into());
         self
     }
 
-    /// The seed of the draw.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    search_setters!([options] seed);
 
     /// A copy of `program` whose predictors carry labeled demos from `trainset`.
+    ///
+    /// Any program with [`Parameters`] and any examples that serialize to objects of fields
+    /// will do: the examples' input need not be the program's, so one set of examples of a
+    /// whole pipeline gives each stage the demos that fit it. ([`Optimizer::compile`](crate::Optimizer::compile) is the
+    /// same, for code generic over optimizers.)
     pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
     where
         P: Parameters + Clone,
         E: Serialize,
     {
-        self.assign(program, trainset)
+        compile_now(NAME, &self.options, |frame| {
+            self.assign(frame, program, trainset)
+        })
     }
 
-    /// The work of [`compile`](Self::compile), which needs no LM and so never waits.
-    fn assign<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
+    /// Draws the demos: the whole of the algorithm, which needs no LM and so never waits.
+    fn assign<P, E>(&self, frame: &mut Frame<'_>, program: &P, trainset: &[E]) -> Result<P>
     where
         P: Parameters + Clone,
         E: Serialize,
@@ -96,42 +102,51 @@ impl LabeledFewShot {
         let started = Instant::now();
         let mut student = program.clone();
         let examples = all_fields(trainset)?;
-        assign_labeled(
-            &mut student,
-            &examples,
-            self.k,
-            &self.sampling,
-            &mut Rng::new(self.seed),
-        )?;
+        let mut rng = Rng::new(self.options.seed);
+        assign_labeled(&mut student, &examples, self.k, &self.sampling, &mut rng)?;
         let demos: usize = student
             .predictors()
             .iter()
             .map(|(_, p)| p.demo_count())
             .sum();
-        let mut report = CompileReport::new("LabeledFewShot", self.seed);
-        report.elapsed = started.elapsed();
-        report.trials.push(crate::Trial::new(
+        frame.report.trials.push(Trial::new(
             format!("labeled ({demos} demos)"),
             None,
             &Default::default(),
-            report.elapsed,
+            started.elapsed(),
         ));
-        Ok(Compiled::new(student, report))
+        Ok(student)
     }
 }
 
-impl<P, E> Optimizer<P, E> for LabeledFewShot
+/// Equal when they draw the same demos: `k`, sampling and seed (its only option).
+impl PartialEq for LabeledFewShot {
+    fn eq(&self, other: &Self) -> bool {
+        (self.k, &self.sampling, self.options.seed)
+            == (other.k, &other.sampling, other.options.seed)
+    }
+}
+
+/// No LM calls, and no validation set: the demos are drawn from the training set.
+impl<P, E> Search<P, E> for LabeledFewShot
 where
-    P: Module + Parameters + Clone,
-    E: Example<Input = P::Input> + Serialize,
+    P: Parameters + Clone + Sync,
+    E: Serialize + Sync,
 {
     type Program = P;
+    const NAME: &'static str = NAME;
 
-    fn compile(
+    fn options(&self) -> &SearchOptions {
+        &self.options
+    }
+
+    async fn search(
         &self,
+        frame: &mut Frame<'_>,
         program: &P,
         trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        std::future::ready(self.assign(program, trainset))
+        _: Option<&[E]>,
+    ) -> Result<P> {
+        self.assign(frame, program, trainset)
     }
 }

@@ -35,6 +35,10 @@
 //!   LM calls (proposals, summaries, reflections) through signatures of their own, on a
 //!   separate prompt model when given one (`.prompt_model(lm)`; GEPA's `.reflection_lm(lm)`),
 //!   and resume a killed compile from `.checkpoint(path)` (see [`checkpoint`]).
+//! - **One chassis**: every optimizer is a [`Search`](search::Search) (its algorithm) with the
+//!   shared [`SearchOptions`](search::SearchOptions) (its setters say the same everywhere), and
+//!   gets [`Optimizer`] from it: `compile`, `compile_with_valset`, the report's usage and time
+//!   (the optimizers also have them as methods of their own, so the trait need not be in scope).
 //!
 //! ```
 //! use dspy_core::{DummyLm, LM, Parameters, Predict};
@@ -64,22 +68,22 @@
 //! # });
 //! ```
 #![warn(missing_docs)]
+#![warn(clippy::too_many_lines)]
 
 mod auto;
 mod bootstrap;
 pub mod checkpoint;
 mod compiled;
 mod copro;
-mod demos;
 mod ensemble;
 mod gepa;
-mod instruct;
 pub mod knn;
 mod labeled;
 mod mipro;
+mod optimizer;
 mod random_search;
 mod report;
-mod rollout;
+pub mod search;
 mod simba;
 
 pub use auto::Auto;
@@ -94,42 +98,7 @@ pub use knn::OpenAiEmbedder;
 pub use knn::{Bm25, Embedder, Embeddings, KNNFewShot, KnnProgram, NeighborIndex, Similarity};
 pub use labeled::LabeledFewShot;
 pub use mipro::MIPROv2;
+pub use optimizer::Optimizer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, Trial};
 pub use simba::SIMBA;
-
-use dspy_core::Result;
-use std::future::Future;
-
-/// What every optimizer does: compile a program on a training set into a [`Compiled`] program.
-///
-/// The optimizers also have `compile` as an inherent method (so the trait need not be in
-/// scope); the trait is for code generic over the optimizer. Optimizers that also use a
-/// validation set have a `compile_with_valset`.
-///
-/// ```
-/// use dspy_core::{Example, Module, Parameters, Result};
-/// use dspy_optimize::{Compiled, Optimizer};
-///
-/// /// Compiles with any optimizer and prints what it tried.
-/// async fn compile_and_log<O, P, E>(optimizer: &O, program: &P, trainset: &[E]) -> Result<Compiled<O::Program>>
-/// where
-///     O: Optimizer<P, E>,
-/// {
-///     let compiled = optimizer.compile(program, trainset).await?;
-///     println!("{}", compiled.report);
-///     Ok(compiled)
-/// }
-/// ```
-pub trait Optimizer<P, E>: Send + Sync {
-    /// The program compiling gives: `P` itself, except for optimizers that wrap it
-    /// ([`KNNFewShot`] gives a [`KnnProgram<P>`]).
-    type Program;
-
-    /// Compiles `program` on `trainset`; `program` itself is left as it was.
-    fn compile(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<Self::Program>>> + Send;
-}

@@ -1,19 +1,17 @@
 //! `BootstrapFewShotWithRandomSearch`: several demo sets, the best on a validation set.
 
-use crate::bootstrap::{BootstrapSettings, bootstrap, bootstrap_knobs};
-use crate::demos::{
-    ByRef, all_fields, assign_labeled, clear_demos, derive_seed, is_budget, is_fatal, passes,
-};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
-use dspy_core::data::Rng;
+use crate::Trial;
+use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
+use crate::search::demo_sets::{Candidate, DemoSets};
+use crate::search::failure::is_budget;
+use crate::search::measure::measure;
+use crate::search::scoring::{ByRef, score_of};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::evaluate::{Evaluate, Metric, Progress};
-use dspy_core::lm::track_usage;
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
-use std::future::Future;
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// DSPy's `BootstrapFewShotWithRandomSearch`: builds candidate programs, scores each on a
 /// validation set with [`Evaluate`], and returns the best.
@@ -33,7 +31,7 @@ use std::time::Instant;
 /// in DSPy); the first with the highest score wins (later ties do not replace it). The search
 /// stops early once a candidate reaches [`stop_at_score`](Self::stop_at_score). Every
 /// candidate is a trial of the report (score, LM calls for building and scoring it, time), and
-/// [`CompileReport::best`] points at the winner.
+/// [`CompileReport::best`](crate::CompileReport::best) points at the winner.
 ///
 /// Each evaluation runs its examples concurrently; `.candidate_concurrency(n)` also builds and
 /// scores `n` candidates at a time (default 1, which shows a progress bar per phase). Every
@@ -41,7 +39,7 @@ use std::time::Instant;
 /// are taken in candidate order, so the outcome is the same at any concurrency.
 ///
 /// When an LM budget runs out, the search stops and returns the best candidate scored so far
-/// (the program as given if none was), with [`CompileReport::stopped_by_budget`] set.
+/// (the program as given if none was), with [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -72,19 +70,11 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct BootstrapFewShotWithRandomSearch<M> {
     metric: M,
-    settings: BootstrapSettings,
+    bootstrap: BootstrapOptions,
+    options: SearchOptions,
     num_candidate_programs: usize,
     stop_at_score: Option<f64>,
     candidate_concurrency: usize,
-}
-
-/// Which kind of candidate, with DSPy's seed numbering in mind.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Candidate {
-    ZeroShot,
-    Labeled,
-    Unshuffled,
-    Shuffled(u64),
 }
 
 /// A candidate built and scored (or cut short by the budget).
@@ -101,79 +91,63 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
     pub fn new(metric: M) -> Self {
         BootstrapFewShotWithRandomSearch {
             metric,
-            settings: BootstrapSettings::default(),
+            bootstrap: BootstrapOptions::default(),
+            options: SearchOptions::default(),
             num_candidate_programs: 16,
             stop_at_score: None,
             candidate_concurrency: 1,
         }
     }
 
-    bootstrap_knobs!();
+    bootstrap_setters!();
+    search_setters!([options] seed, concurrency, progress, metric);
+    compile_methods!(compile, compile_with_valset);
 
     /// How many shuffled bootstrap candidates to try after the three fixed ones (default 16).
+    #[must_use]
     pub fn num_candidate_programs(mut self, n: usize) -> Self {
         self.num_candidate_programs = n;
         self
     }
 
     /// Stops as soon as a candidate scores at least `score`.
+    #[must_use]
     pub fn stop_at_score(mut self, score: f64) -> Self {
         self.stop_at_score = Some(score);
         self
     }
 
     /// Builds and scores up to `n` candidates at a time (default 1).
+    #[must_use]
     pub fn candidate_concurrency(mut self, n: usize) -> Self {
         self.candidate_concurrency = n.max(1);
         self
     }
+}
 
-    /// The metric.
-    pub fn metric(&self) -> &M {
-        &self.metric
+/// Without a validation set, candidates are scored on the training set (as in DSPy).
+impl<P, E, M> Search<P, E> for BootstrapFewShotWithRandomSearch<M>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize + Clone,
+    M: Metric<E, P::Output>,
+{
+    type Program = P;
+    const NAME: &'static str = "BootstrapFewShotWithRandomSearch";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
     }
 
-    /// The best candidate, scored on `trainset` itself (DSPy's default when no validation set
-    /// is given; prefer [`compile_with_valset`](Self::compile_with_valset)).
-    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        self.compile_with_valset(program, trainset, trainset).await
-    }
-
-    /// The best candidate built from `trainset`, scored on `valset`.
-    pub async fn compile_with_valset<P, E>(
+    async fn search(
         &self,
+        frame: &mut Frame<'_>,
         program: &P,
         trainset: &[E],
-        valset: &[E],
-    ) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        crate::compiled::run_search(self.search(program, trainset, valset)).await
-    }
-
-    async fn search<P, E>(
-        &self,
-        program: &P,
-        trainset: &[E],
-        valset: &[E],
-    ) -> Result<(P, CompileReport)>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        let mut report = CompileReport::new("BootstrapFewShotWithRandomSearch", self.settings.seed);
+        valset: Option<&[E]>,
+    ) -> Result<P> {
+        let valset = valset.unwrap_or(trainset);
         let candidates: Vec<Candidate> = [
             Candidate::ZeroShot,
             Candidate::Labeled,
@@ -185,19 +159,16 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         let total = candidates.len();
         let sequential = self.candidate_concurrency == 1;
         // One bar per phase when candidates go one by one, else one bar over the candidates.
-        let overall = Progress::new(
-            total,
-            "Random search",
-            self.settings.progress && !sequential,
-        );
+        let overall = Progress::new(total, "Random search", self.options.progress && !sequential);
         let best_score: Mutex<Option<f64>> = Mutex::new(None);
         let mut runs = stream::iter(candidates.into_iter().enumerate())
             .map(|(position, candidate)| {
                 let label = format!("[{}/{total}]", position + 1);
+                let show = sequential && self.options.progress;
                 self.candidate(
                     candidate,
                     label,
-                    sequential,
+                    show,
                     &best_score,
                     program,
                     trainset,
@@ -205,21 +176,14 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
                 )
             })
             .buffered(self.candidate_concurrency);
-
         let mut best: Option<(P, f64)> = None;
         while let Some(scored) = runs.next().await {
-            let scored = match scored {
-                Ok(scored) => scored,
-                Err(error) => {
-                    overall.finish();
-                    return Err(error);
-                }
-            };
-            report.trials.push(scored.trial);
+            let scored = scored?;
+            frame.report.trials.push(scored.trial);
             if let (Some(candidate), Some(score)) = (scored.program, scored.score)
                 && best.as_ref().is_none_or(|(_, b)| score > *b)
             {
-                report.choose(report.trials.len() - 1);
+                frame.report.choose(frame.report.trials.len() - 1);
                 best = Some((candidate, score));
                 *best_score.lock().unwrap_or_else(|e| e.into_inner()) = Some(score);
             }
@@ -228,7 +192,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
                 None => String::new(),
             });
             if scored.budget {
-                report.stopped_by_budget = true;
+                frame.report.stopped_by_budget = true;
                 break;
             }
             if let (Some(stop), Some(score)) = (self.stop_at_score, scored.score)
@@ -237,11 +201,11 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
                 break;
             }
         }
-        overall.finish();
-        let program = best.map_or_else(|| program.clone(), |(program, _)| program);
-        Ok((program, report))
+        Ok(best.map_or_else(|| program.clone(), |(program, _)| program))
     }
+}
 
+impl<M> BootstrapFewShotWithRandomSearch<M> {
     /// Builds one candidate and scores it on `valset`.
     #[allow(clippy::too_many_arguments)]
     async fn candidate<P, E>(
@@ -260,10 +224,13 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         E: Example<Input = P::Input> + Serialize + Clone,
         M: Metric<E, P::Output>,
     {
-        let started = Instant::now();
-        let show = show && self.settings.progress;
-        let (outcome, usage) = track_usage(async {
-            let (candidate, description, budget) = self
+        let demo_sets = DemoSets {
+            metric: &self.metric,
+            bootstrap: &self.bootstrap,
+            options: &self.options,
+        };
+        let run = measure(async {
+            let (candidate, description, budget) = demo_sets
                 .build(candidate, &label, show, program, trainset)
                 .await?;
             if budget {
@@ -274,32 +241,16 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
                 Some(best) => format!("{label} evaluate {description} (best {:.1}%)", 100.0 * best),
                 None => format!("{label} evaluate {description}"),
             };
-            let evaluation = Evaluate::new(ByRef(&self.metric))
-                .concurrency(self.settings.concurrency)
-                .progress(show)
-                .title(title)
-                .run(&candidate, valset)
-                .await;
-            match evaluation {
-                Ok(evaluation) => {
-                    let score = evaluation.score;
-                    if let Some(fatal) = evaluation
-                        .results
-                        .into_iter()
-                        .find_map(|r| r.output.err().filter(is_fatal))
-                    {
-                        return Err(fatal);
-                    }
-                    Ok((Some(candidate), Some(score), description, None))
-                }
+            match self.evaluate(&candidate, valset, show, title).await {
+                Ok(score) => Ok((Some(candidate), Some(score), description, None)),
                 Err(error) if is_budget(&error) => Ok((None, None, description, Some(error))),
                 Err(error) => Err(error),
             }
         })
         .await;
-        let (candidate, score, description, budget_error) = outcome?;
+        let (candidate, score, description, budget_error) = run.outcome?;
         let budget = candidate.is_none();
-        let mut trial = Trial::new(description, score, &usage, started.elapsed());
+        let mut trial = Trial::new(description, score, &run.usage, run.elapsed);
         if let Some(error) = &budget_error {
             trial = trial.failed(error);
         } else if budget {
@@ -313,140 +264,26 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         })
     }
 
-    /// The candidate program, its description, and whether the budget cut its building short.
-    async fn build<P, E>(
+    /// The score of `candidate` on `valset`; an error no call can fix is returned.
+    async fn evaluate<P, E>(
         &self,
-        candidate: Candidate,
-        label: &str,
+        candidate: &P,
+        valset: &[E],
         show: bool,
-        program: &P,
-        trainset: &[E],
-    ) -> Result<(P, String, bool)>
+        title: String,
+    ) -> Result<f64>
     where
         P: Module + Parameters + Clone,
         P::Output: Sync,
         E: Example<Input = P::Input> + Serialize + Clone,
         M: Metric<E, P::Output>,
     {
-        let settings = &self.settings;
-        build_candidate(
-            settings,
-            &self.metric,
-            candidate,
-            label,
-            show,
-            program,
-            trainset,
-        )
-        .await
-    }
-}
-
-/// Builds one demo-set candidate (see [`BootstrapFewShotWithRandomSearch`]): the program, its
-/// description, and whether the budget cut its building short. MIPROv2 builds its demo sets
-/// with it too.
-pub(crate) async fn build_candidate<P, E, M>(
-    settings: &BootstrapSettings,
-    metric: &M,
-    candidate: Candidate,
-    label: &str,
-    show: bool,
-    program: &P,
-    trainset: &[E],
-) -> Result<(P, String, bool)>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize + Clone,
-    M: Metric<E, P::Output>,
-{
-    match candidate {
-        Candidate::ZeroShot => {
-            let mut zero_shot = program.clone();
-            clear_demos(&mut zero_shot)?;
-            Ok((zero_shot, "zero-shot".into(), false))
-        }
-        Candidate::Labeled => {
-            let mut labeled = program.clone();
-            let examples = all_fields(trainset)?;
-            let mut rng = Rng::new(settings.seed);
-            let k = settings.max_labeled_demos;
-            assign_labeled(&mut labeled, &examples, k, &settings.labeled, &mut rng)?;
-            let demos = labeled
-                .predictors()
-                .iter()
-                .map(|(_, p)| p.demo_count())
-                .max();
-            let description = format!("labeled ({} demos)", demos.unwrap_or(0));
-            Ok((labeled, description, false))
-        }
-        Candidate::Unshuffled => {
-            let settings = BootstrapSettings {
-                progress: show,
-                ..settings.clone()
-            };
-            let title = format!("{label} bootstrap");
-            let compiled = bootstrap(&settings, metric, program, None, trainset, &title).await?;
-            let description = format!(
-                "bootstrap unshuffled ({} traces)",
-                successes(&compiled, &settings)
-            );
-            let budget = compiled.report.stopped_by_budget;
-            Ok((compiled.program, description, budget))
-        }
-        Candidate::Shuffled(index) => {
-            let seed = derive_seed(settings.seed, index);
-            let mut rng = Rng::new(seed);
-            let mut shuffled = trainset.to_vec();
-            rng.shuffle(&mut shuffled);
-            let most = settings.max_bootstrapped_demos;
-            let size = if most == 0 { 0 } else { 1 + rng.below(most) };
-            let settings = BootstrapSettings {
-                max_bootstrapped_demos: size,
-                seed,
-                progress: show,
-                ..settings.clone()
-            };
-            let title = format!("{label} bootstrap seed {index}");
-            let compiled = bootstrap(&settings, metric, program, None, &shuffled, &title).await?;
-            let description = format!(
-                "bootstrap seed {index} ({}/{size} traces)",
-                successes(&compiled, &settings)
-            );
-            let budget = compiled.report.stopped_by_budget;
-            Ok((compiled.program, description, budget))
-        }
-    }
-}
-
-/// How many bootstrapping runs passed (each success is one passing trial).
-fn successes<P>(compiled: &Compiled<P>, settings: &BootstrapSettings) -> usize {
-    compiled
-        .report
-        .trials
-        .iter()
-        .filter(|t| {
-            t.error.is_none()
-                && t.score
-                    .is_some_and(|s| passes(s, settings.metric_threshold))
-        })
-        .count()
-}
-
-impl<P, E, M> Optimizer<P, E> for BootstrapFewShotWithRandomSearch<M>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize + Clone,
-    M: Metric<E, P::Output>,
-{
-    type Program = P;
-
-    fn compile(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        self.compile_with_valset(program, trainset, trainset)
+        let evaluation = Evaluate::new(ByRef(&self.metric))
+            .concurrency(self.options.concurrency)
+            .progress(show)
+            .title(title)
+            .run(candidate, valset)
+            .await?;
+        score_of(evaluation)
     }
 }

@@ -135,13 +135,17 @@ impl CompileReport {
         Ok(serde_json::to_string_pretty(self)?)
     }
 
-    /// Writes the report to `path` as JSON.
+    /// Writes the report to `path` as JSON, atomically: a crash mid-write leaves the file as
+    /// it was.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, self.to_json()?).map_err(|e| Error::Data {
-            file: path.to_path_buf(),
-            line: None,
-            message: format!("could not write the compile report: {e}"),
+        dspy_core::util::write_atomic(path, self.to_json()?).map_err(|e| {
+            Error::data_caused_by(
+                path,
+                None,
+                format!("could not write the compile report: {e}"),
+                e,
+            )
         })
     }
 }
@@ -182,8 +186,7 @@ impl fmt::Display for CompileReport {
                 trial.elapsed.as_secs_f64()
             )?;
             if let Some(error) = &trial.error {
-                let short: String = error.chars().take(80).collect();
-                write!(f, "  ({short})")?;
+                write!(f, "  ({})", dspy_core::util::snippet(error, 81))?;
             }
             writeln!(f)?;
         }

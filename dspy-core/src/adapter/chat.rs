@@ -1,20 +1,23 @@
-use super::parse::{Fix, parse_field};
-use super::render::{display_value, python_json};
+use super::demos::{INCOMPLETE_PREFIX, chat_demos};
+use super::read::{Asked, read_answer};
+use super::render::{display_value, field_value, python_json};
 use super::{
     Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, JsonAdapter, Message, Parsed,
     Prompt,
 };
+use crate::Result;
 use crate::signature::{FieldSpec, SignatureInfo};
-use crate::{Error, Result};
 use serde_json::Value;
 use std::sync::Arc;
 
 /// DSPy's default chat layout: fields in `[[ ## name ## ]]` sections, demos as user/assistant
 /// turns, and a closing `[[ ## completed ## ]]` marker.
 ///
-/// The rendered messages match DSPy 3's `ChatAdapter` text for the same signature. When an
-/// answer cannot be parsed it falls back once to [`JsonAdapter`], then re-asks once with the
-/// error shown; both can be turned off.
+/// The rendered messages match DSPy 3's `ChatAdapter` text for the same signature. Answers are
+/// read leniently: markers in another case or spacing (`[[## Answer ##]]`), a JSON object
+/// instead of markers, or a bare value for a single typed output, each recorded as a fix. When
+/// an answer still cannot be parsed it falls back once to [`JsonAdapter`], then re-asks once
+/// with the error shown; both can be turned off (neither follows an answer that was cut off).
 ///
 /// ```
 /// use dspy_core::ChatAdapter;
@@ -77,33 +80,7 @@ impl Adapter for ChatAdapter {
     }
 
     fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
-        let sections = split_sections(completion);
-        let mut parsed = Parsed::default();
-        for field in &sig.outputs {
-            if parsed.values.contains_key(&field.name) {
-                continue;
-            }
-            let Some((_, text)) = sections.iter().find(|(name, _)| *name == field.name) else {
-                continue;
-            };
-            parsed.push_field(field, completion, parse_field(field, text))?;
-        }
-        fill_missing(sig, &mut parsed, completion, || {
-            let found: Vec<&str> = sections
-                .iter()
-                .map(|(name, _)| *name)
-                .filter(|n| !n.is_empty())
-                .collect();
-            format!(
-                "look for `[[ ## field ## ]]` sections: found {}",
-                if found.is_empty() {
-                    "none".to_string()
-                } else {
-                    found.join(", ")
-                }
-            )
-        })?;
-        Ok(parsed)
+        read_answer(sig, completion, Asked::Markers)
     }
 
     fn fallback(&self) -> Option<Arc<dyn Adapter>> {
@@ -117,7 +94,8 @@ impl Adapter for ChatAdapter {
 }
 
 /// The layout both chat adapters share: a system message (fields, `structure`, task), each demo
-/// as a user turn and an assistant turn written by `answer`, then the input and a `reminder`.
+/// as a user turn and an assistant turn written by `answer` (incomplete demos first, see
+/// [`chat_demos`]), then the input and a `reminder`.
 pub(super) fn chat_messages(
     request: &FormatRequest<'_>,
     structure: &str,
@@ -131,100 +109,19 @@ pub(super) fn chat_messages(
         field_descriptions(sig),
         task_description(request.instructions)
     )));
-    for demo in request.demos {
-        messages.push(Message::user(input_sections(sig, demo)));
-        messages.push(Message::assistant(answer(demo)));
+    for demo in chat_demos(sig, request.demos) {
+        let inputs = input_sections(sig, demo.values);
+        messages.push(Message::user(if demo.incomplete {
+            format!("{INCOMPLETE_PREFIX}\n\n{inputs}")
+        } else {
+            inputs
+        }));
+        messages.push(Message::assistant(answer(&demo.answer(sig))));
     }
     // Trimmed as a whole, as DSPy does: an empty last input keeps its blank line.
     let last = format!("{}\n\n{reminder}", sections(sig, request.input));
     messages.push(Message::user(last.trim().to_string()));
     messages
-}
-
-/// Output fields the answer left out: null for nullable fields (recorded), else an error.
-pub(super) fn fill_missing(
-    sig: &SignatureInfo,
-    parsed: &mut Parsed,
-    completion: &str,
-    what_was_tried: impl FnOnce() -> String,
-) -> Result<()> {
-    let mut missing = Vec::new();
-    for field in &sig.outputs {
-        if parsed.values.contains_key(&field.name) {
-            continue;
-        }
-        if is_nullable(field) {
-            parsed.values.insert(field.name.clone(), Value::Null);
-            parsed.fixes.push(Fix {
-                field: field.name.clone(),
-                what: "missing; set to null".into(),
-            });
-        } else {
-            missing.push(field.name.as_str());
-        }
-    }
-    match missing.first() {
-        None => Ok(()),
-        Some(first) => Err(Error::Parse {
-            field: (*first).to_string(),
-            raw: completion.to_string(),
-            tried: vec![
-                what_was_tried(),
-                format!("missing output fields: {}", missing.join(", ")),
-            ],
-        }),
-    }
-}
-
-fn is_nullable(field: &FieldSpec) -> bool {
-    field
-        .schema
-        .get("anyOf")
-        .and_then(Value::as_array)
-        .is_some_and(|variants| {
-            variants
-                .iter()
-                .any(|v| v.get("type").and_then(Value::as_str) == Some("null"))
-        })
-}
-
-/// Splits an answer into `(field name, text)` sections; text before any header has name "".
-pub(super) fn split_sections(completion: &str) -> Vec<(&str, String)> {
-    let mut sections: Vec<(&str, Vec<&str>)> = vec![("", Vec::new())];
-    for line in completion.lines() {
-        let trimmed = line.trim();
-        match header(trimmed) {
-            Some((name, rest)) => {
-                let rest = rest.trim();
-                sections.push((
-                    name,
-                    if rest.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![rest]
-                    },
-                ));
-            }
-            None => {
-                if let Some(last) = sections.last_mut() {
-                    last.1.push(line);
-                }
-            }
-        }
-    }
-    sections
-        .into_iter()
-        .map(|(name, lines)| (name, lines.join("\n").trim().to_string()))
-        .collect()
-}
-
-/// `[[ ## name ## ]]rest` → `(name, rest)`.
-pub(super) fn header(line: &str) -> Option<(&str, &str)> {
-    let inner = line.strip_prefix("[[ ## ")?;
-    let end = inner.find(" ## ]]")?;
-    let name = &inner[..end];
-    let is_word = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-    is_word.then(|| (name, &inner[end + " ## ]]".len()..]))
 }
 
 /// "Your input fields are: ..." — the field list that opens the system message.
@@ -331,7 +228,7 @@ fn sections(sig: &SignatureInfo, values: &FieldValues) -> String {
         .filter_map(|f| {
             values
                 .get(&f.name)
-                .map(|v| format!("[[ ## {} ## ]]\n{}", f.name, display_value(v)))
+                .map(|v| format!("[[ ## {} ## ]]\n{}", f.name, field_value(f, v)))
         })
         .collect::<Vec<_>>()
         .join("\n\n")
@@ -342,7 +239,10 @@ fn output_sections(sig: &SignatureInfo, values: &FieldValues) -> String {
         .outputs
         .iter()
         .map(|f| {
-            let value = values.get(&f.name).map(display_value).unwrap_or_default();
+            let value = values
+                .get(&f.name)
+                .map(|v| field_value(f, v))
+                .unwrap_or_default();
             format!("[[ ## {} ## ]]\n{value}", f.name)
         })
         .collect::<Vec<_>>()
@@ -384,27 +284,6 @@ pub(crate) fn render_markers(values: &FieldValues) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn headers_need_word_names() {
-        assert_eq!(header("[[ ## answer ## ]]"), Some(("answer", "")));
-        assert_eq!(
-            header("[[ ## answer ## ]] Paris"),
-            Some(("answer", " Paris"))
-        );
-        assert_eq!(header("[[ ## two words ## ]]"), None);
-        assert_eq!(header("[[ ## ## ]]"), None);
-    }
-
-    #[test]
-    fn sections_keep_first_text_and_lines() {
-        let s =
-            split_sections("intro\n[[ ## a ## ]]\nx\ny\n\n[[ ## b ## ]] z\n[[ ## completed ## ]]");
-        assert_eq!(s[0], ("", "intro".to_string()));
-        assert_eq!(s[1], ("a", "x\ny".to_string()));
-        assert_eq!(s[2], ("b", "z".to_string()));
-        assert_eq!(s[3], ("completed", String::new()));
-    }
 
     #[test]
     fn dedent_like_python() {

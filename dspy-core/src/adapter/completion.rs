@@ -1,5 +1,5 @@
-use super::parse::parse_field;
-use super::render::display_value;
+use super::parse::parse_section;
+use super::render::{display_value, field_value};
 use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt};
 use crate::Result;
 use crate::signature::{FieldSpec, SignatureInfo};
@@ -22,6 +22,11 @@ use crate::signature::{FieldSpec, SignatureInfo};
 ///
 /// The answer ends at the first blank line (a stop sequence), so blank lines inside demo values
 /// are written as single line breaks.
+///
+/// A demo that lacks some fields shows the ones it has, in the order given (DSPy has no
+/// completion adapter; a base model continues a pattern, which a placeholder such as the chat
+/// adapters' "Not supplied for this particular example." would only teach it to copy). A demo
+/// with no input or no output field at all is left out, as the chat adapters leave it out.
 ///
 /// ```
 /// use dspy_core::adapter::{Adapter, CompletionAdapter};
@@ -52,7 +57,7 @@ impl Adapter for CompletionAdapter {
         if !instructions.is_empty() {
             blocks.push(instructions.to_string());
         }
-        for demo in request.demos {
+        for demo in super::demos::shown(sig, request.demos) {
             let mut lines = field_lines(&sig.inputs, demo);
             lines.extend(field_lines(&sig.outputs, demo));
             blocks.push(lines.join("\n"));
@@ -80,12 +85,17 @@ impl Adapter for CompletionAdapter {
 
     fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
         let texts = split_fields(sig, completion);
+        // The last field found runs to the end of the answer, unless the answer went on after
+        // a blank line (which ends it): a value left open there was cut off.
+        let last = texts.iter().rposition(Option::is_some);
+        let ended_early = completion.contains("\n\n");
         let mut parsed = Parsed::default();
-        for (field, text) in sig.outputs.iter().zip(texts) {
+        for (i, (field, text)) in sig.outputs.iter().zip(texts).enumerate() {
             let Some(text) = text else { continue };
-            parsed.push_field(field, completion, parse_field(field, &text))?;
+            let ends_answer = Some(i) == last && !ended_early;
+            parsed.push_field(field, completion, parse_section(field, &text, ends_answer))?;
         }
-        super::chat::fill_missing(sig, &mut parsed, completion, || {
+        super::read::fill_missing(sig, &mut parsed, completion, || {
             let prefixes: Vec<&str> = sig
                 .outputs
                 .iter()
@@ -109,7 +119,7 @@ fn field_lines(fields: &[FieldSpec], values: &FieldValues) -> Vec<String> {
     fields
         .iter()
         .filter_map(|f| {
-            let value = display_value(values.get(&f.name)?);
+            let value = field_value(f, values.get(&f.name)?);
             Some(format!(
                 "{} {}",
                 f.prefix,
@@ -247,6 +257,46 @@ mod tests {
             formatted.prompt,
             Prompt::Text("Question: When?\nYear:".into())
         );
+    }
+
+    #[test]
+    fn incomplete_demos_show_the_fields_they_have() {
+        let demos: Vec<FieldValues> = [
+            serde_json::json!({"question": "Q1", "answer": "A1"}),
+            serde_json::json!({"question": "Q2"}),
+            serde_json::json!({"reasoning": "R3", "answer": "A3"}),
+            serde_json::json!({"question": "Q4", "reasoning": "R4", "answer": "A4"}),
+        ]
+        .into_iter()
+        .map(|d| d.as_object().cloned().unwrap())
+        .collect();
+        let input = serde_json::json!({"question": "Q5"});
+        let formatted = CompletionAdapter::new().format(&FormatRequest {
+            signature: &sig(),
+            instructions: "",
+            demos: &demos,
+            input: input.as_object().unwrap(),
+        });
+        assert_eq!(
+            formatted.prompt,
+            Prompt::Text(
+                "Question: Q1\nAnswer: A1\n\nQuestion: Q4\nReasoning: R4\nAnswer: A4\n\nQuestion: Q5\nReasoning:"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_list_left_open_at_the_end_was_cut_off() {
+        let sig = SignatureInfo::new("S")
+            .input::<String>("question", "")
+            .output::<Vec<String>>("tags", "")
+            .output::<String>("note", "");
+        let adapter = CompletionAdapter::new();
+        let err = adapter.parse(&sig, " [\"a\", \"b").unwrap_err();
+        assert!(err.to_string().contains("cut off"), "{err}");
+        let parsed = adapter.parse(&sig, " [\"a\", \"b\"\nNote: fine").unwrap();
+        assert_eq!(parsed.values["tags"], serde_json::json!(["a", "b"]));
     }
 
     #[test]

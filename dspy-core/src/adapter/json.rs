@@ -1,16 +1,19 @@
-use super::chat::{chat_messages, fill_missing, placeholder, type_reminder};
-use super::parse::{Fix, coerce_field, find_json_object};
+use super::chat::{chat_messages, placeholder, type_reminder};
+use super::read::{Asked, read_answer};
 use super::{
     Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Parsed, Prompt, ResponseSchema,
 };
-use crate::signature::SignatureInfo;
-use crate::{Error, Result};
+use crate::Result;
+use crate::signature::{FieldSpec, SignatureInfo, as_property, inline_defs};
 use serde_json::{Map, Value, json};
 
 /// Asks for the outputs as one JSON object, and sends the output schema as the provider's
 /// structured-output `response_format` when the LM supports it.
 ///
-/// Its prompts match DSPy 3's `JSONAdapter`.
+/// Its prompts match DSPy 3's `JSONAdapter`. Of several JSON objects in an answer (an echo of
+/// the input, then the answer), it reads the one holding the output fields; an answer written
+/// in `[[ ## field ## ]]` sections instead is read too, and so is a bare value for a single
+/// typed output. An object cut off before its end is an error, never completed for it.
 ///
 /// ```
 /// use dspy_core::adapter::{Adapter, FormatRequest, JsonAdapter};
@@ -81,41 +84,7 @@ impl Adapter for JsonAdapter {
     }
 
     fn parse(&self, sig: &SignatureInfo, completion: &str) -> Result<Parsed> {
-        let Some((mut object, repairs)) = find_json_object(completion) else {
-            return Err(Error::Parse {
-                field: "*".into(),
-                raw: completion.to_string(),
-                tried: vec!["find a JSON object in the answer: none found".into()],
-            });
-        };
-        let mut parsed = Parsed {
-            values: Map::new(),
-            fixes: repairs
-                .into_iter()
-                .map(|what| Fix {
-                    field: "*".into(),
-                    what,
-                })
-                .collect(),
-        };
-        for field in &sig.outputs {
-            let Some(value) = object.shift_remove(&field.name) else {
-                continue;
-            };
-            parsed.push_field(field, completion, coerce_field(field, value))?;
-        }
-        fill_missing(sig, &mut parsed, completion, || {
-            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-            format!(
-                "read the JSON object; its other keys: {}",
-                if keys.is_empty() {
-                    "none".into()
-                } else {
-                    keys.join(", ")
-                }
-            )
-        })?;
-        Ok(parsed)
+        read_answer(sig, completion, Asked::Json)
     }
 
     fn reask_on_error(&self) -> bool {
@@ -161,19 +130,33 @@ pub(crate) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// The schema of the whole answer object, made strict (every property required, no extra
-/// properties) unless a field is an open map, which strict mode cannot express.
+/// The schema of the whole answer object, as DSPy sends it: the outputs as properties of
+/// `DSPyProgramOutputs`, the named types they use under one `$defs` (a struct-typed field is a
+/// `$ref` to its definition), each other field titled after its name. It is made strict (every
+/// property required, no extra properties, no `null` defaults, no `$ref` beside other keys)
+/// unless a field holds an open map, which strict mode cannot express: then `strict` is false,
+/// and backends that follow DSPy ask for any JSON object instead (`json_object`).
 pub(crate) fn response_schema(sig: &SignatureInfo) -> ResponseSchema {
+    let mut defs = Map::new();
     let properties: Map<String, Value> = sig
         .outputs
         .iter()
-        .map(|f| (f.name.clone(), strip_titles(f.schema.clone())))
+        .map(|f| (f.name.clone(), answer_property(f, &mut defs)))
         .collect();
     let required: Vec<&str> = sig.outputs.iter().map(|f| f.name.as_str()).collect();
-    let mut schema = json!({"type": "object", "properties": properties, "required": required});
+    let mut schema = json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "title": "DSPyProgramOutputs",
+    });
+    if !defs.is_empty() {
+        schema["$defs"] = Value::Object(defs);
+    }
     let strict = sig.outputs.iter().all(|f| !has_open_map(&f.schema));
     if strict {
-        enforce_strict(&mut schema);
+        let root = schema.clone();
+        enforce_strict(&mut schema, &root);
     }
     ResponseSchema {
         name: "DSPyProgramOutputs".into(),
@@ -182,11 +165,37 @@ pub(crate) fn response_schema(sig: &SignatureInfo) -> ResponseSchema {
     }
 }
 
-fn strip_titles(mut schema: Value) -> Value {
-    if let Value::Object(map) = &mut schema {
-        map.remove("title");
+/// One output field as a property of the answer object, its definitions moved into `defs`. A
+/// definition that clashes with another field's of the same name keeps this field inlined.
+fn answer_property(field: &FieldSpec, defs: &mut Map<String, Value>) -> Value {
+    let mut schema = field.schema.clone();
+    let own = match schema.as_object_mut().and_then(|m| m.remove("$defs")) {
+        Some(Value::Object(own)) => own,
+        _ => Map::new(),
+    };
+    // A struct is a model: referenced by its name, as pydantic refers to a model-typed field.
+    let model = schema
+        .get("title")
+        .and_then(Value::as_str)
+        .filter(|_| schema.get("type").and_then(Value::as_str) == Some("object"))
+        .map(str::to_string);
+    let mut wanted: Vec<(String, Value)> = own.into_iter().collect();
+    if let Some(name) = &model {
+        wanted.push((name.clone(), schema.clone()));
     }
-    schema
+    let clash = wanted
+        .iter()
+        .any(|(name, def)| defs.get(name).is_some_and(|d| d != def));
+    if clash {
+        return as_property(&field.name, inline_defs(&field.schema));
+    }
+    for (name, def) in wanted {
+        defs.entry(name).or_insert(def);
+    }
+    match model {
+        Some(name) => json!({"$ref": format!("#/$defs/{name}")}),
+        None => as_property(&field.name, schema),
+    }
 }
 
 fn has_open_map(schema: &Value) -> bool {
@@ -203,36 +212,55 @@ fn has_open_map(schema: &Value) -> bool {
     }
 }
 
-/// OpenAI strict mode: every object lists all its properties as required and allows no others.
-fn enforce_strict(schema: &mut Value) {
+/// OpenAI strict mode: every object lists all its properties as required and allows no others;
+/// `null` defaults go, and a `$ref` with other keys beside it is replaced by its definition
+/// (those keys winning), as strict mode requires. `root` resolves the `$ref`s.
+fn enforce_strict(schema: &mut Value, root: &Value) {
     match schema {
         Value::Object(map) => {
+            if map.len() > 1
+                && let Some(target) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix('#'))
+                    .and_then(|pointer| root.pointer(pointer))
+                    .and_then(Value::as_object)
+            {
+                let mut merged = target.clone();
+                let siblings = map.iter().filter(|(k, _)| *k != "$ref");
+                merged.extend(siblings.map(|(k, v)| (k.clone(), v.clone())));
+                *map = merged;
+            }
+            if map.get("default").is_some_and(Value::is_null) {
+                map.remove("default");
+            }
             if map.get("type").and_then(Value::as_str) == Some("object") {
-                let keys: Vec<Value> = match map.get("properties") {
-                    Some(Value::Object(props)) => {
-                        props.keys().cloned().map(Value::String).collect()
-                    }
-                    _ => {
-                        map.insert("properties".into(), json!({}));
-                        Vec::new()
-                    }
-                };
-                map.insert("required".into(), Value::Array(keys));
-                map.insert("additionalProperties".into(), Value::Bool(false));
+                close_object(map);
             }
             for value in map.values_mut() {
-                enforce_strict(value);
+                enforce_strict(value, root);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(enforce_strict),
+        Value::Array(items) => items.iter_mut().for_each(|v| enforce_strict(v, root)),
         _ => {}
     }
+}
+
+fn close_object(map: &mut Map<String, Value>) {
+    let keys: Vec<Value> = match map.get("properties") {
+        Some(Value::Object(props)) => props.keys().cloned().map(Value::String).collect(),
+        _ => {
+            map.insert("properties".into(), json!({}));
+            Vec::new()
+        }
+    };
+    map.insert("required".into(), Value::Array(keys));
+    map.insert("additionalProperties".into(), Value::Bool(false));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::FieldSpec;
 
     #[test]
     fn strict_schema_requires_nested_properties() {

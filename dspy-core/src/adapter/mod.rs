@@ -10,9 +10,13 @@
 
 mod chat;
 mod completion;
+mod demos;
 mod json;
+mod markers;
 mod message;
 pub mod parse;
+mod read;
+mod reask;
 mod render;
 mod stream;
 
@@ -21,8 +25,12 @@ pub use completion::CompletionAdapter;
 pub use json::JsonAdapter;
 pub use message::{Message, Prompt, Role};
 pub use parse::Fix;
-pub use render::{display_value, python_json};
+pub use render::{display_value, field_value, python_json};
 pub use stream::FieldScanner;
+
+pub(crate) use parse::is_cut_off;
+pub(crate) use read::unfinished_field;
+pub(crate) use reask::{REASK_PREFIX, reask};
 
 use crate::Result;
 use crate::signature::SignatureInfo;
@@ -40,7 +48,10 @@ pub struct FormatRequest<'a> {
     pub signature: &'a SignatureInfo,
     /// Instructions to show (the signature's, or a predictor's override).
     pub instructions: &'a str,
-    /// Few-shot demos, each holding input and output fields.
+    /// Few-shot demos, each holding input and output fields. A demo may lack some fields: the
+    /// chat adapters show it as DSPy shows an incomplete demo (first, introduced as such, a
+    /// missing output written "Not supplied for this particular example."); one without any
+    /// input or any output field is left out.
     pub demos: &'a [FieldValues],
     /// The input fields of this call.
     pub input: &'a FieldValues,

@@ -1,7 +1,54 @@
 //! How values are written into prompts, matching DSPy's rendering.
 
+use crate::signature::FieldSpec;
 use serde_json::Value;
 use std::io;
+
+/// Renders `value` as the value of `field`: as [`display_value`] does, except that a list given
+/// to a text field is a numbered list of passages, as DSPy writes it (`[1] «…»` a line each; one
+/// item alone unnumbered, none as `N/A`).
+///
+/// A `Vec<String>` field is a list (`list[str]`, shown as JSON, as DSPy shows it); a list reaches
+/// a text field when fields are given as JSON values, e.g. a run-time signature's input.
+///
+/// ```
+/// use dspy_core::FieldSpec;
+/// use dspy_core::adapter::field_value;
+/// use serde_json::json;
+/// let text = FieldSpec::of::<String>("context", "");
+/// assert_eq!(field_value(&text, &json!(["a", "b\nc"])), "[1] «a»\n[2] «««\n    b\n    c\n»»»");
+/// let list = FieldSpec::of::<Vec<String>>("context", "");
+/// assert_eq!(field_value(&list, &json!(["a", "b"])), r#"["a", "b"]"#);
+/// ```
+pub fn field_value(field: &FieldSpec, value: &Value) -> String {
+    match value {
+        Value::Array(items) if field.is_text() => numbered(items),
+        other => display_value(other),
+    }
+}
+
+fn numbered(items: &[Value]) -> String {
+    match items {
+        [] => "N/A".to_string(),
+        [only] => passage(only),
+        _ => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| format!("[{}] {}", i + 1, passage(item)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// One passage in guillemets; a passage with a line break or a guillemet of its own is fenced
+/// by three of them, its lines indented.
+fn passage(item: &Value) -> String {
+    let text = display_value(item);
+    if !text.contains(['\n', '«', '»']) {
+        return format!("«{text}»");
+    }
+    format!("«««\n    {}\n»»»", text.replace('\n', "\n    "))
+}
 
 /// Renders a field value as DSPy does: strings as-is, `True`/`False`, `None`, numbers plainly,
 /// and lists and objects as JSON with Python's `", "` / `": "` separators.

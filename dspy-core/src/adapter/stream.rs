@@ -14,9 +14,9 @@
 //! Whatever is still open when the stream ends is left to the full parse.
 
 use super::AnswerFormat;
-use super::chat::{header, split_sections};
 use super::completion::split_fields_so_far;
-use super::parse::{coerce_field, parse_field};
+use super::markers::{marker, output_index, split_sections};
+use super::parse::{coerce_field, parse_section};
 use crate::signature::SignatureInfo;
 use serde_json::Value;
 
@@ -152,7 +152,8 @@ impl<'s> FieldScanner<'s> {
                 continue;
             }
             let field = &self.signature.outputs[i];
-            if let Ok((value, _)) = parse_field(field, &text) {
+            // More text follows a closed field, so a bracket left open was only forgotten.
+            if let Ok((value, _)) = parse_section(field, &text, false) {
                 found.push((field.name.clone(), value));
             }
         }
@@ -190,7 +191,7 @@ impl<'s> FieldScanner<'s> {
     /// no longer change).
     fn starts_a_field(&self, line: &str) -> bool {
         match self.layout {
-            Layout::Markers => header(line.trim()).is_some(),
+            Layout::Markers => marker(line.trim()).is_some(),
             Layout::Completion => {
                 let line = line.trim_start();
                 let prefixes = self.signature.outputs.iter().map(|f| f.prefix.as_str());
@@ -209,7 +210,7 @@ impl<'s> FieldScanner<'s> {
     }
 
     fn output_index(&self, name: &str) -> Option<usize> {
-        self.signature.outputs.iter().position(|f| f.name == name)
+        output_index(self.signature, name)
     }
 }
 
@@ -442,6 +443,21 @@ mod tests {
                 ("reasoning".to_string(), json!("r"))
             ]
         );
+    }
+
+    #[test]
+    fn loose_markers_are_found_as_the_full_parse_finds_them() {
+        let sig = sig();
+        let text = "[[## Reasoning ##]]\nr\n\n**[[ ## TAGS ## ]]**\n[\"a\", \"b\"\n\n[[ ## score ##]]\n7\n\n[[## completed ##]]\n";
+        let whole = ChatAdapter::new().parse(&sig, text).unwrap().values;
+        for size in [1, 4, 1000] {
+            let found = stream(&sig, &AnswerFormat::Markers, text, size);
+            let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, ["reasoning", "tags", "score"], "chunks of {size}");
+            for (name, value) in &found {
+                assert_eq!(&whole[name], value, "{name} agrees with the full parse");
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::{Error, Result};
 use serde::de::DeserializeOwned;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Loads one example per line of a JSON Lines file. Blank lines are skipped.
 ///
@@ -44,7 +44,7 @@ pub fn parse_jsonl<T: DeserializeOwned>(text: &str, origin: impl AsRef<Path>) ->
         }
         let mut de = serde_json::Deserializer::from_str(line);
         let example = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| data_error(origin.as_ref(), Some(index + 1), describe_json(e)))?;
+            .map_err(|e| json_error(origin.as_ref(), Some(index + 1), e))?;
         examples.push(example);
     }
     Ok(examples)
@@ -69,7 +69,7 @@ pub fn load_json<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<Vec<T>> 
     let mut de = serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize::<_, Vec<T>>(&mut de).map_err(|e| {
         let line = e.inner().line();
-        data_error(path, (line > 0).then_some(line), describe_json(e))
+        json_error(path, (line > 0).then_some(line), e)
     })
 }
 
@@ -104,16 +104,18 @@ pub fn parse_csv<T: DeserializeOwned>(text: &str, origin: impl AsRef<Path>) -> R
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| data_error(origin, Some(1), format!("unreadable header row: {e}")))?
+        .map_err(|e| {
+            Error::data_caused_by(origin, Some(1), format!("unreadable header row: {e}"), e)
+        })?
         .clone();
     let mut examples = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize);
-            data_error(origin, line, e.to_string())
+            Error::data_caused_by(origin, line, e.to_string(), e)
         })?;
         let line = record.position().map(|p| p.line() as usize);
-        let example = csv_row(&headers, &record).map_err(|m| data_error(origin, line, m))?;
+        let example = csv_row(&headers, &record).map_err(|m| Error::data(origin, line, m))?;
         examples.push(example);
     }
     Ok(examples)
@@ -150,7 +152,7 @@ fn csv_row<T: DeserializeOwned>(
             (Some(value), Some(cell)) if !value.is_string() => {
                 *value = serde_json::Value::String(cell.to_string());
             }
-            _ => return Err(describe_json(error)),
+            _ => return Err(describe_json(&error)),
         }
     }
 }
@@ -162,21 +164,23 @@ fn read(path: &Path) -> Result<String> {
         } else {
             ""
         };
-        data_error(path, None, format!("cannot read the file: {e}{hint}"))
+        Error::data_caused_by(path, None, format!("cannot read the file: {e}{hint}"), e)
     })
 }
 
-fn data_error(file: &Path, line: Option<usize>, message: String) -> Error {
-    Error::Data {
-        file: PathBuf::from(file),
-        line,
-        message,
-    }
+/// A JSON record that does not fit: the message names the field, the parser's error is the
+/// source.
+fn json_error(
+    file: &Path,
+    line: Option<usize>,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> Error {
+    Error::data_caused_by(file, line, describe_json(&e), e.into_inner())
 }
 
-fn describe_json(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+fn describe_json(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
     let path = e.path().to_string();
-    let inner = e.into_inner();
+    let inner = e.inner();
     // serde_json appends " at line L column C"; the line is reported separately.
     let message = inner.to_string();
     let message = message
@@ -188,5 +192,36 @@ fn describe_json(e: serde_path_to_error::Error<serde_json::Error>) -> String {
         message
     } else {
         format!("field `{path}`: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_data_file_that_cannot_be_read_keeps_the_io_error() {
+        let missing =
+            std::env::temp_dir().join(format!("dspy-no-such-{}.jsonl", std::process::id()));
+        let err = load_jsonl::<serde_json::Value>(&missing).unwrap_err();
+        assert!(matches!(&err, Error::Data { file, line: None, .. } if *file == missing));
+        let io = err
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("cannot read the file"), "{err}");
+
+        // A record that does not parse keeps the parser's error, line and all.
+        let err = parse_jsonl::<serde_json::Value>("{}\n{oops\n", "rows.jsonl").unwrap_err();
+        let json = err
+            .source()
+            .unwrap()
+            .downcast_ref::<serde_json::Error>()
+            .unwrap();
+        assert!(json.is_syntax(), "{json}");
+        assert!(err.to_string().starts_with("rows.jsonl:2: "), "{err}");
     }
 }

@@ -5,7 +5,8 @@
 ///
 /// It draws nothing when hidden, when stderr is not a terminal, or without the `progress`
 /// feature, so library code can always make one. It is cheap to share between the futures of
-/// one run (`&Progress` is all they need).
+/// one run (`&Progress` is all they need). It finishes when dropped, so a run that returns
+/// early (an error, a budget) leaves its bar finished without a call to [`finish`](Self::finish).
 ///
 /// ```
 /// use dspy_core::evaluate::Progress;
@@ -74,12 +75,21 @@ impl Progress {
         let _ = message;
     }
 
-    /// Ends the bar, leaving its last state on screen.
+    /// Ends the bar, leaving its last state on screen (again, it does nothing).
     pub fn finish(&self) {
         #[cfg(feature = "progress")]
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = &self.bar
+            && !bar.is_finished()
+        {
             bar.finish();
         }
+    }
+}
+
+/// A bar dropped before it was finished (a run that ended early) is finished as it stands.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The result of an evaluation: the mean score, every example's outcome, and exports.
 
 use crate::lm::UsageReport;
+use crate::util::snippet;
 use crate::{Error, Result};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -78,10 +79,11 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
         })
     }
 
-    /// Writes [`to_json`](EvaluationReport::to_json) to `path`, pretty-printed.
+    /// Writes [`to_json`](EvaluationReport::to_json) to `path`, pretty-printed, atomically (a
+    /// crash leaves the old file or the new one, never half of it).
     pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.to_json())?;
-        write_file(path.as_ref(), text.as_bytes())
+        super::files::write(path.as_ref(), text.as_bytes())
     }
 
     /// The per-example results as CSV: `index, score, error, feedback`, then one column per
@@ -140,9 +142,9 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
         String::from_utf8(bytes).map_err(|e| Error::config(format!("CSV is not UTF-8: {e}")))
     }
 
-    /// Writes [`to_csv`](EvaluationReport::to_csv) to `path`.
+    /// Writes [`to_csv`](EvaluationReport::to_csv) to `path`, atomically.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
-        write_file(path.as_ref(), self.to_csv()?.as_bytes())
+        super::files::write(path.as_ref(), self.to_csv()?.as_bytes())
     }
 
     /// A readable summary with a table of the `n` worst examples.
@@ -177,7 +179,7 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
             let example = short(&Value::Object(object_of(&r.example)), 50);
             let output = match &r.output {
                 Ok(o) => short(&Value::Object(object_of(o)), 60),
-                Err(e) => format!("ERROR {}", truncate(&e.to_string(), 54)),
+                Err(e) => format!("ERROR {}", snippet(&e.to_string(), 54)),
             };
             let _ = writeln!(
                 out,
@@ -217,7 +219,7 @@ fn usage_json(usage: &UsageReport) -> Value {
     serde_json::to_value(usage).unwrap_or(Value::Null)
 }
 
-fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
+pub(super) fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => map,
         Ok(other) => Map::from_iter([("value".to_string(), other)]),
@@ -225,7 +227,7 @@ fn object_of<T: Serialize>(value: &T) -> Map<String, Value> {
     }
 }
 
-fn cell(value: Option<&Value>) -> String {
+pub(super) fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -243,25 +245,9 @@ fn short(value: &Value, width: usize) -> String {
             .join(" "),
         other => other.to_string(),
     };
-    truncate(&text.replace('\n', " "), width)
-}
-
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    format!("{cut}…")
+    snippet(&text, width)
 }
 
 fn csv_error(e: csv::Error) -> Error {
     Error::config(format!("could not write CSV: {e}"))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| Error::Data {
-        file: path.to_path_buf(),
-        line: None,
-        message: format!("cannot write the report: {e}"),
-    })
 }

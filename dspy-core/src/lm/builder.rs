@@ -178,6 +178,25 @@ impl LmBuilder {
     }
 }
 
+impl LM {
+    /// Stacks layers over `backend`; see [`LmBuilder`].
+    ///
+    /// ```
+    /// use dspy_core::lm::{Budget, CacheConfig, DummyLm, LM};
+    /// let lm = LM::builder(DummyLm::new([]))
+    ///     .cache(CacheConfig::memory_only())
+    ///     .retries(2)
+    ///     .max_in_flight(8)
+    ///     .budget(Budget::new().max_calls(100))
+    ///     .history(20)
+    ///     .build();
+    /// assert_eq!(lm.model(), "dummy");
+    /// ```
+    pub fn builder(backend: impl LanguageModel + 'static) -> LmBuilder {
+        LmBuilder::new(Arc::new(backend))
+    }
+}
+
 impl fmt::Debug for LmBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LmBuilder")

@@ -2,7 +2,7 @@ use super::{
     BoxFuture, Capabilities, Choice, ChunkStream, LanguageModel, LmChunk, LmRequest, LmResponse,
     Usage, generate,
 };
-use crate::adapter::{AnswerFormat, Prompt, Role};
+use crate::adapter::{AnswerFormat, Prompt, REASK_PREFIX, Role};
 use crate::{Error, LmErrorKind, Result};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -87,6 +87,7 @@ impl DummyLm {
             capabilities: Capabilities {
                 chat: true,
                 structured_output: false,
+                json_object: false,
                 schema_enforced: false,
             },
             chunk_chars: DEFAULT_CHUNK_CHARS,
@@ -115,6 +116,13 @@ impl DummyLm {
     /// Pretends to support structured output (so `response_schema` is sent).
     pub fn structured_output(mut self, on: bool) -> Self {
         self.capabilities.structured_output = on;
+        self
+    }
+
+    /// Pretends to honour JSON mode (`json_object`), so `response_schema` is sent and a backend
+    /// would ask for any JSON object.
+    pub fn json_object(mut self, on: bool) -> Self {
+        self.capabilities.json_object = on;
         self
     }
 
@@ -245,11 +253,11 @@ fn render(answer: &Value, request: &LmRequest) -> String {
 /// The current input: the last user message, or the last block of a completion prompt.
 fn current_input(prompt: &Prompt) -> &str {
     match prompt {
-        // A re-ask turn (see module/call.rs) is about the input before it: answer that again.
+        // A re-ask turn (see adapter/reask.rs) is about the input before it: answer that again.
         Prompt::Chat(messages) => messages
             .iter()
             .rev()
-            .find(|m| m.role == Role::User && !m.content.starts_with(crate::module::REASK_PREFIX))
+            .find(|m| m.role == Role::User && !m.content.starts_with(REASK_PREFIX))
             .map(|m| m.content.as_str())
             .unwrap_or(""),
         Prompt::Text(text) => text.rsplit("\n\n").next().unwrap_or(text),

@@ -4,11 +4,13 @@ mod builder;
 mod dummy;
 mod embedder;
 mod handle;
+mod language_model;
 pub mod layers;
 #[cfg(feature = "local")]
 mod local;
 #[cfg(feature = "openai")]
 mod openai;
+mod presets;
 mod request;
 mod settings;
 mod stream;
@@ -17,17 +19,18 @@ pub use builder::{DEFAULT_HISTORY, DEFAULT_MAX_IN_FLIGHT, LmBuilder};
 pub use dummy::DummyLm;
 pub(crate) use embedder::normalized;
 pub use embedder::{Embedder, embed_normalized};
-pub use handle::{BoxFuture, LM, LanguageModel};
+pub use handle::LM;
+pub use language_model::{BoxFuture, LanguageModel};
 pub use layers::{
     Budget, CacheConfig, CacheLayer, Clock, HistoryEntry, LimitLayer, Price, PriceTable,
     RetryLayer, RetryPolicy, RpmLayer, TokioClock, UsageReport, canonical_json, current_usage,
-    format_history, inspect_history, request_key, track_usage,
+    format_history, request_key, track_usage,
 };
 #[cfg(feature = "local")]
 pub use local::{LocalLm, LocalLmBuilder, LocalStats};
 #[cfg(feature = "openai")]
 pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
-pub use settings::{configure, current_lm, with_lm};
+pub use settings::{configure, current_lm, inspect_history, with_lm};
 pub use stream::{ChunkStream, LmChunk, response_stream};
 pub(crate) use stream::{Yielder, generate};

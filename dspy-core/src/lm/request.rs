@@ -140,6 +140,11 @@ pub struct Capabilities {
     pub chat: bool,
     /// The provider honours a JSON schema `response_format`.
     pub structured_output: bool,
+    /// The provider honours `response_format: {"type": "json_object"}` (JSON mode). DSPy asks
+    /// for it where a schema cannot be sent: for an answer with an open map (which a strict
+    /// schema cannot express) and for models that take no schema. With neither this nor
+    /// `structured_output`, no `response_format` is sent and the prompt alone asks for JSON.
+    pub json_object: bool,
     /// Answers are decoded under the response schema's grammar, so a JSON answer always parses.
     /// Predictors on a chat model with it default to [`JsonAdapter`](crate::JsonAdapter).
     pub schema_enforced: bool,
@@ -150,6 +155,7 @@ impl Default for Capabilities {
         Capabilities {
             chat: true,
             structured_output: false,
+            json_object: false,
             schema_enforced: false,
         }
     }

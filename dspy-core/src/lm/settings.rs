@@ -46,3 +46,12 @@ pub fn current_lm() -> Option<LM> {
     }
     DEFAULT_LM.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
+
+/// Prints the last `n` calls of the LM in effect ([`current_lm`]), as
+/// DSPy's `dspy.inspect_history(n)`; see [`LM::inspect_history`](crate::LM::inspect_history).
+pub fn inspect_history(n: usize) {
+    match current_lm() {
+        Some(lm) => lm.inspect_history(n),
+        None => println!("No LM configured, so no history to show."),
+    }
+}

@@ -5,8 +5,8 @@
 //! The scope is a tokio task-local, like [`with_lm`](crate::with_lm), so concurrent attempts
 //! joined in one task each see their own overrides.
 
-use super::params::PredictorId;
-use super::predict::PredictConfig;
+use super::config::PredictConfig;
+use super::id::PredictorId;
 use crate::adapter::FieldValues;
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
 use std::borrow::Cow;

@@ -1,184 +1,17 @@
 //! The parameter interface: every predictor inside a program, by a stable dotted name, as
 //! optimizers and save/load see it.
 
-use super::state::{ProgramState, misfit_field};
-use super::{Predict, PredictConfig};
-use crate::adapter::{FieldValues, Formatted};
-use crate::lm::LM;
-use crate::signature::{Signature, SignatureInfo};
-use crate::{Error, Result};
-use std::fmt;
+use super::dyn_predictor::DynPredictor;
+use super::id::PredictorId;
+use super::state::ProgramState;
+use crate::Result;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Identifies one predictor value; traces record it, [`Parameters`] maps it to a name.
-///
-/// Every [`Predict`] gets a fresh id when it is created or cloned, so the predictors of a program
-/// and of its clone (a teacher and its student) are told apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PredictorId(u64);
-
-impl PredictorId {
-    /// A new id, never handed out before in this process.
-    pub fn fresh() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        PredictorId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-impl fmt::Display for PredictorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// A predictor seen without its signature type: what optimizers read and change.
-///
-/// Demos cross this boundary as JSON objects (one complete example each) and are checked against
-/// the signature when set, so a bad demo is an error, never a broken prompt.
-///
-/// ```
-/// use dspy_core::{DynPredictor, Predict};
-/// # use dspy_macros::Signature;
-/// /// Answer briefly.
-/// #[derive(Signature, Clone, Debug)]
-/// # #[dspy(crate = "dspy_core")]
-/// struct QA { #[input] question: String, #[output] answer: String }
-///
-/// let mut predict = Predict::<QA>::new();
-/// let demo = serde_json::json!({"question": "2+2?", "answer": "4"});
-/// let dynamic: &mut dyn DynPredictor = &mut predict;
-/// dynamic.set_demos_json(vec![demo.as_object().unwrap().clone()]).unwrap();
-/// dynamic.set_instructions(Some("Answer with a number.".into()));
-/// assert_eq!(predict.demos[0].answer, "4");
-/// assert_eq!(predict.effective_instructions(), "Answer with a number.");
-/// ```
-pub trait DynPredictor: Send + Sync {
-    /// This predictor's id, as traces record it.
-    fn id(&self) -> PredictorId;
-    /// Its signature's description.
-    fn signature(&self) -> &'static SignatureInfo;
-    /// The instructions in effect (its own, else the signature's).
-    fn effective_instructions(&self) -> &str;
-    /// Replaces its instructions; `None` goes back to the signature's.
-    fn set_instructions(&mut self, instructions: Option<String>);
-    /// Whether its instructions were replaced.
-    fn has_own_instructions(&self) -> bool;
-    /// Takes `id` as its own. For a wrapper that runs a per-call copy of a program (with other
-    /// demos, say): giving the copy's predictors the original ids makes traces of the copy's
-    /// calls name the original predictors, which is what optimizers look them up by.
-    fn set_id(&mut self, id: PredictorId);
-    /// Its demos, each as one JSON object of inputs and outputs.
-    fn demos_json(&self) -> Result<Vec<FieldValues>>;
-    /// Replaces its demos; each must deserialize into the signature, else [`Error::State`] names
-    /// the demo and field, and nothing is changed.
-    fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()>;
-    /// Checks demos as [`set_demos_json`](DynPredictor::set_demos_json) would, without setting
-    /// them.
-    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()>;
-    /// How many demos it has.
-    fn demo_count(&self) -> usize;
-    /// Its sampling settings.
-    fn config(&self) -> &PredictConfig;
-    /// Its sampling settings, to change.
-    fn config_mut(&mut self) -> &mut PredictConfig;
-    /// Gives it its own LM (`None`: use the configured one).
-    fn set_lm(&mut self, lm: Option<LM>);
-    /// The prompt it would send for `input` (a JSON object of the input fields).
-    fn render_json(&self, input: &FieldValues) -> Result<Formatted>;
-}
-
-impl<S: Signature> DynPredictor for Predict<S> {
-    fn id(&self) -> PredictorId {
-        self.id
-    }
-
-    fn signature(&self) -> &'static SignatureInfo {
-        S::info()
-    }
-
-    fn effective_instructions(&self) -> &str {
-        Predict::effective_instructions(self)
-    }
-
-    fn set_instructions(&mut self, instructions: Option<String>) {
-        self.instructions = instructions;
-    }
-
-    fn has_own_instructions(&self) -> bool {
-        self.instructions.is_some()
-    }
-
-    fn set_id(&mut self, id: PredictorId) {
-        self.id = id;
-    }
-
-    fn demos_json(&self) -> Result<Vec<FieldValues>> {
-        self.demos.iter().map(super::predict::to_fields).collect()
-    }
-
-    fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()> {
-        self.demos = typed_demos::<S>(&demos)?;
-        Ok(())
-    }
-
-    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()> {
-        typed_demos::<S>(demos).map(drop)
-    }
-
-    fn demo_count(&self) -> usize {
-        self.demos.len()
-    }
-
-    fn config(&self) -> &PredictConfig {
-        &self.config
-    }
-
-    fn config_mut(&mut self) -> &mut PredictConfig {
-        &mut self.config
-    }
-
-    fn set_lm(&mut self, lm: Option<LM>) {
-        self.lm = lm;
-    }
-
-    fn render_json(&self, input: &FieldValues) -> Result<Formatted> {
-        let typed: S::Input = serde_json::from_value(serde_json::Value::Object(input.clone()))
-            .map_err(|e| {
-                Error::config(format!(
-                    "input does not fit signature `{}`: {e}",
-                    S::info().name
-                ))
-            })?;
-        self.render(&typed)
-    }
-}
-
-/// Demos as values of `S`; the first that does not fit is an [`Error::State`] naming it and, when
-/// it can be told, the field.
-fn typed_demos<S: Signature>(demos: &[FieldValues]) -> Result<Vec<S>> {
-    demos
-        .iter()
-        .enumerate()
-        .map(|(i, demo)| {
-            serde_json::from_value::<S>(serde_json::Value::Object(demo.clone())).map_err(|e| {
-                let field = misfit_field(S::info(), demo)
-                    .map(|f| format!("{f}; "))
-                    .unwrap_or_default();
-                Error::State(format!(
-                    "demo {i} does not fit signature `{}`: {field}{e}",
-                    S::info().name
-                ))
-            })
-        })
-        .collect()
-}
 
 /// Lists every predictor inside a program by a stable dotted name (`retrieve.predict`,
 /// `answer.predict`), immutably and mutably, in the same order both ways.
 ///
 /// `#[derive(Module)]` implements it for a struct of modules; every module of this crate
-/// implements it. A bare [`Predict`] at the root is named `self`, as in DSPy.
+/// implements it. A bare [`Predict`](super::Predict) at the root is named `self`, as in DSPy.
 ///
 /// ```
 /// use dspy_core::{ChainOfThought, Parameters, Predict};
@@ -266,7 +99,7 @@ pub trait Parameters {
 
     /// Puts `state` into this program's predictors, checking first that it fits: the same
     /// predictors, with the same fields of the same types, and demos that fit them. If anything
-    /// differs, the [`Error::State`] names each predictor and field, and nothing is changed.
+    /// differs, the [`Error::State`](crate::Error::State) names each predictor and field, and nothing is changed.
     fn load_state(&mut self, state: ProgramState) -> Result<()> {
         state.apply(self)
     }
@@ -300,14 +133,30 @@ pub trait Parameters {
     }
 
     /// Loads state saved by [`save`](Parameters::save) into this program. A file that cannot
-    /// be read or parsed is an [`Error::Data`] naming it; state that does not fit the program
-    /// is an [`Error::State`] naming each predictor and field that differ, and leaves the
+    /// be read or parsed is an [`Error::Data`](crate::Error::Data) naming it; state that does not fit the program
+    /// is an [`Error::State`](crate::Error::State) naming each predictor and field that differ, and leaves the
     /// program unchanged.
     fn load(&mut self, path: impl AsRef<Path>) -> Result<()>
     where
         Self: Sized,
     {
         self.load_state(ProgramState::read(path)?)
+    }
+}
+
+// Here rather than in state.rs: they list the program's predictors through `Parameters`, which
+// itself offers `state` and `load_state` through them.
+impl ProgramState {
+    /// The state of every predictor in `program`.
+    pub fn capture<P: Parameters + ?Sized>(program: &P) -> Result<Self> {
+        ProgramState::of_predictors(program.predictors())
+    }
+
+    /// Puts this state into `program`, after checking that it fits: the same predictors, each
+    /// with the same fields of the same types, and demos that fit them. When anything does not
+    /// fit, the error lists every difference and `program` is left unchanged.
+    pub fn apply<P: Parameters + ?Sized>(self, program: &mut P) -> Result<()> {
+        self.put_into(program.predictors_mut())
     }
 }
 
@@ -322,32 +171,6 @@ pub fn child_name(prefix: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{prefix}.{name}")
-    }
-}
-
-impl<S: Signature> Parameters for Predict<S> {
-    fn visit_predictors<'a>(
-        &'a self,
-        prefix: &str,
-        visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
-    ) {
-        visit(leaf_name(prefix), self);
-    }
-
-    fn visit_predictors_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
-    ) {
-        visit(leaf_name(prefix), self);
-    }
-}
-
-fn leaf_name(prefix: &str) -> String {
-    if prefix.is_empty() {
-        "self".to_string()
-    } else {
-        prefix.to_string()
     }
 }
 

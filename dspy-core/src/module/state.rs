@@ -4,9 +4,10 @@
 //! signature so a file is never loaded into a program it does not fit. It never holds an LM, an
 //! API key or an endpoint URL.
 
-use super::Parameters;
+use super::dyn_predictor::DynPredictor;
 use crate::adapter::FieldValues;
-use crate::signature::{FieldSpec, SignatureInfo};
+use crate::signature::{FieldSpec, SignatureInfo, inline_defs};
+use crate::util::snippet;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,7 +18,7 @@ use std::path::Path;
 /// The format version this dspy writes and reads.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
-/// Everything a program learned, by predictor name: what [`Parameters::save`] writes.
+/// Everything a program learned, by predictor name: what [`Parameters::save`](super::Parameters::save) writes.
 ///
 /// ```
 /// use dspy_core::{Parameters, Predict, ProgramState};
@@ -130,16 +131,19 @@ impl FieldFingerprint {
         FieldFingerprint {
             name: field.name.clone(),
             type_name: field.type_hint.clone(),
-            schema: schema_hash(&field.schema),
+            // The shape, not how prompts show it: named types written in place, so a state
+            // saved when nested types were inlined in prompts still matches.
+            schema: schema_hash(&inline_defs(&field.schema)),
         }
     }
 }
 
 impl ProgramState {
-    /// The state of every predictor in `program`.
-    pub fn capture<P: Parameters + ?Sized>(program: &P) -> Result<Self> {
+    /// The state of `predictors`, each by its name in the program ([`ProgramState::capture`]
+    /// lists them).
+    pub(crate) fn of_predictors(all: Vec<(String, &dyn DynPredictor)>) -> Result<Self> {
         let mut predictors = BTreeMap::new();
-        for (name, predictor) in program.predictors() {
+        for (name, predictor) in all {
             let state = PredictorState {
                 signature: SignatureFingerprint::of(predictor.signature()),
                 instructions: predictor
@@ -162,13 +166,11 @@ impl ProgramState {
         })
     }
 
-    /// Puts this state into `program`, after checking that it fits: the same predictors, each
-    /// with the same fields of the same types, and demos that fit them. When anything does not
-    /// fit, the error lists every difference and `program` is left unchanged.
-    pub fn apply<P: Parameters + ?Sized>(self, program: &mut P) -> Result<()> {
+    /// Puts this state into `targets`, a program's predictors by name, after checking that it
+    /// fits ([`ProgramState::apply`] lists them).
+    pub(crate) fn put_into(self, mut targets: Vec<(String, &mut dyn DynPredictor)>) -> Result<()> {
         check_version(self.format_version, &self.dspy_version)?;
         let mut saved = self.predictors;
-        let mut targets = program.predictors_mut();
         let mut problems = Vec::new();
         // Only demos that do not fit: the shapes match, the file's data is at fault.
         let mut only_demos = true;
@@ -266,13 +268,12 @@ impl ProgramState {
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        crate::util::write_atomic(path, json.as_bytes()).map_err(|e| Error::Data {
-            file: path.to_path_buf(),
-            line: None,
-            message: format!(
+        crate::util::write_atomic(path, json.as_bytes()).map_err(|e| {
+            let message = format!(
                 "could not write the program state: {e}; check that the directory exists and \
                  is writable"
-            ),
+            );
+            Error::data_caused_by(path, None, message, e)
         })
     }
 
@@ -280,25 +281,18 @@ impl ProgramState {
     /// one that is not valid state JSON, is an [`Error::Data`] naming the file (and the line).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let data_error = |line: Option<usize>, message: String| Error::Data {
-            file: path.to_path_buf(),
-            line,
-            message,
-        };
         let json = fs::read_to_string(path).map_err(|e| {
-            data_error(
-                None,
-                format!("could not read the program state: {e}; check the path"),
-            )
+            let message = format!("could not read the program state: {e}; check the path");
+            Error::data_caused_by(path, None, message, e)
         })?;
         ProgramState::from_json(&json).map_err(|e| match e {
-            Error::Serde(e) => data_error(
-                Some(e.line()).filter(|&l| l > 0),
-                format!(
+            Error::Serde(e) => {
+                let message = format!(
                     "not a valid program state file: {e}; it should be JSON written by \
                      `program.save(path)`"
-                ),
-            ),
+                );
+                Error::data_caused_by(path, Some(e.line()).filter(|&l| l > 0), message, e)
+            }
             other => other,
         })
     }
@@ -409,7 +403,7 @@ pub(crate) fn misfit_field(info: &SignatureInfo, demo: &FieldValues) -> Option<S
                     "field `{}` should be {} but is {}",
                     field.name,
                     field.type_hint,
-                    snippet(value)
+                    snippet(&value.to_string(), 61)
                 ));
             }
             _ => {}
@@ -449,14 +443,6 @@ fn accepts(schema: &Value, value: &Value) -> bool {
         Some(Value::String(t)) => matches(t),
         Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).any(matches),
         _ => true,
-    }
-}
-
-fn snippet(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(60) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
     }
 }
 
@@ -512,6 +498,30 @@ fn canonical_schema(schema: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fingerprints_see_the_shape_of_nested_types_not_their_references() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Stop {
+            city: String,
+        }
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Trip {
+            first: Stop,
+            rest: Vec<Stop>,
+        }
+        let field = FieldSpec::of::<Trip>("trip", "");
+        assert_eq!(field.schema["properties"]["first"]["$ref"], "#/$defs/Stop");
+        // The schema every nested type was written out in before prompts kept `$defs`.
+        let inlined = crate::signature::inlined_schema::<Trip>();
+        assert_eq!(
+            FieldFingerprint::of(&field).schema,
+            schema_hash(&inlined),
+            "{inlined}"
+        );
+    }
 
     #[test]
     fn schema_hash_ignores_annotations_and_key_order() {

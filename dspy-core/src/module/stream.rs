@@ -2,8 +2,11 @@
 //! prediction.
 
 use super::call::{run_adapter_from, to_lm_request};
+use super::config::PredictConfig;
+use super::convert::{decode, to_fields};
 use super::overrides::CallOverrides;
-use super::predict::{Predict, PredictConfig, Prediction, decode, to_fields};
+use super::predict::Predict;
+use super::prediction::Prediction;
 use super::trace;
 use crate::adapter::{Adapter, FieldScanner, FieldValues, FormatRequest, Parsed};
 use crate::lm::{LM, LmChunk, Yielder, generate};

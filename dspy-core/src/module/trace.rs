@@ -3,7 +3,9 @@
 //! Optimizers run a program inside [`trace`] and turn the calls of successful runs into demos.
 //! The scope is a tokio task-local, so concurrent runs (even joined in one task) never mix.
 
-use super::params::{Parameters, PredictorId};
+use super::convert::to_fields;
+use super::id::PredictorId;
+use super::params::Parameters;
 use crate::adapter::FieldValues;
 use crate::signature::{Signature, SignatureInfo};
 use std::any::Any;
@@ -192,10 +194,7 @@ pub fn is_tracing() -> bool {
 /// calls it; a hand-written predictor can too.
 pub fn record<S: Signature>(id: PredictorId, input: &S::Input, output: &S::Output) {
     let _ = TRACE.try_with(|entries| {
-        let (Ok(input_json), Ok(output_json)) = (
-            super::predict::to_fields(input),
-            super::predict::to_fields(output),
-        ) else {
+        let (Ok(input_json), Ok(output_json)) = (to_fields(input), to_fields(output)) else {
             return;
         };
         let entry = TraceEntry {
@@ -222,7 +221,7 @@ pub fn record_failure<S: Signature>(id: PredictorId, input: &S::Input, error: &c
         return;
     };
     let _ = TRACE.try_with(|trace| {
-        let Ok(input) = super::predict::to_fields(input) else {
+        let Ok(input) = to_fields(input) else {
             return;
         };
         let failure = FailedCall {

@@ -4,13 +4,14 @@
 //! generates everything here from an annotated struct, but every piece is a public trait or type, so
 //! a signature can also be written by hand (see [`Signature`]).
 
-mod field;
+mod field_spec;
 pub mod fields;
 mod info;
 mod schema;
 
-pub use field::FieldSpec;
+pub use field_spec::FieldSpec;
 pub use info::{SignatureInfo, info_for};
+pub(crate) use schema::{as_property, inline_defs, inlined_schema};
 pub use schema::{field_schema, type_hint};
 
 use schemars::JsonSchema;

@@ -1,163 +1,80 @@
-//! JSON schemas of field types, normalized for prompts and parsers.
+//! JSON schemas of field types, written as pydantic writes them so prompts and structured-output
+//! requests match DSPy's.
+
+mod normalize;
+mod refs;
+mod titles;
+
+pub(crate) use refs::inline_defs;
 
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value};
 
-/// The JSON schema of `T` with every subschema inlined and the noise removed: no `$schema`, no
-/// `format` for plain numbers, string enums as `{"type": "string", "enum": [..]}`, and a nullable
-/// `T` as `{"anyOf": [T, {"type": "null"}]}` (as pydantic writes it, so prompts match DSPy's).
-/// Objects keep a `title` naming their Rust type, which prompts show as the type's name.
+/// The JSON schema of `T`, as pydantic's `TypeAdapter(T).json_schema()` writes the Python twin of
+/// `T` (what DSPy shows in prompts and sends as `response_format`):
+///
+/// - structs are pydantic models: a struct inside `T` is a `{"$ref": "#/$defs/Name"}` to its
+///   definition under `$defs`, titled `Name`; `T` itself, when a struct, is written out with its
+///   `title`;
+/// - properties are titled after their names (`zip_code` → `"Zip Code"`) unless they are a
+///   struct, and an optional (`Option`) property not required has `"default": null`;
+/// - unit enums are Python `Literal`s, written in place: `{"type": "string", "enum": [..]}`;
+/// - no `$schema`, no `format` for plain numbers, and a nullable `T` is
+///   `{"anyOf": [T, {"type": "null"}]}`.
 ///
 /// ```
 /// let s = dspy_core::field_schema::<Option<u8>>();
 /// assert_eq!(s, serde_json::json!({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 255}, {"type": "null"}]}));
+///
+/// #[derive(schemars::JsonSchema)]
+/// struct City { name: String }
+/// #[derive(schemars::JsonSchema)]
+/// struct Trip { to: City, days: Option<u32> }
+/// let s = dspy_core::field_schema::<Trip>();
+/// assert_eq!(s["title"], "Trip");
+/// assert_eq!(s["properties"]["to"], serde_json::json!({"$ref": "#/$defs/City"}));
+/// assert_eq!(s["properties"]["days"]["title"], "Days");
+/// assert_eq!(s["properties"]["days"]["default"], serde_json::Value::Null);
+/// assert_eq!(s["$defs"]["City"]["title"], "City");
 /// ```
 pub fn field_schema<T: JsonSchema + ?Sized>() -> Value {
-    let mut generator = SchemaSettings::draft2020_12().into_generator();
-    let schema = generator.subschema_for::<T>().to_value();
-    let defs = generator.take_definitions(true);
-    let mut stack = Vec::new();
-    let mut recursive = Map::new();
-    let mut schema = normalize(inline_refs(schema, &defs, &mut stack, &mut recursive));
-    // A recursive type keeps its `$ref`s; carry those definitions so the schema stays whole.
-    if let (false, Value::Object(map)) = (recursive.is_empty(), &mut schema) {
-        map.insert("$defs".into(), Value::Object(recursive));
-    }
+    let (root, defs) = generate::<T>();
+    let model = |name: &str| {
+        defs.get(name)
+            .and_then(|d| d.get("type"))
+            .and_then(Value::as_str)
+            == Some("object")
+    };
+    let mut schema = refs::with_defs(root, &defs, &model);
+    titles::add_pydantic_annotations(&mut schema);
     schema
 }
 
-/// Replaces `{"$ref": "#/$defs/Name"}` with the definition, titled `Name` when it is an object
-/// (schemars' own inlining drops the names). A type that refers to itself keeps its `$ref`.
-fn inline_refs(
-    schema: Value,
-    defs: &Map<String, Value>,
-    stack: &mut Vec<String>,
-    recursive: &mut Map<String, Value>,
-) -> Value {
-    match schema {
-        Value::Object(map) => {
-            let name = map
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix("#/$defs/"))
-                .map(str::to_string);
-            if let Some(name) = name
-                && let Some(def) = defs.get(&name)
-            {
-                if stack.contains(&name) {
-                    recursive.insert(name, def.clone());
-                    return Value::Object(map);
-                }
-                stack.push(name.clone());
-                let mut inlined = inline_refs(def.clone(), defs, stack, recursive);
-                stack.pop();
-                if let Value::Object(obj) = &mut inlined {
-                    if obj.get("type").and_then(Value::as_str) == Some("object") {
-                        obj.insert("title".into(), Value::String(name));
-                    }
-                    // Keys beside the `$ref` (a field's description) describe this use of it.
-                    for (k, v) in map {
-                        if k != "$ref" {
-                            obj.insert(k, inline_refs(v, defs, stack, recursive));
-                        }
-                    }
-                }
-                return inlined;
-            }
-            Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (k, inline_refs(v, defs, stack, recursive)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| inline_refs(v, defs, stack, recursive))
-                .collect(),
-        ),
-        other => other,
-    }
+/// The schema of `T` with every named type written in place (objects titled with their type's
+/// name) and no pydantic titles: how DSPy shows a tool's arguments, whose references it resolves.
+pub(crate) fn inlined_schema<T: JsonSchema + ?Sized>() -> Value {
+    let (root, defs) = generate::<T>();
+    refs::with_defs(root, &defs, &|_| false)
 }
 
-fn normalize(schema: Value) -> Value {
-    let Value::Object(mut map) = schema else {
-        return schema;
-    };
-    map.remove("$schema");
-    if map.get("type").and_then(Value::as_str) != Some("object") {
-        map.remove("title");
-    }
-    if matches!(
-        map.get("type").and_then(Value::as_str),
-        Some("integer" | "number")
-    ) {
-        map.remove("format");
-    }
-    // `oneOf` of string constants (a unit enum with doc comments) → a plain string enum.
-    if let Some(Value::Array(variants)) = map.get("oneOf") {
-        let consts: Option<Vec<Value>> = variants
-            .iter()
-            .map(|v| v.get("const").filter(|c| c.is_string()).cloned())
-            .collect();
-        if let Some(consts) = consts {
-            map.remove("oneOf");
-            map.insert("type".into(), "string".into());
-            map.insert("enum".into(), Value::Array(consts));
-        }
-    }
-    // `"type": [T, "null"]` → anyOf form.
-    if let Some(Value::Array(types)) = map.get("type")
-        && types.len() == 2
-        && types.iter().any(|t| t == "null")
-    {
-        {
-            let inner = types
-                .iter()
-                .find(|t| *t != "null")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let mut rest = map.clone();
-            rest.insert("type".into(), inner);
-            if rest.get("type").and_then(Value::as_str) != Some("string") {
-                rest.remove("format");
-            }
-            if let Some(Value::Array(values)) = rest.get_mut("enum") {
-                values.retain(|v| !v.is_null());
-            }
-            let mut out = Map::new();
-            out.insert(
-                "anyOf".into(),
-                Value::Array(vec![
-                    normalize(Value::Object(rest)),
-                    serde_json::json!({"type": "null"}),
-                ]),
-            );
-            return Value::Object(out);
-        }
-    }
-    let map: Map<String, Value> = map
+/// `schema` as the property `name` of an object, titled after the name as pydantic titles a
+/// field (unless it is a named model).
+pub(crate) fn as_property(name: &str, mut schema: Value) -> Value {
+    titles::annotate_property(name, &mut schema, true);
+    schema
+}
+
+/// Schemars' schema of `T` and its definitions, normalized.
+fn generate<T: JsonSchema + ?Sized>() -> (Value, Map<String, Value>) {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let root = generator.subschema_for::<T>().to_value();
+    let defs = generator
+        .take_definitions(true)
         .into_iter()
-        .map(|(k, v)| {
-            let v = match k.as_str() {
-                "properties" | "$defs" | "patternProperties" => match v {
-                    Value::Object(props) => {
-                        Value::Object(props.into_iter().map(|(k, v)| (k, normalize(v))).collect())
-                    }
-                    other => other,
-                },
-                "enum" | "const" | "required" | "examples" | "default" => v,
-                _ => match v {
-                    Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
-                    Value::Object(_) => normalize(v),
-                    other => other,
-                },
-            };
-            (k, v)
-        })
+        .map(|(name, def)| (name, normalize::normalize(def)))
         .collect();
-    Value::Object(map)
+    (normalize::normalize(root), defs)
 }
 
 /// A short, Python-style name for a schema, as DSPy shows types in prompts.
@@ -178,6 +95,9 @@ pub fn type_hint(schema: &Value) -> String {
             })
             .collect();
         return format!("Literal[{}]", items.join(", "));
+    }
+    if let Some(name) = refs::ref_name(schema) {
+        return name.to_string();
     }
     if let Some(variants) = schema.get("anyOf").and_then(Value::as_array) {
         let names: Vec<String> = variants.iter().map(type_hint).collect();

@@ -5,23 +5,24 @@ mod pareto;
 mod reflect;
 mod state;
 
-use crate::checkpoint::{Checkpoint, fingerprint};
-use crate::demos::{derive_seed, is_budget};
-use crate::rollout::{RunSettings, Runs, evaluate};
-use crate::{Auto, CompileReport, Compiled, Optimizer, Trial};
+use crate::search::failure::{is_budget, stops};
+use crate::search::measure::{Measured, measure};
+use crate::search::models::scoped;
+use crate::search::resume::Resume;
+use crate::search::rollout::{RunSettings, Runs, evaluate};
+use crate::search::seed::derive_seed;
+use crate::search::steps::{Steps, run_steps};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Auto, Trial};
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Metric, Progress};
-use dspy_core::lm::track_usage;
-use dspy_core::module::DEFAULT_CONCURRENCY;
+use dspy_core::evaluate::Metric;
+use dspy_core::util::snippet;
 use dspy_core::{Error, Example, LM, Module, Parameters, Result};
 use merge::{Instructions, merge_subsample, propose_merge};
 use pareto::{best_index, dominators, frontier, select_parent};
 use reflect::{Rollout, propose_instruction, reflective_records};
 use serde::Serialize;
 use state::{SearchState, minibatch};
-use std::future::Future;
-use std::path::PathBuf;
-use std::time::Instant;
 
 /// Which candidate the next reflective mutation starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,7 +43,8 @@ enum BudgetSetting {
     FullEvals(usize),
 }
 
-/// The knobs that change what a compile finds (the checkpoint key includes them).
+/// The knobs that change what a compile finds (the checkpoint key includes them, with the
+/// seed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Settings {
     budget: Option<BudgetSetting>,
@@ -54,7 +56,6 @@ struct Settings {
     use_merge: bool,
     max_merge_invocations: usize,
     failure_score: f64,
-    seed: u64,
 }
 
 /// DSPy's `GEPA` (Genetic-Pareto reflective prompt evolution): it evolves the instructions of
@@ -98,7 +99,7 @@ struct Settings {
 /// [`max_metric_calls`](Self::max_metric_calls) or [`max_full_evals`](Self::max_full_evals):
 /// the search stops once that many example runs were scored (the first iteration past it
 /// finishes). An LM [`Budget`](dspy_core::lm::Budget) running out stops it too, with
-/// [`CompileReport::stopped_by_budget`]. Either way the candidate with the best mean validation
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget). Either way the candidate with the best mean validation
 /// score is returned.
 ///
 /// Every candidate is a trial of the report: how it was made (its parents, the predictor and
@@ -151,11 +152,7 @@ struct Settings {
 pub struct GEPA<M> {
     metric: M,
     settings: Settings,
-    concurrency: usize,
-    progress: bool,
-    reflection_lm: Option<LM>,
-    task_lm: Option<LM>,
-    checkpoint: Option<Checkpoint>,
+    options: SearchOptions,
 }
 
 /// What one iteration did, for its trial.
@@ -202,67 +199,56 @@ impl<M> GEPA<M> {
                 use_merge: true,
                 max_merge_invocations: 5,
                 failure_score: 0.0,
-                seed: 0,
             },
-            concurrency: DEFAULT_CONCURRENCY,
-            progress: true,
-            reflection_lm: None,
-            task_lm: None,
-            checkpoint: None,
+            options: SearchOptions::default(),
         }
     }
 
     /// DSPy's budget presets: the metric calls of about 6 (light), 12 (medium) or 18 (heavy)
     /// candidates, estimated from the number of predictors and the validation set's size.
+    #[must_use]
     pub fn auto(mut self, auto: Auto) -> Self {
         self.settings.budget = Some(BudgetSetting::Auto(auto));
         self
     }
 
     /// Stops after `calls` example runs were scored (training minibatches and validation).
+    #[must_use]
     pub fn max_metric_calls(mut self, calls: usize) -> Self {
         self.settings.budget = Some(BudgetSetting::MetricCalls(calls));
         self
     }
 
     /// Stops after the metric calls of `n` full passes over the training and validation sets.
+    #[must_use]
     pub fn max_full_evals(mut self, n: usize) -> Self {
         self.settings.budget = Some(BudgetSetting::FullEvals(n));
         self
     }
 
-    /// The LM that reflects on runs and writes new instructions (default: the configured one).
-    /// A strong model pays off here.
-    pub fn reflection_lm(mut self, lm: LM) -> Self {
-        self.reflection_lm = Some(lm);
-        self
-    }
-
-    /// The same as [`reflection_lm`](Self::reflection_lm), under the name the other
-    /// instruction optimizers use.
-    pub fn prompt_model(self, lm: LM) -> Self {
-        self.reflection_lm(lm)
-    }
-
-    /// Runs the program on `lm` (default: whatever the program and the caller configured).
-    pub fn task_model(mut self, lm: LM) -> Self {
-        self.task_lm = Some(lm);
-        self
+    /// The LM that reflects on runs and writes new instructions (default: the configured one):
+    /// DSPy's name for [`prompt_model`](Self::prompt_model). A strong model pays off here.
+    #[must_use]
+    pub fn reflection_lm(self, lm: LM) -> Self {
+        self.prompt_model(lm)
     }
 
     /// Training examples per reflective minibatch (default 3).
+    #[must_use]
     pub fn reflection_minibatch_size(mut self, n: usize) -> Self {
         self.settings.reflection_minibatch_size = n.max(1);
         self
     }
 
     /// How parents are chosen (default [`CandidateSelection::Pareto`]).
+    #[must_use]
     pub fn candidate_selection(mut self, selection: CandidateSelection) -> Self {
         self.settings.candidate_selection = selection;
         self
     }
 
     /// Skips reflecting when every minibatch run already scores `perfect_score` (default true).
+    #[must_use]
     pub fn skip_perfect_score(mut self, skip: bool) -> Self {
         self.settings.skip_perfect_score = skip;
         self
@@ -285,64 +271,42 @@ impl<M> GEPA<M> {
     /// let gepa = GEPA::new(metric).max_metric_calls(200).add_format_failure_as_feedback(true);
     /// # let _ = gepa;
     /// ```
+    #[must_use]
     pub fn add_format_failure_as_feedback(mut self, on: bool) -> Self {
         self.settings.add_format_failure_as_feedback = on;
         self
     }
 
     /// The best score an example can get (default 1.0).
+    #[must_use]
     pub fn perfect_score(mut self, score: f64) -> Self {
         self.settings.perfect_score = score;
         self
     }
 
     /// Tries merges of frontier candidates (default true).
+    #[must_use]
     pub fn use_merge(mut self, on: bool) -> Self {
         self.settings.use_merge = on;
         self
     }
 
     /// Accepts at most this many merges (default 5).
+    #[must_use]
     pub fn max_merge_invocations(mut self, n: usize) -> Self {
         self.settings.max_merge_invocations = n;
         self
     }
 
     /// The score of a run that failed (default 0).
+    #[must_use]
     pub fn failure_score(mut self, score: f64) -> Self {
         self.settings.failure_score = score;
         self
     }
 
-    /// Runs up to `n` examples at a time (default 8).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// The seed of every random draw (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = seed;
-        self
-    }
-
-    /// Shows a progress bar over the metric calls on a terminal (the default) or not.
-    pub fn progress(mut self, show: bool) -> Self {
-        self.progress = show;
-        self
-    }
-
-    /// Saves the search state to `path` after every iteration, and resumes from it when a
-    /// compile with the same arguments starts (see [`Checkpoint`]).
-    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
-        self.checkpoint = Some(Checkpoint::new(path));
-        self
-    }
-
-    /// The metric.
-    pub fn metric(&self) -> &M {
-        &self.metric
-    }
+    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile, compile_with_valset);
 
     /// The metric calls the budget allows for a program of `predictors` predictors, as DSPy
     /// computes them (a full evaluation covers the validation set only when it is separate).
@@ -360,49 +324,34 @@ impl<M> GEPA<M> {
             )),
         }
     }
+}
 
-    /// The best candidate found from `trainset`, its Pareto frontier tracked on `trainset`
-    /// itself (DSPy's default without a validation set; prefer
-    /// [`compile_with_valset`](Self::compile_with_valset) so the prompts generalise).
-    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        self.compile_with_valset(program, trainset, trainset).await
+/// Without a validation set, the Pareto frontier is tracked on the training set itself (DSPy's
+/// default; prefer `compile_with_valset` so the prompts generalise).
+impl<P, E, M> Search<P, E> for GEPA<M>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize + Clone,
+    M: Metric<E, P::Output>,
+{
+    type Program = P;
+    const NAME: &'static str = "GEPA";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
     }
 
-    /// The best candidate found by reflecting on runs over `trainset`, candidates scored (and
-    /// the frontier kept) on `valset`.
-    pub async fn compile_with_valset<P, E>(
+    async fn search(
         &self,
+        frame: &mut Frame<'_>,
         program: &P,
         trainset: &[E],
-        valset: &[E],
-    ) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        crate::compiled::run_search(self.search(program, trainset, valset)).await
-    }
-
-    async fn search<P, E>(
-        &self,
-        program: &P,
-        trainset: &[E],
-        valset: &[E],
-    ) -> Result<(P, CompileReport)>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
+        valset: Option<&[E]>,
+    ) -> Result<P> {
+        // The training set given as the validation set is not a separate one.
+        let separate = valset.is_some_and(|valset| !std::ptr::eq(trainset, valset));
+        let valset = valset.unwrap_or(trainset);
         let names = program.predictor_names();
         if names.is_empty() {
             return Err(Error::config(
@@ -414,130 +363,128 @@ impl<M> GEPA<M> {
                 "GEPA needs a non-empty training set (and validation set, when one is given)",
             ));
         }
-        // `compile` passes the training set as the validation set, as DSPy does without one.
-        let separate = !std::ptr::eq(trainset, valset);
         let max_calls = self.max_calls(
             names.len(),
             trainset.len(),
             separate.then_some(valset.len()),
         )?;
-        // Not the budget: a compile given more carries on from a checkpoint of one given less.
+        let resume = self.resume(frame, program, trainset, valset)?;
+        let evolution = Evolution {
+            gepa: self,
+            context: Context {
+                program,
+                names,
+                trainset,
+                valset,
+            },
+            max_calls,
+        };
+        let progress = frame.progress(max_calls, "GEPA");
+        let Some(state) = run_steps(frame, resume, &evolution, progress).await? else {
+            return Ok(program.clone());
+        };
+        let best = best_index(&state.aggregates());
+        frame.report.choose(state.candidates[best].trial);
+        Ok(build(program, &state.candidates[best].instructions))
+    }
+}
+
+/// A GEPA search under way: the iterations [`run_steps`] takes until the metric calls are
+/// spent.
+struct Evolution<'a, M, P, E> {
+    gepa: &'a GEPA<M>,
+    context: Context<'a, P, E>,
+    max_calls: usize,
+}
+
+impl<M, P, E> Steps for Evolution<'_, M, P, E>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Clone,
+    M: Metric<E, P::Output>,
+{
+    type State = SearchState;
+    type Done = Outcome;
+
+    /// The seed program scored on the validation set. A budget that stops it leaves a trial
+    /// without usage: the compile returns the program as given.
+    async fn start(&self, frame: &mut Frame<'_>) -> Result<Option<SearchState>> {
+        match self.gepa.seed_candidate(&self.context).await {
+            Ok(seeded) => Ok(Some(seeded)),
+            Err(error) if is_budget(&error) => {
+                frame.report.stopped_by_budget = true;
+                let trial = Trial::new(
+                    "#0 seed program",
+                    None,
+                    &Default::default(),
+                    Default::default(),
+                );
+                frame.report.trials.push(trial.failed(&error));
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn next(&self, state: &SearchState) -> Option<String> {
+        (state.metric_calls < self.max_calls).then(|| format!("[{}] stopped", state.iteration + 1))
+    }
+
+    async fn step(&self, state: &mut SearchState) -> Result<Outcome> {
+        state.iteration += 1;
+        Box::pin(self.gepa.iterate(state, &self.context)).await
+    }
+
+    /// The iteration's trial, and which trial added the candidate it found.
+    fn record(&self, state: &mut SearchState, iteration: Measured<Outcome>) {
+        let outcome = &iteration.outcome;
+        let description = format!("[{}] {}", state.iteration, outcome.description);
+        let mut trial = iteration.trial(description, outcome.score);
+        trial.error = iteration.outcome.error;
+        state.trials.push(trial);
+        if let Some(added) = iteration.outcome.added {
+            state.candidates[added].trial = state.trials.len() - 1;
+        }
+    }
+
+    /// The metric calls made so far.
+    fn position(&self, state: &SearchState) -> usize {
+        state.metric_calls.min(self.max_calls)
+    }
+
+    /// The best mean validation score.
+    fn message(&self, state: &SearchState) -> String {
+        let best = state.aggregates().into_iter().fold(f64::NAN, f64::max);
+        format!("best {:.1}%", 100.0 * best)
+    }
+
+    fn trials(state: &mut SearchState) -> &mut Vec<Trial> {
+        &mut state.trials
+    }
+}
+
+impl<M> GEPA<M> {
+    /// Where this compile's state is kept: the key has the settings and seed (not the budget:
+    /// a compile given more carries on from a checkpoint of one given less), the models, the
+    /// program's state and both sets.
+    fn resume<P: Parameters, E: Serialize>(
+        &self,
+        frame: &Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        valset: &[E],
+    ) -> Result<Resume> {
         let unbudgeted = Settings {
             budget: None,
             ..self.settings.clone()
         };
-        let key = fingerprint(&[
-            &serde_json::to_value(&unbudgeted)?,
-            &crate::instruct::models_key(self.reflection_lm.as_ref(), self.task_lm.as_ref()),
-            &serde_json::to_value(program.state()?)?,
-            &serde_json::to_value(trainset)?,
-            &serde_json::to_value(valset)?,
-        ]);
-        let mut state: SearchState = match &self.checkpoint {
-            Some(checkpoint) => checkpoint.load(NAME, &key)?.unwrap_or_default(),
-            None => SearchState::default(),
-        };
-        let context = Context {
-            program,
-            names,
-            trainset,
-            valset,
-        };
-        let mut report = CompileReport::new(NAME, self.settings.seed);
-        let progress = Progress::new(max_calls, "GEPA", self.progress);
-        let mut shown = 0;
-        let advance = |state: &SearchState, shown: &mut usize| {
-            let best = state.aggregates().into_iter().fold(f64::NAN, f64::max);
-            while *shown < state.metric_calls.min(max_calls) {
-                *shown += 1;
-                progress.step(|| format!("best {:.1}%", 100.0 * best));
-            }
-        };
-
-        if state.candidates.is_empty() {
-            match self.seed_candidate(&context).await {
-                Ok(seeded) => {
-                    state = seeded;
-                    self.save(&key, &state)?;
-                }
-                Err(error) if is_budget(&error) => {
-                    progress.finish();
-                    report.stopped_by_budget = true;
-                    report.trials.push(
-                        Trial::new(
-                            "#0 seed program",
-                            None,
-                            &Default::default(),
-                            Default::default(),
-                        )
-                        .failed(&error),
-                    );
-                    return Ok((program.clone(), report));
-                }
-                Err(error) => {
-                    progress.finish();
-                    return Err(error);
-                }
-            }
-        }
-        advance(&state, &mut shown);
-
-        while state.metric_calls < max_calls {
-            let mut next = state.clone();
-            next.iteration += 1;
-            let started = Instant::now();
-            let (outcome, usage) = track_usage(Box::pin(self.iterate(&mut next, &context))).await;
-            match outcome {
-                Ok(outcome) => {
-                    let mut trial = Trial::new(
-                        format!("[{}] {}", next.iteration, outcome.description),
-                        outcome.score,
-                        &usage,
-                        started.elapsed(),
-                    );
-                    trial.error = outcome.error;
-                    next.trials.push(trial);
-                    if let Some(added) = outcome.added {
-                        next.candidates[added].trial = next.trials.len() - 1;
-                    }
-                    state = next;
-                    self.save(&key, &state)?;
-                    advance(&state, &mut shown);
-                }
-                Err(error) if is_budget(&error) => {
-                    // The iteration is dropped whole, so a resumed compile redoes it.
-                    report.stopped_by_budget = true;
-                    let trial = Trial::new(
-                        format!("[{}] stopped", next.iteration),
-                        None,
-                        &usage,
-                        started.elapsed(),
-                    );
-                    report.trials.push(trial.failed(&error));
-                    break;
-                }
-                Err(error) => {
-                    progress.finish();
-                    return Err(error);
-                }
-            }
-        }
-        progress.finish();
-
-        let stopped = std::mem::take(&mut report.trials);
-        report.trials = std::mem::take(&mut state.trials);
-        report.trials.extend(stopped);
-        let best = best_index(&state.aggregates());
-        report.choose(state.candidates[best].trial);
-        let program = build(program, &state.candidates[best].instructions);
-        Ok((program, report))
-    }
-
-    fn save(&self, key: &str, state: &SearchState) -> Result<()> {
-        match &self.checkpoint {
-            Some(checkpoint) => checkpoint.save(NAME, key, state),
-            None => Ok(()),
-        }
+        let mut settings = serde_json::to_value(&unbudgeted)?;
+        settings["seed"] = serde_json::json!(self.options.seed);
+        let state = serde_json::to_value(program.state()?)?;
+        let train = serde_json::to_value(trainset)?;
+        let val = serde_json::to_value(valset)?;
+        Ok(Resume::open(frame, &settings, &[&state, &train, &val]))
     }
 
     /// The state after scoring the program as given on the validation set.
@@ -548,26 +495,26 @@ impl<M> GEPA<M> {
         E: Example<Input = P::Input> + Clone,
         M: Metric<E, P::Output>,
     {
-        let started = Instant::now();
         let instructions: Instructions = context
             .program
             .predictors()
             .into_iter()
             .map(|(name, p)| (name, p.effective_instructions().to_string()))
             .collect();
-        let (runs, usage) = track_usage(self.run(context.program, context.valset, false)).await;
-        let runs = runs?;
+        let scored = measure(self.run(context.program, context.valset, false)).await;
+        let runs = scored.outcome?;
         let mut state = SearchState {
             metric_calls: context.valset.len(),
             ..SearchState::default()
         };
         let score = mean(&runs.scores);
-        state.trials.push(Trial::new(
+        let trial = Trial::new(
             "#0 seed program",
             Some(score),
-            &usage,
-            started.elapsed(),
-        ));
+            &scored.usage,
+            scored.elapsed,
+        );
+        state.trials.push(trial);
         state.add(instructions, Vec::new(), runs.scores, 0);
         Ok(state)
     }
@@ -581,16 +528,13 @@ impl<M> GEPA<M> {
         M: Metric<E, P::Output>,
     {
         let settings = RunSettings {
-            concurrency: self.concurrency,
+            concurrency: self.options.concurrency,
             failure_score: self.settings.failure_score,
             traced,
         };
         // Boxed: an evaluation's future is large, and an iteration holds several.
         let run = Box::pin(evaluate(&self.metric, program, examples, settings));
-        match &self.task_lm {
-            Some(lm) => dspy_core::with_lm(lm.clone(), run).await,
-            None => run.await,
-        }
+        scoped(self.options.task_model.as_ref(), run).await
     }
 
     /// One iteration: a merge when one is due, else a reflective mutation.
@@ -605,7 +549,7 @@ impl<M> GEPA<M> {
         E: Example<Input = P::Input> + Clone,
         M: Metric<E, P::Output>,
     {
-        let mut rng = Rng::new(derive_seed(self.settings.seed, state.iteration));
+        let mut rng = Rng::new(derive_seed(self.options.seed, state.iteration));
         if self.settings.use_merge && state.merges_due > 0 && state.last_found_new {
             state.last_found_new = false;
             if let Some(outcome) = self.try_merge(state, context, &mut rng).await? {
@@ -702,7 +646,7 @@ impl<M> GEPA<M> {
         let ids = minibatch(
             context.trainset.len(),
             self.settings.reflection_minibatch_size,
-            self.settings.seed,
+            self.options.seed,
             state.iteration - 1,
         );
         let batch: Vec<E> = ids.iter().map(|&i| context.trainset[i].clone()).collect();
@@ -722,10 +666,34 @@ impl<M> GEPA<M> {
             )));
         }
 
+        let (name, proposed) = match self.reflect(state, context, parent, &before, rng).await? {
+            Reflection::Proposed { name, instruction } => (name, instruction),
+            Reflection::Nothing(outcome) => return Ok(outcome),
+        };
+        let mutation = Mutation {
+            parent,
+            name,
+            proposed,
+            before_sum,
+        };
+        self.try_child(state, context, &batch, mutation).await
+    }
+
+    /// A new instruction for the parent's next predictor in turn, from the reflection LM
+    /// reading the parent's runs `before` on the minibatch; or the iteration's outcome when
+    /// there is nothing to try.
+    async fn reflect<P, E>(
+        &self,
+        state: &mut SearchState,
+        context: &Context<'_, P, E>,
+        parent: usize,
+        before: &Runs,
+        rng: &mut Rng,
+    ) -> Result<Reflection> {
         let turn = state.candidates[parent].next_predictor % context.names.len();
         state.candidates[parent].next_predictor = (turn + 1) % context.names.len();
         let name = &context.names[turn];
-        let rollouts: Vec<Rollout<'_>> = (0..batch.len())
+        let rollouts: Vec<Rollout<'_>> = (0..before.scores.len())
             .map(|i| Rollout {
                 score: before.scores[i],
                 feedback: before.feedback[i].as_deref(),
@@ -736,37 +704,63 @@ impl<M> GEPA<M> {
         let format_failures = self.settings.add_format_failure_as_feedback;
         let records = reflective_records(&rollouts, name, format_failures, rng);
         if records.is_empty() {
-            return Ok(Outcome::note(format!(
+            return Ok(Reflection::Nothing(Outcome::note(format!(
                 "#{parent} `{name}`: no successful run on the minibatch called it, skipped"
-            )));
+            ))));
         }
         let current = &state.candidates[parent].instructions[name];
-        let proposed = match propose_instruction(self.reflection_lm.as_ref(), current, &records)
-            .await
-        {
+        let lm = self.options.prompt_model.as_ref();
+        let proposed = match propose_instruction(lm, current, &records).await {
             Ok(proposed) => proposed,
-            Err(error) if is_budget(&error) || crate::demos::is_fatal(&error) => return Err(error),
+            Err(error) if stops(&error) => return Err(error),
             Err(error) => {
                 let mut outcome = Outcome::note(format!("#{parent} `{name}`: no proposal"));
                 outcome.error = Some(error.to_string());
-                return Ok(outcome);
+                return Ok(Reflection::Nothing(outcome));
             }
         };
         if proposed == *current {
             // Nothing to try (small models often echo the instruction back).
-            return Ok(Outcome::note(format!(
+            return Ok(Reflection::Nothing(Outcome::note(format!(
                 "#{parent} `{name}`: the proposal repeats the instruction, skipped"
-            )));
+            ))));
         }
+        Ok(Reflection::Proposed {
+            name: name.clone(),
+            instruction: proposed,
+        })
+    }
+
+    /// The parent with the mutation's instruction, kept when it beats the parent on the same
+    /// minibatch (then scored on the validation set).
+    async fn try_child<P, E>(
+        &self,
+        state: &mut SearchState,
+        context: &Context<'_, P, E>,
+        batch: &[E],
+        mutation: Mutation,
+    ) -> Result<Outcome>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Clone,
+        M: Metric<E, P::Output>,
+    {
+        let Mutation {
+            parent,
+            name,
+            proposed,
+            before_sum,
+        } = mutation;
         let mut instructions = state.candidates[parent].instructions.clone();
         instructions.insert(name.clone(), proposed.clone());
         let child = build(context.program, &instructions);
-        let after = self.run(&child, &batch, false).await?;
+        let after = self.run(&child, batch, false).await?;
         state.metric_calls += batch.len();
         let after_sum: f64 = after.scores.iter().sum();
         let description = format!(
             "#{parent} `{name}`: \"{}\", minibatch {} → {}",
-            snippet(&proposed),
+            snippet(&proposed, INSTRUCTION_SNIPPET),
             fmt_sum(before_sum),
             fmt_sum(after_sum)
         );
@@ -790,7 +784,25 @@ impl<M> GEPA<M> {
     }
 }
 
-const NAME: &str = "GEPA";
+/// What reflecting on a parent's runs gave.
+enum Reflection {
+    /// A new instruction to try for predictor `name`.
+    Proposed { name: String, instruction: String },
+    /// Nothing to try: the iteration ends with this outcome.
+    Nothing(Outcome),
+}
+
+/// A new instruction for predictor `name` of candidate `parent`, proposed from runs whose
+/// minibatch scores summed to `before_sum`.
+struct Mutation {
+    parent: usize,
+    name: String,
+    proposed: String,
+    before_sum: f64,
+}
+
+/// Characters of a new instruction shown in its trial (60 and the ellipsis).
+const INSTRUCTION_SNIPPET: usize = 61;
 
 /// Validation examples a merge is judged on (the `gepa` package's number).
 const MERGE_SUBSAMPLE: usize = 5;
@@ -839,34 +851,6 @@ fn fmt_sum(sum: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// The start of an instruction, on one line, for a trial's description.
-fn snippet(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut short: String = line.chars().take(60).collect();
-    if short.len() < line.len() {
-        short.push('…');
-    }
-    short
-}
-
-impl<P, E, M> Optimizer<P, E> for GEPA<M>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize + Clone,
-    M: Metric<E, P::Output>,
-{
-    type Program = P;
-
-    fn compile(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        self.compile_with_valset(program, trainset, trainset)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -881,8 +865,13 @@ mod tests {
 
     #[test]
     fn snippets_are_one_short_line() {
-        assert_eq!(snippet("Be\n brief."), "Be brief.");
-        assert_eq!(snippet(&"x".repeat(70)).chars().count(), 61);
+        assert_eq!(snippet("Be\n brief.", INSTRUCTION_SNIPPET), "Be brief.");
+        assert_eq!(
+            snippet(&"x".repeat(70), INSTRUCTION_SNIPPET)
+                .chars()
+                .count(),
+            61
+        );
         assert_eq!(fmt_sum(2.0), "2");
         assert_eq!(fmt_sum(1.5), "1.5");
     }

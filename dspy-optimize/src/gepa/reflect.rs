@@ -1,11 +1,12 @@
 //! Reflection: the reflective dataset built from a minibatch's traces, and the LM call that
 //! reads it and writes a new instruction for one predictor.
 
+use crate::search::models::scoped;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::module::Trace;
 use dspy_core::signature::SignatureInfo;
-use dspy_core::{Error, LM, Module, Predict, Result, with_lm};
+use dspy_core::{Error, LM, Module, Predict, Result};
 use dspy_macros::Signature;
 use serde_json::Value;
 
@@ -179,10 +180,7 @@ pub(crate) async fn propose_instruction(
         examples_with_feedback: render_records(records),
     };
     let predict = Predict::<ProposeInstruction>::new();
-    let output = match lm {
-        Some(lm) => with_lm(lm.clone(), predict.call(input)).await?,
-        None => predict.call(input).await?,
-    };
+    let output = scoped(lm, predict.call(input)).await?;
     clean_instruction(&output.new_instruction).ok_or_else(|| Error::Parse {
         field: "new_instruction".into(),
         raw: output.new_instruction.clone(),

@@ -3,7 +3,7 @@
 
 use super::merge::{Instructions, MergeLog};
 use crate::Trial;
-use crate::demos::derive_seed;
+use crate::search::seed::derive_seed;
 use dspy_core::data::Rng;
 use serde::{Deserialize, Serialize};
 

@@ -280,7 +280,8 @@ mod openai {
             let bytes = response.bytes().await.map_err(transport_error)?;
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&bytes);
-                let snippet: String = text.chars().take(300).collect();
+                // The body's first 300 characters, on one line.
+                let snippet = dspy_core::util::snippet(&text, 301);
                 return Err(Error::lm(
                     status_kind(status.as_u16()),
                     format!(

@@ -12,8 +12,9 @@ pub use bm25::Bm25;
 pub use embed::OpenAiEmbedder;
 pub use embed::{Embedder, Embeddings};
 
-use crate::demos::{all_fields, fits};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::Trial;
+use crate::search::fields::{all_fields, fits};
+use crate::search::{Frame, Search, SearchOptions, compile_methods};
 use dspy_core::adapter::FieldValues;
 use dspy_core::lm::BoxFuture;
 use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
@@ -81,6 +82,8 @@ pub struct KNNFewShot<S> {
     k: usize,
     similarity: S,
     layout: DemoLayout,
+    /// Defaults: KNN has no seed, concurrency or models.
+    options: SearchOptions,
 }
 
 /// Where a [`KnnProgram`] puts the neighbours among the demos.
@@ -97,6 +100,7 @@ impl<S: Similarity> KNNFewShot<S> {
             k,
             similarity,
             layout: DemoLayout::default(),
+            options: SearchOptions::default(),
         }
     }
 
@@ -127,22 +131,11 @@ impl<S: Similarity> KNNFewShot<S> {
         self
     }
 
-    /// A [`KnnProgram`] over `program` and `trainset`, with the training examples indexed.
-    pub async fn compile<P, E>(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> Result<Compiled<KnnProgram<P>>>
-    where
-        P: Module + Parameters + Clone,
-        P::Input: Serialize,
-        E: Example<Input = P::Input> + Serialize,
-    {
-        <Self as Optimizer<P, E>>::compile(self, program, trainset).await
-    }
+    compile_methods!(compile);
 }
 
-impl<P, E, S> Optimizer<P, E> for KNNFewShot<S>
+/// No LM calls, and no validation set: the index is built over the training set.
+impl<P, E, S> Search<P, E> for KNNFewShot<S>
 where
     P: Module + Parameters + Clone,
     P::Input: Serialize,
@@ -150,46 +143,44 @@ where
     S: Similarity,
 {
     type Program = KnnProgram<P>;
+    const NAME: &'static str = "KNNFewShot";
 
-    fn compile(
+    fn options(&self) -> &SearchOptions {
+        &self.options
+    }
+
+    async fn search(
         &self,
+        frame: &mut Frame<'_>,
         program: &P,
         trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<KnnProgram<P>>>> + Send {
-        // The texts and examples are made before the future, so it holds no `&[E]`.
-        let prepared = all_fields(trainset).and_then(|examples| {
-            let texts = trainset
-                .iter()
-                .map(|e| input_text(&e.input()))
-                .collect::<Result<Vec<String>>>()?;
-            Ok((examples, texts))
-        });
-        async move {
-            let started = Instant::now();
-            let (examples, texts) = prepared?;
-            let count = examples.len();
-            let index = self.similarity.index(texts).await?;
-            let mut report = CompileReport::new("KNNFewShot", 0);
-            report.elapsed = started.elapsed();
-            report.trials.push(Trial::new(
-                format!(
-                    "{} index of {count} examples, k = {}",
-                    self.similarity.name(),
-                    self.k
-                ),
-                None,
-                &Default::default(),
-                report.elapsed,
-            ));
-            let knn = KnnProgram {
-                program: program.clone(),
-                index,
-                examples: Arc::new(examples),
-                k: self.k,
-                layout: self.layout,
-            };
-            Ok(Compiled::new(knn, report))
-        }
+        _: Option<&[E]>,
+    ) -> Result<KnnProgram<P>> {
+        let started = Instant::now();
+        let examples = all_fields(trainset)?;
+        let texts = trainset
+            .iter()
+            .map(|e| input_text(&e.input()))
+            .collect::<Result<Vec<String>>>()?;
+        let count = examples.len();
+        let index = self.similarity.index(texts).await?;
+        frame.report.trials.push(Trial::new(
+            format!(
+                "{} index of {count} examples, k = {}",
+                self.similarity.name(),
+                self.k
+            ),
+            None,
+            &Default::default(),
+            started.elapsed(),
+        ));
+        Ok(KnnProgram {
+            program: program.clone(),
+            index,
+            examples: Arc::new(examples),
+            k: self.k,
+            layout: self.layout,
+        })
     }
 }
 

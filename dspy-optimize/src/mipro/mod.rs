@@ -1,25 +1,27 @@
 //! `MIPROv2`: instructions and demo sets chosen together by Bayesian search.
 
+mod bayes;
 mod propose;
 mod tpe;
 
-use crate::bootstrap::{BootstrapSettings, bootstrap_knobs};
-use crate::checkpoint::{Checkpoint, fingerprint};
-use crate::demos::{all_fields, is_budget};
-use crate::instruct::{StepLog, models_key, scoped, score_on, snippet};
-use crate::random_search::{Candidate, build_candidate};
-use crate::{Auto, CompileReport, Compiled, Optimizer, Trial};
+use crate::Auto;
+use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
+use crate::search::demo_sets::{Candidate, DemoSets};
+use crate::search::fields::all_fields;
+use crate::search::measure::measure;
+use crate::search::models::scoped;
+use crate::search::resume::Resume;
+use crate::search::step_log::{Logged, StepLog};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use bayes::Space;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Metric, Progress};
-use dspy_core::lm::track_usage;
-use dspy_core::{Error, Example, LM, Module, Parameters, Result};
+use dspy_core::evaluate::Metric;
+use dspy_core::{Error, Example, Module, Parameters, Result};
 use propose::{Grounding, PromptModel, Target};
 use serde::Serialize;
 use serde_json::json;
 use std::future::Future;
-use std::time::Instant;
-use tpe::{Tpe, TpeSettings};
 
 /// Below this many validation examples, `auto` mode scores every trial on all of them.
 const MIN_MINIBATCH_SIZE: usize = 50;
@@ -55,7 +57,7 @@ const MIN_MINIBATCH_SIZE: usize = 50;
 /// report has a trial per demo set built, per prompt-model step, per search trial (the choice,
 /// with an instruction snippet, and its minibatch score) and per full evaluation. When an LM
 /// budget runs out, the compile returns the best program fully scored so far with
-/// [`CompileReport::stopped_by_budget`] set; with [`checkpoint`](Self::checkpoint), a later run
+/// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; with [`checkpoint`](Self::checkpoint), a later run
 /// with the same arguments continues from the last finished step.
 ///
 /// ```
@@ -93,11 +95,9 @@ const MIN_MINIBATCH_SIZE: usize = 50;
 #[derive(Debug, Clone)]
 pub struct MIPROv2<M> {
     metric: M,
-    settings: BootstrapSettings,
+    bootstrap: BootstrapOptions,
     search: SearchSettings,
-    prompt_model: Option<LM>,
-    task_model: Option<LM>,
-    checkpoint: Option<Checkpoint>,
+    options: SearchOptions,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -125,9 +125,9 @@ struct Plan {
     minibatch: bool,
 }
 
-/// What the search found so far: kept outside it, so a budget stop still has it.
+/// What the search found so far: kept outside it, so a budget stop still has it. `best` is
+/// the best program fully scored, its score and its trial.
 struct Found<P> {
-    report: CompileReport,
     best: Option<(P, f64, usize)>,
 }
 
@@ -138,9 +138,9 @@ impl<M> MIPROv2<M> {
     pub fn new(metric: M) -> Self {
         MIPROv2 {
             metric,
-            settings: BootstrapSettings {
+            bootstrap: BootstrapOptions {
                 max_labeled_demos: 4,
-                ..BootstrapSettings::default()
+                ..BootstrapOptions::default()
             },
             search: SearchSettings {
                 auto: Some(Auto::Light),
@@ -156,13 +156,13 @@ impl<M> MIPROv2<M> {
                 tip_aware: true,
                 fewshot_aware: true,
             },
-            prompt_model: None,
-            task_model: None,
-            checkpoint: None,
+            options: SearchOptions::default(),
         }
     }
 
-    bootstrap_knobs!();
+    bootstrap_setters!();
+    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile, compile_with_valset);
 
     /// Sizes the search with a preset (the default is `Light`); clears
     /// [`num_candidates`](Self::num_candidates) and [`num_trials`](Self::num_trials).
@@ -177,6 +177,7 @@ impl<M> MIPROv2<M> {
     /// optimizing zero-shot); `max(2 · v · log2(n), 1.5 · n)` trials, `v` being the number of
     /// parameters searched (one or two per predictor); the validation set is a random sample of
     /// at most that many examples, scored on minibatches when it has more than 50.
+    #[must_use]
     pub fn auto(mut self, run: Auto) -> Self {
         self.search.auto = Some(run);
         self.search.num_candidates = None;
@@ -186,6 +187,7 @@ impl<M> MIPROv2<M> {
 
     /// Sizes the search by hand: `n` instruction candidates and `n` demo sets per predictor
     /// (turns `auto` off). Trials default to DSPy's suggestion, `max(2 · v · log2(n), 1.5 · n)`.
+    #[must_use]
     pub fn num_candidates(mut self, n: usize) -> Self {
         self.search.auto = None;
         self.search.num_candidates = Some(n.max(1));
@@ -193,6 +195,7 @@ impl<M> MIPROv2<M> {
     }
 
     /// How many search trials to run (turns `auto` off).
+    #[must_use]
     pub fn num_trials(mut self, n: usize) -> Self {
         self.search.auto = None;
         self.search.num_trials = Some(n);
@@ -200,6 +203,7 @@ impl<M> MIPROv2<M> {
     }
 
     /// The prompt model's temperature for instruction proposals (default 1.0).
+    #[must_use]
     pub fn init_temperature(mut self, temperature: f32) -> Self {
         self.search.init_temperature = temperature;
         self
@@ -208,123 +212,98 @@ impl<M> MIPROv2<M> {
     /// Scores trials on minibatches (default) or on the whole validation set. Without `auto`
     /// (whose presets decide by the validation set's size), a validation set no larger than the
     /// minibatch is always scored whole.
+    #[must_use]
     pub fn minibatch(mut self, on: bool) -> Self {
         self.search.minibatch = on;
         self
     }
 
     /// Examples per minibatch (default 35).
+    #[must_use]
     pub fn minibatch_size(mut self, n: usize) -> Self {
         self.search.minibatch_size = n.max(1);
         self
     }
 
     /// Minibatch trials between two full evaluations (default 5).
+    #[must_use]
     pub fn minibatch_full_eval_steps(mut self, n: usize) -> Self {
         self.search.minibatch_full_eval_steps = n.max(1);
         self
     }
 
     /// Training examples per call while summarizing the data (default 10).
+    #[must_use]
     pub fn view_data_batch_size(mut self, n: usize) -> Self {
         self.search.view_data_batch_size = n.max(1);
         self
     }
 
     /// Whether proposals see a summary of the training data (default true).
+    #[must_use]
     pub fn data_aware(mut self, on: bool) -> Self {
         self.search.data_aware = on;
         self
     }
 
     /// Whether proposals see the program's outline and descriptions (default true).
+    #[must_use]
     pub fn program_aware(mut self, on: bool) -> Self {
         self.search.program_aware = on;
         self
     }
 
     /// Whether each proposal gets a random prompting tip (default true).
+    #[must_use]
     pub fn tip_aware(mut self, on: bool) -> Self {
         self.search.tip_aware = on;
         self
     }
 
     /// Whether proposals see bootstrapped demos of the predictor (default true).
+    #[must_use]
     pub fn fewshot_aware(mut self, on: bool) -> Self {
         self.search.fewshot_aware = on;
         self
     }
+}
 
-    /// The LM that summarizes and proposes (default: the configured one).
-    pub fn prompt_model(mut self, lm: LM) -> Self {
-        self.prompt_model = Some(lm);
-        self
+/// Without a validation set, the last 80% of the training set is the validation set (DSPy's
+/// split; prefer `compile_with_valset`).
+impl<P, E, M> Search<P, E> for MIPROv2<M>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize + Clone,
+    M: Metric<E, P::Output>,
+{
+    type Program = P;
+    const NAME: &'static str = "MIPROv2";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
     }
 
-    /// The LM the program runs on while bootstrapping and scoring (default: the configured
-    /// one; predictors with their own LM keep it).
-    pub fn task_model(mut self, lm: LM) -> Self {
-        self.task_model = Some(lm);
-        self
-    }
-
-    /// Saves the search's progress to `path` after every step, and resumes from it when a
-    /// compile with the same arguments finds it (see [`Checkpoint`]). The file stays after the
-    /// compile ends, so running it again returns the same program without LM calls; other
-    /// models (by name) make another key, so switching models starts over.
-    pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.checkpoint = Some(Checkpoint::new(path));
-        self
-    }
-
-    /// The metric.
-    pub fn metric(&self) -> &M {
-        &self.metric
-    }
-
-    /// Compiles `program`, with the last 80% of `trainset` as the validation set (DSPy's
-    /// split; prefer [`compile_with_valset`](Self::compile_with_valset)).
-    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        if trainset.len() < 2 {
-            return Err(Error::config(
-                "MIPROv2 needs at least 2 training examples to split off a validation set; \
-                 give more, or a validation set with compile_with_valset",
-            ));
-        }
-        let valset_size = (trainset.len() * 4 / 5).clamp(1, 1000);
-        let (train, val) = trainset.split_at(trainset.len() - valset_size);
-        self.run(program, train, val).await
-    }
-
-    /// Compiles `program`: demos and proposals from `trainset`, scores on `valset`.
-    pub async fn compile_with_valset<P, E>(
+    async fn search(
         &self,
+        frame: &mut Frame<'_>,
         program: &P,
         trainset: &[E],
-        valset: &[E],
-    ) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        self.run(program, trainset, valset).await
-    }
-
-    async fn run<P, E>(&self, program: &P, trainset: &[E], valset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
+        valset: Option<&[E]>,
+    ) -> Result<P> {
+        let (trainset, valset) = match valset {
+            Some(valset) => (trainset, valset),
+            None if trainset.len() < 2 => {
+                return Err(Error::config(
+                    "MIPROv2 needs at least 2 training examples to split off a validation set; \
+                     give more, or a validation set with compile_with_valset",
+                ));
+            }
+            None => {
+                let valset_size = (trainset.len() * 4 / 5).clamp(1, 1000);
+                trainset.split_at(trainset.len() - valset_size)
+            }
+        };
         if trainset.is_empty() || valset.is_empty() {
             return Err(Error::config(
                 "MIPROv2 needs a non-empty training set and validation set",
@@ -336,31 +315,22 @@ impl<M> MIPROv2<M> {
                  or use .auto(Auto::Light)",
             ));
         }
-        let started = Instant::now();
-        let mut found = Found {
-            report: CompileReport::new("MIPROv2", self.settings.seed),
-            best: None,
-        };
-        let (outcome, usage) =
-            track_usage(self.search(program, trainset, valset, &mut found)).await;
-        match outcome {
-            Ok(()) => {}
-            Err(error) if is_budget(&error) => found.report.stopped_by_budget = true,
-            Err(error) => return Err(error),
-        }
-        let Found { mut report, best } = found;
-        let program = match best {
+        let mut found = Found { best: None };
+        let outcome = self
+            .steps(frame, &mut found, program, trainset, valset)
+            .await;
+        frame.stop_on_budget(outcome)?;
+        Ok(match found.best {
             Some((best, _, trial)) => {
-                report.choose(trial);
+                frame.report.choose(trial);
                 best
             }
             None => program.clone(),
-        };
-        report.usage = usage;
-        report.elapsed = started.elapsed();
-        Ok(Compiled::new(program, report))
+        })
     }
+}
 
+impl<M> MIPROv2<M> {
     /// The sizes of this compile, and the validation set (sampled by `auto` presets).
     fn plan<'v, E>(&self, predictors: usize, valset: &'v [E], rng: &mut Rng) -> (Plan, Vec<&'v E>) {
         let zero_shot = self.zero_shot();
@@ -399,15 +369,17 @@ impl<M> MIPROv2<M> {
     }
 
     fn zero_shot(&self) -> bool {
-        self.settings.max_bootstrapped_demos == 0 && self.settings.max_labeled_demos == 0
+        self.bootstrap.max_bootstrapped_demos == 0 && self.bootstrap.max_labeled_demos == 0
     }
 
-    async fn search<P, E>(
+    /// The search's steps: demo sets, instruction proposals, then the Bayesian search.
+    async fn steps<P, E>(
         &self,
+        frame: &mut Frame<'_>,
+        found: &mut Found<P>,
         program: &P,
         trainset: &[E],
         valset: &[E],
-        found: &mut Found<P>,
     ) -> Result<()>
     where
         P: Module + Parameters + Clone,
@@ -415,46 +387,29 @@ impl<M> MIPROv2<M> {
         E: Example<Input = P::Input> + Serialize + Clone,
         M: Metric<E, P::Output>,
     {
-        let mut rng = Rng::new(self.settings.seed);
+        let mut rng = Rng::new(self.options.seed);
         let names = program.predictor_names();
         let (plan, valset) = self.plan(names.len(), valset, &mut rng);
         let valset: Vec<E> = valset.into_iter().cloned().collect();
         let train_fields = all_fields(trainset)?;
-        let key = fingerprint(&[
-            &json!({
-                "search": self.search,
-                "plan": plan,
-                "seed": self.settings.seed,
-                "max_bootstrapped_demos": self.settings.max_bootstrapped_demos,
-                "max_labeled_demos": self.settings.max_labeled_demos,
-                "max_rounds": self.settings.max_rounds,
-                "metric_threshold": self.settings.metric_threshold,
-                "labeled_per_class": self.settings.labeled.per_class,
-            }),
-            &models_key(self.prompt_model.as_ref(), self.task_model.as_ref()),
-            &serde_json::to_value(program.state()?)?,
-            &serde_json::to_value(&train_fields)?,
-            &serde_json::to_value(all_fields(&valset)?)?,
-        ]);
-        let mut log = StepLog::open(self.checkpoint.as_ref(), "MIPROv2", key)?;
+        let mut log = self.open_log(frame, &plan, program, &train_fields, &valset)?;
 
         // Step 1: demo sets, as [predictor][set].
         let demo_sets = self
-            .demo_sets(&mut log, found, program, trainset, plan.demo_candidates)
+            .demo_sets(frame, &mut log, program, trainset, plan.demo_candidates)
             .await?;
 
         // Step 2: instruction candidates, the current ones first.
-        let instructions = self
-            .instructions(
-                &mut log,
-                found,
-                program,
-                &train_fields,
-                &demo_sets,
-                &plan,
-                &mut rng,
-            )
-            .await?;
+        let instructions = Box::pin(self.instructions(
+            frame,
+            &mut log,
+            program,
+            &train_fields,
+            &demo_sets,
+            &plan,
+            &mut rng,
+        ))
+        .await?;
         let demo_sets = if self.zero_shot() {
             None
         } else {
@@ -466,15 +421,48 @@ impl<M> MIPROv2<M> {
             instructions,
             demo_sets,
         };
-        self.bayesian_search(&mut log, found, program, &valset, &space, &plan, &mut rng)
-            .await
+        let run = bayes::Run {
+            metric: &self.metric,
+            options: &self.options,
+            search: &self.search,
+            program,
+            valset: &valset,
+            space: &space,
+            plan: &plan,
+        };
+        Box::pin(run.search(frame, &mut log, found, &mut rng)).await
+    }
+
+    /// The step log of this compile, keyed by everything it depends on.
+    fn open_log<P: Parameters, E: Serialize>(
+        &self,
+        frame: &Frame<'_>,
+        plan: &Plan,
+        program: &P,
+        train_fields: &[FieldValues],
+        valset: &[E],
+    ) -> Result<StepLog> {
+        let settings = json!({
+            "search": self.search,
+            "plan": plan,
+            "seed": self.options.seed,
+            "max_bootstrapped_demos": self.bootstrap.max_bootstrapped_demos,
+            "max_labeled_demos": self.bootstrap.max_labeled_demos,
+            "max_rounds": self.bootstrap.max_rounds,
+            "metric_threshold": self.bootstrap.metric_threshold,
+            "labeled_per_class": self.bootstrap.labeled.per_class,
+        });
+        let state = serde_json::to_value(program.state()?)?;
+        let train = serde_json::to_value(train_fields)?;
+        let val = serde_json::to_value(all_fields(valset)?)?;
+        StepLog::open(Resume::open(frame, &settings, &[&state, &train, &val]))
     }
 
     /// `count` demo sets per predictor, each logged as a step.
     async fn demo_sets<P, E>(
         &self,
+        frame: &mut Frame<'_>,
         log: &mut StepLog,
-        found: &mut Found<P>,
         program: &P,
         trainset: &[E],
         count: usize,
@@ -486,65 +474,42 @@ impl<M> MIPROv2<M> {
         M: Metric<E, P::Output>,
     {
         // Optimizing zero-shot, demos are bootstrapped only to show the proposer (DSPy's 3).
-        let settings = if self.zero_shot() {
-            BootstrapSettings {
+        let bootstrap = if self.zero_shot() {
+            BootstrapOptions {
                 max_bootstrapped_demos: 3,
-                ..self.settings.clone()
+                ..self.bootstrap.clone()
             }
         } else {
-            self.settings.clone()
+            self.bootstrap.clone()
         };
         let mut candidates = vec![Candidate::ZeroShot];
-        if settings.max_labeled_demos > 0 {
+        if bootstrap.max_labeled_demos > 0 {
             candidates.push(Candidate::Labeled);
         }
         candidates.push(Candidate::Unshuffled);
         let shuffled = count.saturating_sub(3) as u64;
         candidates.extend((0..shuffled).map(Candidate::Shuffled));
 
+        let builder = DemoSets {
+            metric: &self.metric,
+            bootstrap: &bootstrap,
+            options: &self.options,
+        };
         let predictors = program.predictor_names().len();
         let mut sets: Vec<Vec<Vec<FieldValues>>> = vec![Vec::new(); predictors];
         let total = candidates.len();
         for (k, candidate) in candidates.into_iter().enumerate() {
-            let step = format!("demos/{k}");
-            let per_predictor = match log.replay::<Vec<Vec<FieldValues>>>(&step) {
-                Some((demos, trials)) => {
-                    found.report.trials.extend(trials);
-                    demos
-                }
-                None => {
-                    let started = Instant::now();
-                    let label = format!("MIPROv2 demo set {}/{total}", k + 1);
-                    let build = build_candidate(
-                        &settings,
-                        &self.metric,
-                        candidate,
-                        &label,
-                        settings.progress,
-                        program,
-                        trainset,
-                    );
-                    let (built, usage) = track_usage(scoped(self.task_model.as_ref(), build)).await;
-                    let (built, description, budget) = built?;
-                    let description = format!("demo set {k}: {description}");
-                    let trial = Trial::new(description, None, &usage, started.elapsed());
-                    if budget {
-                        let error = Error::Budget(format!(
-                            "the LM budget ran out while bootstrapping demo set {k}"
-                        ));
-                        found.report.trials.push(trial.failed(&error));
-                        return Err(error);
-                    }
-                    let demos: Vec<Vec<FieldValues>> = built
-                        .predictors()
-                        .iter()
-                        .map(|(_, p)| p.demos_json())
-                        .collect::<Result<_>>()?;
-                    log.record(&step, &demos, std::slice::from_ref(&trial))?;
-                    found.report.trials.push(trial);
-                    demos
-                }
-            };
+            let label = format!("MIPROv2 demo set {}/{total}", k + 1);
+            // Boxed: bootstrapping's future is large, and a search holds several steps.
+            let build = Box::pin(builder.build(
+                candidate,
+                &label,
+                self.options.progress,
+                program,
+                trainset,
+            ));
+            let step = self.demo_set(k, build);
+            let per_predictor = log.step(frame, &format!("demos/{k}"), step).await?;
             for (p, demos) in per_predictor.into_iter().enumerate().take(predictors) {
                 sets[p].push(demos);
             }
@@ -552,12 +517,50 @@ impl<M> MIPROv2<M> {
         Ok(sets)
     }
 
+    /// Demo set `k`, built by `build` under the task model: each predictor's demos, with a
+    /// trial.
+    async fn demo_set<P: Parameters>(
+        &self,
+        k: usize,
+        build: impl Future<Output = Result<(P, String, bool)>>,
+    ) -> Logged<Vec<Vec<FieldValues>>> {
+        let built = measure(scoped(self.options.task_model.as_ref(), build)).await;
+        let (program, description, budget) = match built.outcome {
+            Ok(built) => built,
+            Err(error) => return Logged::failed(error),
+        };
+        let trial = crate::Trial::new(
+            format!("demo set {k}: {description}"),
+            None,
+            &built.usage,
+            built.elapsed,
+        );
+        if budget {
+            let error = Error::Budget(format!(
+                "the LM budget ran out while bootstrapping demo set {k}"
+            ));
+            return Logged {
+                trials: vec![trial.failed(&error)],
+                value: Err(error),
+            };
+        }
+        let demos = program
+            .predictors()
+            .iter()
+            .map(|(_, p)| p.demos_json())
+            .collect::<Result<_>>();
+        match demos {
+            Ok(demos) => Logged::ok(demos, vec![trial]),
+            Err(error) => Logged::failed(error),
+        }
+    }
+
     /// Per predictor: its current instructions, then the proposals.
     #[allow(clippy::too_many_arguments)]
     async fn instructions<P: Parameters>(
         &self,
+        frame: &mut Frame<'_>,
         log: &mut StepLog,
-        found: &mut Found<P>,
         program: &P,
         train_fields: &[FieldValues],
         demo_sets: &[Vec<Vec<FieldValues>>],
@@ -565,33 +568,15 @@ impl<M> MIPROv2<M> {
         rng: &mut Rng,
     ) -> Result<Vec<Vec<String>>> {
         let prompt = PromptModel {
-            lm: self.prompt_model.as_ref(),
+            lm: self.options.prompt_model.as_ref(),
             temperature: self.search.init_temperature,
-            concurrency: self.settings.concurrency,
-            progress: self.settings.progress,
+            concurrency: self.options.concurrency,
+            progress: self.options.progress,
         };
         let predictors = program.predictors();
-        let mut grounding = Grounding::default();
-        if self.search.data_aware {
-            grounding.data_summary = propose::data_summary(
-                &prompt,
-                log,
-                &mut found.report,
-                train_fields,
-                self.search.view_data_batch_size,
-            )
+        let grounding = self
+            .grounding(&prompt, frame, log, &predictors, train_fields, demo_sets)
             .await?;
-        }
-        if self.search.program_aware {
-            let (description, modules) =
-                propose::describe_program(&prompt, log, &mut found.report, &predictors, demo_sets)
-                    .await?;
-            if description.is_some() {
-                grounding.program_code = Some(propose::program_code(&predictors));
-                grounding.program_description = description;
-                grounding.module_descriptions = modules;
-            }
-        }
         let mut all = Vec::new();
         for (index, (name, predictor)) in predictors.iter().enumerate() {
             let sets = if self.search.fewshot_aware {
@@ -609,15 +594,9 @@ impl<M> MIPROv2<M> {
                 predictor: *predictor,
                 demo_sets: sets,
             };
-            let proposals = propose::propose_instructions(
-                &prompt,
-                log,
-                &mut found.report,
-                &grounding,
-                &target,
-                asks,
-            )
-            .await?;
+            let proposals =
+                propose::propose_instructions(&prompt, frame, log, &grounding, &target, asks)
+                    .await?;
             let mut candidates = vec![predictor.effective_instructions().to_string()];
             candidates.extend(proposals);
             all.push(candidates);
@@ -625,280 +604,33 @@ impl<M> MIPROv2<M> {
         Ok(all)
     }
 
-    /// Scores the program as given, then `num_trials` TPE-chosen combinations.
-    #[allow(clippy::too_many_arguments)]
-    async fn bayesian_search<P, E>(
+    /// What proposals are grounded in: the data's summary and the program's descriptions, as
+    /// far as the proposer is aware of them.
+    async fn grounding(
         &self,
+        prompt: &PromptModel<'_>,
+        frame: &mut Frame<'_>,
         log: &mut StepLog,
-        found: &mut Found<P>,
-        program: &P,
-        valset: &[E],
-        space: &Space,
-        plan: &Plan,
-        rng: &mut Rng,
-    ) -> Result<()>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize + Clone,
-        M: Metric<E, P::Output>,
-    {
-        let steps = self.search.minibatch_full_eval_steps;
-        let trials = plan.num_trials;
-        // DSPy's count of evaluations: the default one, the trials, and the full evaluations.
-        let total = if plan.minibatch {
-            trials + trials / steps + 1 + usize::from(!trials.is_multiple_of(steps))
-        } else {
-            trials + 1
-        };
-        let progress = Progress::new(total, "MIPROv2 search", self.settings.progress);
-        let result = async {
-            let mut tpe = Tpe::new(space.cardinalities(), TpeSettings::default());
-            let origin = vec![0; space.cardinalities().len()];
-            let score = self
-                .evaluate(
-                    log,
-                    found,
-                    program.clone(),
-                    valset,
-                    "default",
-                    "default program (full)".into(),
-                )
-                .await?;
-            self.improve(found, program.clone(), score);
-            tpe.tell(origin, score);
-            progress.step(|| best_message(found));
-
-            // Mean minibatch score per combination, in the order first tried.
-            let mut tried: Vec<(Vec<usize>, Vec<f64>)> = Vec::new();
-            let mut fully_scored: Vec<Vec<usize>> = Vec::new();
-            let mut slot: usize = 1;
-            for trial in 0..trials {
-                slot += 1;
-                let point = tpe.ask(rng);
-                let batch: Vec<E> = if plan.minibatch {
-                    rng.sample_indices(valset.len(), self.search.minibatch_size)
-                        .into_iter()
-                        .map(|i| valset[i].clone())
-                        .collect()
-                } else {
-                    valset.to_vec()
-                };
-                let candidate = space.program(program, &point)?;
-                let scope = if plan.minibatch {
-                    format!("minibatch of {}", batch.len())
-                } else {
-                    "full".into()
-                };
-                let description = format!(
-                    "trial {} ({scope}): {}",
-                    trial + 1,
-                    space.describe(program, &point)
-                );
-                let score = self
-                    .evaluate(
-                        log,
-                        found,
-                        candidate.clone(),
-                        &batch,
-                        &format!("trial/{trial}"),
-                        description,
-                    )
-                    .await?;
-                tpe.tell(point.clone(), score);
-                if !plan.minibatch {
-                    self.improve(found, candidate, score);
-                }
-                match tried.iter_mut().find(|(p, _)| *p == point) {
-                    Some((_, scores)) => scores.push(score),
-                    None => tried.push((point, vec![score])),
-                }
-                progress.step(|| best_message(found));
-
-                if plan.minibatch && (slot.is_multiple_of(steps + 1) || slot + 1 == total) {
-                    let mut ranked: Vec<&(Vec<usize>, Vec<f64>)> = tried
-                        .iter()
-                        .filter(|(p, _)| !fully_scored.contains(p))
-                        .collect();
-                    ranked.sort_by(|a, b| mean(&b.1).total_cmp(&mean(&a.1)));
-                    let Some((point, scores)) = ranked.first().map(|(p, s)| (p.clone(), s)) else {
-                        continue;
-                    };
-                    slot += 1;
-                    let description = format!(
-                        "full evaluation (minibatch mean {:.3}): {}",
-                        mean(scores),
-                        space.describe(program, &point)
-                    );
-                    let candidate = space.program(program, &point)?;
-                    let score = self
-                        .evaluate(
-                            log,
-                            found,
-                            candidate.clone(),
-                            valset,
-                            &format!("full/{slot}"),
-                            description,
-                        )
-                        .await?;
-                    tpe.tell(point.clone(), score);
-                    fully_scored.push(point);
-                    self.improve(found, candidate, score);
-                    progress.step(|| best_message(found));
-                }
-            }
-            Ok(())
+        predictors: &[(String, &dyn dspy_core::DynPredictor)],
+        train_fields: &[FieldValues],
+        demo_sets: &[Vec<Vec<FieldValues>>],
+    ) -> Result<Grounding> {
+        let mut grounding = Grounding::default();
+        if self.search.data_aware {
+            let batch = self.search.view_data_batch_size;
+            grounding.data_summary =
+                propose::data_summary(prompt, frame, log, train_fields, batch).await?;
         }
-        .await;
-        progress.finish();
-        result
-    }
-
-    /// Keeps `candidate` as the best when it beats the best so far (its trial is the last).
-    fn improve<P>(&self, found: &mut Found<P>, candidate: P, score: f64) {
-        let trial = found.report.trials.len() - 1;
-        if found.best.as_ref().is_none_or(|(_, best, _)| score > *best) {
-            found.best = Some((candidate, score, trial));
-        }
-    }
-
-    /// The score of `candidate` on `set`, as a logged step and a trial.
-    async fn evaluate<P, E>(
-        &self,
-        log: &mut StepLog,
-        found: &mut Found<P>,
-        candidate: P,
-        set: &[E],
-        step: &str,
-        description: String,
-    ) -> Result<f64>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Clone,
-        M: Metric<E, P::Output>,
-    {
-        if let Some((score, trials)) = log.replay::<f64>(step) {
-            found.report.trials.extend(trials);
-            return Ok(score);
-        }
-        let started = Instant::now();
-        let run = score_on(
-            &self.metric,
-            &candidate,
-            set,
-            self.settings.concurrency,
-            self.task_model.as_ref(),
-        );
-        let (score, usage) = track_usage(run).await;
-        let trial = Trial::new(
-            description,
-            score.as_ref().ok().copied(),
-            &usage,
-            started.elapsed(),
-        );
-        match score {
-            Ok(score) => {
-                log.record(step, &score, std::slice::from_ref(&trial))?;
-                found.report.trials.push(trial);
-                Ok(score)
-            }
-            Err(error) => {
-                found.report.trials.push(trial.failed(&error));
-                Err(error)
+        if self.search.program_aware {
+            let (description, modules) =
+                propose::describe_program(prompt, frame, log, predictors, demo_sets).await?;
+            if description.is_some() {
+                grounding.program_code = Some(propose::program_code(predictors));
+                grounding.program_description = description;
+                grounding.module_descriptions = modules;
             }
         }
-    }
-}
-
-fn mean(scores: &[f64]) -> f64 {
-    scores.iter().sum::<f64>() / scores.len().max(1) as f64
-}
-
-fn best_message<P>(found: &Found<P>) -> String {
-    match &found.best {
-        Some((_, score, _)) => format!("best {:.1}%", 100.0 * score),
-        None => String::new(),
-    }
-}
-
-/// What the search chooses from: per predictor, instructions and (unless zero-shot) demo sets.
-/// A point holds, per predictor, the instruction index then (with demos) the demo-set index.
-struct Space {
-    instructions: Vec<Vec<String>>,
-    demo_sets: Option<Vec<Vec<Vec<FieldValues>>>>,
-}
-
-impl Space {
-    fn per_predictor(&self) -> usize {
-        if self.demo_sets.is_some() { 2 } else { 1 }
-    }
-
-    fn cardinalities(&self) -> Vec<usize> {
-        let mut all = Vec::new();
-        for (p, instructions) in self.instructions.iter().enumerate() {
-            all.push(instructions.len());
-            if let Some(sets) = &self.demo_sets {
-                all.push(sets[p].len());
-            }
-        }
-        all
-    }
-
-    /// `program` with the instructions and demos of `point`.
-    fn program<P: Parameters + Clone>(&self, program: &P, point: &[usize]) -> Result<P> {
-        let mut candidate = program.clone();
-        let width = self.per_predictor();
-        for (p, (_, predictor)) in candidate.predictors_mut().into_iter().enumerate() {
-            let instruction = &self.instructions[p][point[p * width]];
-            if predictor.effective_instructions() != instruction {
-                predictor.set_instructions(Some(instruction.clone()));
-            }
-            if let Some(sets) = &self.demo_sets {
-                predictor.set_demos_json(sets[p][point[p * width + 1]].clone())?;
-            }
-        }
-        Ok(candidate)
-    }
-
-    /// The choice of `point` in words, with a snippet of each instruction.
-    fn describe<P: Parameters>(&self, program: &P, point: &[usize]) -> String {
-        let width = self.per_predictor();
-        program
-            .predictor_names()
-            .iter()
-            .enumerate()
-            .map(|(p, name)| {
-                let i = point[p * width];
-                let mut text = format!(
-                    "`{name}` instruction {i} \"{}\"",
-                    snippet(&self.instructions[p][i], 32)
-                );
-                if self.demo_sets.is_some() {
-                    text.push_str(&format!(" demos {}", point[p * width + 1]));
-                }
-                text
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
-
-impl<P, E, M> Optimizer<P, E> for MIPROv2<M>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize + Clone,
-    M: Metric<E, P::Output>,
-{
-    type Program = P;
-
-    fn compile(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        MIPROv2::compile(self, program, trainset)
+        Ok(grounding)
     }
 }
 

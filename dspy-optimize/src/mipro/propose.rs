@@ -3,20 +3,21 @@
 //! predictors' signatures, described by the prompt model), the predictor's bootstrapped demos,
 //! and a random prompting tip. As DSPy's `GroundedProposer`, with our own wording.
 
-use crate::CompileReport;
 use crate::Trial;
-use crate::instruct::{
-    StepLog, clean_instruction, describe_predictor, module_line, propose, snippet, stops,
+use crate::search::Frame;
+use crate::search::failure::stops;
+use crate::search::measure::{Measured, measure};
+use crate::search::prompting::{
+    clean_instruction, describe_predictor, module_line, propose, propose_all, read_proposal,
 };
+use crate::search::step_log::{Logged, StepLog};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Progress;
-use dspy_core::lm::track_usage;
+use dspy_core::util::snippet;
 use dspy_core::{DynPredictor, LM, Result};
 use dspy_macros::Signature;
-use futures_util::{StreamExt, stream};
 use serde_json::Value;
-use std::time::Instant;
 
 /// Prompting tips, one drawn at random per proposal (DSPy's tip set, in our words); the first
 /// is no tip at all.
@@ -164,43 +165,34 @@ fn examples_text(examples: &[FieldValues]) -> String {
         .join("\n")
 }
 
-/// A trial for a prompt-model step.
-fn trial(what: String, usage: &dspy_core::lm::UsageReport, started: Instant) -> Trial {
-    Trial::new(what, None, usage, started.elapsed())
-}
-
 /// DSPy's dataset summary: observations on the first batch of `batch` examples, more on the
 /// next batches (at most 10 calls; after 5 batches with nothing to add it stops), then a short
 /// summary of them all. `None` when the first observations or the summary fail.
 pub(super) async fn data_summary(
     prompt: &PromptModel<'_>,
+    frame: &mut Frame<'_>,
     log: &mut StepLog,
-    report: &mut CompileReport,
     trainset: &[FieldValues],
     batch: usize,
 ) -> Result<Option<String>> {
-    if let Some((summary, trials)) = log.replay::<Option<String>>("summary") {
-        report.trials.extend(trials);
-        return Ok(summary);
-    }
-    let started = Instant::now();
-    let (summary, usage) = track_usage(summarize(prompt, trainset, batch)).await;
-    let (summary, error) = match summary {
-        Ok(summary) => (summary, None),
-        Err(error) if stops(&error) => return Err(error),
-        Err(error) => (None, Some(error)),
-    };
-    let what = match &summary {
-        Some(summary) => format!("dataset summary: {}", snippet(summary, 48)),
-        None => "dataset summary: none".to_string(),
-    };
-    let mut t = trial(what, &usage, started);
-    if let Some(error) = &error {
-        t = t.failed(error);
-    }
-    log.record("summary", &summary, std::slice::from_ref(&t))?;
-    report.trials.push(t);
-    Ok(summary)
+    log.step(frame, "summary", async {
+        let call = measure(summarize(prompt, trainset, batch)).await;
+        let (summary, error) = match call.outcome {
+            Ok(summary) => (summary, None),
+            Err(error) if stops(&error) => return Logged::failed(error),
+            Err(error) => (None, Some(error)),
+        };
+        let what = match &summary {
+            Some(summary) => format!("dataset summary: {}", snippet(summary, 48)),
+            None => "dataset summary: none".to_string(),
+        };
+        let mut t = Trial::new(what, None, &call.usage, call.elapsed);
+        if let Some(error) = &error {
+            t = t.failed(error);
+        }
+        Logged::ok(summary, vec![t])
+    })
+    .await
 }
 
 async fn summarize(
@@ -325,72 +317,88 @@ fn program_example(
 /// the program, one per predictor). All `None` when the program description fails.
 pub(super) async fn describe_program(
     prompt: &PromptModel<'_>,
+    frame: &mut Frame<'_>,
     log: &mut StepLog,
-    report: &mut CompileReport,
     predictors: &[(String, &dyn DynPredictor)],
     demo_sets: &[Vec<Vec<FieldValues>>],
 ) -> Result<(Option<String>, Vec<Option<String>>)> {
-    type Described = (Option<String>, Vec<Option<String>>);
-    if let Some((described, trials)) = log.replay::<Described>("program") {
-        report.trials.extend(trials);
-        return Ok(described);
-    }
-    let code = program_code(predictors);
-    let example = program_example(predictors, demo_sets);
-    let mut trials = Vec::new();
-    let started = Instant::now();
-    let input = DescribeProgramInput {
-        program_code: code.clone(),
-        program_example: example.clone(),
-    };
-    let (described, usage) =
-        track_usage(propose::<DescribeProgram>(prompt.lm, input, 1.0, None)).await;
-    let description = match described {
-        Ok(out) => clean_instruction(&out.program_description),
-        Err(error) if stops(&error) => return Err(error),
-        Err(error) => {
-            trials
-                .push(trial("program description: failed".into(), &usage, started).failed(&error));
-            None
+    log.step(frame, "program", async {
+        let code = program_code(predictors);
+        let example = program_example(predictors, demo_sets);
+        let input = DescribeProgramInput {
+            program_code: code.clone(),
+            program_example: example.clone(),
+        };
+        let Measured {
+            outcome,
+            usage,
+            elapsed,
+        } = measure(propose::<DescribeProgram>(prompt.lm, input, 1.0, None)).await;
+        let trial = |what: String| Trial::new(what, None, &usage, elapsed);
+        let mut trials = Vec::new();
+        let mut modules = vec![None; predictors.len()];
+        let description = match outcome {
+            Ok(out) => clean_instruction(&out.program_description),
+            Err(error) if stops(&error) => return Logged::failed(error),
+            Err(error) => {
+                trials.push(trial("program description: failed".into()).failed(&error));
+                None
+            }
+        };
+        if let Some(description) = &description {
+            let what = format!("program description: {}", snippet(description, 40));
+            trials.push(trial(what));
+            let program = (code.as_str(), example.as_str(), description.as_str());
+            if let Err(error) =
+                describe_modules(prompt, program, predictors, &mut modules, &mut trials).await
+            {
+                return Logged::failed(error);
+            }
         }
-    };
-    let mut modules = vec![None; predictors.len()];
-    if let Some(description) = &description {
-        trials.push(trial(
-            format!("program description: {}", snippet(description, 40)),
-            &usage,
-            started,
-        ));
-        for (i, (name, predictor)) in predictors.iter().enumerate() {
-            let started = Instant::now();
-            let input = DescribeModuleInput {
-                program_code: code.clone(),
-                program_example: example.clone(),
-                program_description: description.clone(),
-                module: module_line(name, *predictor),
-            };
-            let (described, usage) =
-                track_usage(propose::<DescribeModule>(prompt.lm, input, 1.0, None)).await;
-            match described {
-                Ok(out) => {
-                    modules[i] = clean_instruction(&out.module_description);
-                    let what = format!(
-                        "`{name}` description: {}",
-                        snippet(modules[i].as_deref().unwrap_or(""), 40)
-                    );
-                    trials.push(trial(what, &usage, started));
-                }
-                Err(error) if stops(&error) => return Err(error),
-                Err(error) => trials.push(
-                    trial(format!("`{name}` description: failed"), &usage, started).failed(&error),
-                ),
+        Logged::ok((description, modules), trials)
+    })
+    .await
+}
+
+/// Each predictor's role, described by the prompt model given the program's `(code, example,
+/// description)`; a description that fails is a failed trial, unless its error ends the
+/// compile.
+async fn describe_modules(
+    prompt: &PromptModel<'_>,
+    (code, example, description): (&str, &str, &str),
+    predictors: &[(String, &dyn DynPredictor)],
+    modules: &mut [Option<String>],
+    trials: &mut Vec<Trial>,
+) -> Result<()> {
+    for (i, (name, predictor)) in predictors.iter().enumerate() {
+        let input = DescribeModuleInput {
+            program_code: code.to_string(),
+            program_example: example.to_string(),
+            program_description: description.to_string(),
+            module: module_line(name, *predictor),
+        };
+        let Measured {
+            outcome,
+            usage,
+            elapsed,
+        } = measure(propose::<DescribeModule>(prompt.lm, input, 1.0, None)).await;
+        let trial = |what: String| Trial::new(what, None, &usage, elapsed);
+        match outcome {
+            Ok(out) => {
+                modules[i] = clean_instruction(&out.module_description);
+                let what = format!(
+                    "`{name}` description: {}",
+                    snippet(modules[i].as_deref().unwrap_or(""), 40)
+                );
+                trials.push(trial(what));
+            }
+            Err(error) if stops(&error) => return Err(error),
+            Err(error) => {
+                trials.push(trial(format!("`{name}` description: failed")).failed(&error))
             }
         }
     }
-    let described = (description, modules);
-    log.record("program", &described, &trials)?;
-    report.trials.extend(trials);
-    Ok(described)
+    Ok(())
 }
 
 /// One proposal to make: its demo set, tip and rollout, drawn up front.
@@ -427,17 +435,69 @@ pub(super) struct Target<'a> {
 /// proposals that fail are recorded and skipped, and duplicates are dropped.
 pub(super) async fn propose_instructions(
     prompt: &PromptModel<'_>,
+    frame: &mut Frame<'_>,
     log: &mut StepLog,
-    report: &mut CompileReport,
     grounding: &Grounding,
     target: &Target<'_>,
     asks: Vec<Ask>,
 ) -> Result<Vec<String>> {
     let step = format!("instructions/{}", target.index);
-    if let Some((proposals, trials)) = log.replay::<Vec<String>>(&step) {
-        report.trials.extend(trials);
-        return Ok(proposals);
-    }
+    log.step(frame, &step, async {
+        let base = grounded_input(grounding, target);
+        let title = format!("MIPROv2 propose `{}`", target.name);
+        let progress = Progress::new(asks.len(), &title, prompt.progress);
+        let inputs = asks
+            .iter()
+            .map(|ask| {
+                let input = ProposeGroundedInstructionInput {
+                    task_demos: task_demos(target.predictor, target.demo_sets, ask.set),
+                    tip: match TIPS[ask.tip] {
+                        "" => "No particular tip.".into(),
+                        tip => tip.into(),
+                    },
+                    ..base.clone()
+                };
+                (input, ask.rollout)
+            })
+            .collect();
+        let calls = propose_all::<ProposeGroundedInstruction>(
+            prompt.lm,
+            prompt.temperature,
+            inputs,
+            prompt.concurrency,
+            &progress,
+        )
+        .await;
+        drop(progress);
+        let mut proposals: Vec<String> = Vec::new();
+        let mut trials = Vec::new();
+        let current = target.predictor.effective_instructions();
+        for (ask, call) in asks.iter().zip(calls) {
+            let label = format!(
+                "propose `{}` (demo set {}, tip {})",
+                target.name, ask.set, ask.tip
+            );
+            let call = call.map(|out| out.map(|out| clean_instruction(&out.proposed_instruction)));
+            match read_proposal(&label, call) {
+                Ok((trial, instruction)) => {
+                    trials.push(trial);
+                    if let Some(instruction) = instruction
+                        && instruction != current
+                        && !proposals.contains(&instruction)
+                    {
+                        proposals.push(instruction);
+                    }
+                }
+                Err(error) => return Logged::failed(error),
+            }
+        }
+        Logged::ok(proposals, trials)
+    })
+    .await
+}
+
+/// The proposer's input for `target`, without the demos and tip of a particular ask.
+fn grounded_input(grounding: &Grounding, target: &Target<'_>) -> ProposeGroundedInstructionInput {
     let or_not = |text: &Option<String>| text.clone().unwrap_or_else(|| NOT_PROVIDED.into());
     let program_aware = grounding.program_code.is_some();
     let module_description = grounding
@@ -445,7 +505,7 @@ pub(super) async fn propose_instructions(
         .get(target.index)
         .cloned()
         .flatten();
-    let base = ProposeGroundedInstructionInput {
+    ProposeGroundedInstructionInput {
         dataset_description: grounding
             .data_summary
             .clone()
@@ -461,72 +521,7 @@ pub(super) async fn propose_instructions(
         task_demos: String::new(),
         basic_instruction: target.predictor.effective_instructions().to_string(),
         tip: String::new(),
-    };
-    let progress = Progress::new(
-        asks.len(),
-        &format!("MIPROv2 propose `{}`", target.name),
-        prompt.progress,
-    );
-    let calls: Vec<_> = stream::iter(asks)
-        .map(|ask| {
-            let input = ProposeGroundedInstructionInput {
-                task_demos: task_demos(target.predictor, target.demo_sets, ask.set),
-                tip: match TIPS[ask.tip] {
-                    "" => "No particular tip.".into(),
-                    tip => tip.into(),
-                },
-                ..base.clone()
-            };
-            async move {
-                let started = Instant::now();
-                let call = propose::<ProposeGroundedInstruction>(
-                    prompt.lm,
-                    input,
-                    prompt.temperature,
-                    Some(ask.rollout),
-                );
-                let (output, usage) = track_usage(call).await;
-                (ask, output, usage, started)
-            }
-        })
-        .buffered(prompt.concurrency)
-        .inspect(|_| progress.step(String::new))
-        .collect()
-        .await;
-    progress.finish();
-    let mut proposals: Vec<String> = Vec::new();
-    let mut trials = Vec::new();
-    let current = target.predictor.effective_instructions();
-    for (ask, output, usage, started) in calls {
-        let label = format!(
-            "propose `{}` (demo set {}, tip {})",
-            target.name, ask.set, ask.tip
-        );
-        match output.map(|out| clean_instruction(&out.proposed_instruction)) {
-            Ok(Some(instruction)) => {
-                trials.push(trial(
-                    format!("{label}: {}", snippet(&instruction, 40)),
-                    &usage,
-                    started,
-                ));
-                if instruction != current && !proposals.contains(&instruction) {
-                    proposals.push(instruction);
-                }
-            }
-            Ok(None) => {
-                let mut t = trial(format!("{label}: empty"), &usage, started);
-                t.error = Some("the prompt model proposed empty instructions".into());
-                trials.push(t);
-            }
-            Err(error) if stops(&error) => return Err(error),
-            Err(error) => {
-                trials.push(trial(format!("{label}: failed"), &usage, started).failed(&error))
-            }
-        }
     }
-    log.record(&step, &proposals, &trials)?;
-    report.trials.extend(trials);
-    Ok(proposals)
 }
 
 #[cfg(test)]

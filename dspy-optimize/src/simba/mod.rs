@@ -1,23 +1,29 @@
 //! `SIMBA`: stochastic introspective mini-batch ascent, as DSPy's `dspy.SIMBA` does it.
 
+mod draws;
+mod step;
 mod strategies;
 
-use crate::checkpoint::{Checkpoint, fingerprint};
-use crate::demos::{all_fields, derive_seed, is_budget, is_fatal};
-use crate::rollout::{Job, RunSettings, Runs, run_jobs};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::Trial;
+use crate::search::fields::all_fields;
+use crate::search::measure::{Measured, measure};
+use crate::search::models::scoped;
+use crate::search::resume::Resume;
+use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
+use crate::search::steps::{Steps, run_steps};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use draws::spread;
+use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
-use dspy_core::evaluate::{Metric, Progress};
-use dspy_core::lm::{UsageReport, track_usage};
-use dspy_core::module::{CallOverrides, DEFAULT_CONCURRENCY, ProgramState};
-use dspy_core::{Error, Example, LM, Module, Parameters, Result};
+use dspy_core::evaluate::Metric;
+use dspy_core::lm::UsageReport;
+use dspy_core::module::ProgramState;
+use dspy_core::{Error, Example, Module, Parameters, Result};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use strategies::{Run, append_demos, append_rule, demos_from_best};
+use serde_json::{Value, json};
 
-/// The knobs that change what a compile finds (the checkpoint key includes them).
+/// The knobs that change what a compile finds (the checkpoint key includes them, with the
+/// seed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Settings {
     bsize: usize,
@@ -27,7 +33,6 @@ struct Settings {
     demo_input_field_maxlen: usize,
     temperature_for_sampling: f64,
     temperature_for_candidates: f64,
-    seed: u64,
 }
 
 /// DSPy's `SIMBA` (Stochastic Introspective Mini-Batch Ascent): it improves a program step by
@@ -70,7 +75,7 @@ struct Settings {
 /// step number); runs go concurrently through [`Evaluate`](dspy_core::evaluate::Evaluate) and
 /// are taken in a fixed order, so a deterministic LM gives the same program for the same
 /// seed. A run that fails scores 0. When an LM budget runs out the compile returns the program
-/// with the best minibatch average so far, with [`CompileReport::stopped_by_budget`]; with
+/// with the best minibatch average so far, with [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget); with
 /// [`checkpoint`](Self::checkpoint) the state is saved after every step and a compile with the
 /// same arguments resumes from it (`max_steps` apart: one given more steps carries on where the
 /// checkpoint stopped). The file is kept once the compile finishes, so running it again returns
@@ -108,11 +113,7 @@ struct Settings {
 pub struct SIMBA<M> {
     metric: M,
     settings: Settings,
-    concurrency: usize,
-    progress: bool,
-    prompt_lm: Option<LM>,
-    task_lm: Option<LM>,
-    checkpoint: Option<Checkpoint>,
+    options: SearchOptions,
 }
 
 /// A program of the pool: its state and its scores on the minibatch it was made on.
@@ -153,7 +154,7 @@ struct SimbaState {
 struct Context<'a, P, E> {
     program: &'a P,
     trainset: &'a [E],
-    fields: Vec<dspy_core::adapter::FieldValues>,
+    fields: Vec<FieldValues>,
     bsize: usize,
 }
 
@@ -172,118 +173,86 @@ impl<M> SIMBA<M> {
                 demo_input_field_maxlen: 100_000,
                 temperature_for_sampling: 0.2,
                 temperature_for_candidates: 0.2,
-                seed: 0,
             },
-            concurrency: DEFAULT_CONCURRENCY,
-            progress: true,
-            prompt_lm: None,
-            task_lm: None,
-            checkpoint: None,
+            options: SearchOptions::default(),
         }
     }
 
     /// Training examples per minibatch (default 32).
+    #[must_use]
     pub fn bsize(mut self, n: usize) -> Self {
         self.settings.bsize = n.max(1);
         self
     }
 
     /// Runs per example, and new programs per step (one more), default 6.
+    #[must_use]
     pub fn num_candidates(mut self, n: usize) -> Self {
         self.settings.num_candidates = n.max(1);
         self
     }
 
     /// Steps (minibatches), default 8.
+    #[must_use]
     pub fn max_steps(mut self, n: usize) -> Self {
         self.settings.max_steps = n;
         self
     }
 
     /// Demos a predictor holds before some are dropped (default 4); 0 appends rules only.
+    #[must_use]
     pub fn max_demos(mut self, n: usize) -> Self {
         self.settings.max_demos = n;
         self
     }
 
     /// Characters of an input field kept in a new demo (default 100 000).
+    #[must_use]
     pub fn demo_input_field_maxlen(mut self, n: usize) -> Self {
         self.settings.demo_input_field_maxlen = n;
         self
     }
 
     /// Softmax temperature for drawing the programs that run (default 0.2).
+    #[must_use]
     pub fn temperature_for_sampling(mut self, t: f64) -> Self {
         self.settings.temperature_for_sampling = t;
         self
     }
 
     /// Softmax temperature for drawing the programs new ones are made from (default 0.2).
+    #[must_use]
     pub fn temperature_for_candidates(mut self, t: f64) -> Self {
         self.settings.temperature_for_candidates = t;
         self
     }
 
-    /// The LM that writes rules (default: the configured one).
-    pub fn prompt_model(mut self, lm: LM) -> Self {
-        self.prompt_lm = Some(lm);
-        self
+    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    compile_methods!(compile);
+}
+
+/// SIMBA learns from the training set alone; it takes no validation set.
+impl<P, E, M> Search<P, E> for SIMBA<M>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize,
+    M: Metric<E, P::Output>,
+{
+    type Program = P;
+    const NAME: &'static str = "SIMBA";
+
+    fn options(&self) -> &SearchOptions {
+        &self.options
     }
 
-    /// Runs the program on `lm` (default: whatever the program and the caller configured).
-    pub fn task_model(mut self, lm: LM) -> Self {
-        self.task_lm = Some(lm);
-        self
-    }
-
-    /// Runs up to `n` examples at a time (default 8).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// The seed of every random draw (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = seed;
-        self
-    }
-
-    /// Shows a progress bar over the steps on a terminal (the default) or not.
-    pub fn progress(mut self, show: bool) -> Self {
-        self.progress = show;
-        self
-    }
-
-    /// Saves the search state to `path` after every step, and resumes from it when a compile
-    /// with the same arguments starts (see [`Checkpoint`]).
-    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
-        self.checkpoint = Some(Checkpoint::new(path));
-        self
-    }
-
-    /// The metric.
-    pub fn metric(&self) -> &M {
-        &self.metric
-    }
-
-    /// The best program found on `trainset`; see the type's docs.
-    pub async fn compile<P, E>(&self, program: &P, trainset: &[E]) -> Result<Compiled<P>>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize,
-        M: Metric<E, P::Output>,
-    {
-        crate::compiled::run_search(self.search(program, trainset)).await
-    }
-
-    async fn search<P, E>(&self, program: &P, trainset: &[E]) -> Result<(P, CompileReport)>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize,
-        M: Metric<E, P::Output>,
-    {
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
         if program.predictor_names().is_empty() {
             return Err(Error::config(
                 "SIMBA found no predictor in the program: it changes predictors' demos and instructions",
@@ -293,154 +262,161 @@ impl<M> SIMBA<M> {
             return Err(Error::config("SIMBA needs a non-empty training set"));
         }
         let fields = all_fields(trainset)?;
-        // Not the number of steps: a compile given more carries on from a checkpoint of fewer.
+        let resume = self.resume(frame, program, &fields)?;
+        let ascent = Ascent {
+            simba: self,
+            context: Context {
+                program,
+                trainset,
+                fields,
+                bsize: self.settings.bsize.min(trainset.len()),
+            },
+        };
+        let progress = frame.progress(self.settings.max_steps + 1, "SIMBA");
+        match run_steps(frame, resume, &ascent, progress).await? {
+            Some(state) => choose(frame, program, state),
+            // SIMBA's start makes no LM call, so no budget stops it.
+            None => Ok(program.clone()),
+        }
+    }
+}
+
+/// A SIMBA search under way: the steps [`run_steps`] takes, then the final scores.
+struct Ascent<'a, M, P, E> {
+    simba: &'a SIMBA<M>,
+    context: Context<'a, P, E>,
+}
+
+impl<M, P, E> Steps for Ascent<'_, M, P, E>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input>,
+    M: Metric<E, P::Output>,
+{
+    type State = SimbaState;
+    type Done = ();
+
+    async fn start(&self, _: &mut Frame<'_>) -> Result<Option<SimbaState>> {
+        let context = &self.context;
+        self.simba
+            .start(context.program, context.trainset.len())
+            .map(Some)
+    }
+
+    /// `max_steps` steps, then the final scores (unless a checkpoint of a longer compile has
+    /// them already).
+    fn next(&self, state: &SimbaState) -> Option<String> {
+        if state.steps < self.simba.settings.max_steps {
+            Some(format!("[step {}] stopped", state.steps + 1))
+        } else {
+            state.finals.is_none().then(|| "final: stopped".into())
+        }
+    }
+
+    async fn step(&self, state: &mut SimbaState) -> Result<()> {
+        if state.steps < self.simba.settings.max_steps {
+            Box::pin(self.simba.step(state, &self.context)).await
+        } else {
+            Box::pin(self.simba.final_scores(state, &self.context)).await
+        }
+    }
+
+    /// A step keeps its trials in the state as it goes.
+    fn record(&self, _: &mut SimbaState, _: Measured<()>) {}
+
+    /// The steps taken, then the final scores.
+    fn position(&self, state: &SimbaState) -> usize {
+        state.steps.min(self.simba.settings.max_steps) + usize::from(state.finals.is_some())
+    }
+
+    /// The best minibatch average so far.
+    fn message(&self, state: &SimbaState) -> String {
+        let best = state
+            .programs
+            .iter()
+            .map(Entry::average)
+            .fold(0.0, f64::max);
+        format!("best minibatch {:.1}%", 100.0 * best)
+    }
+
+    fn trials(state: &mut SimbaState) -> &mut Vec<Trial> {
+        &mut state.trials
+    }
+}
+
+/// The program chosen: the best final score on the training set, or (stopped before the final
+/// scores) the best minibatch average so far.
+fn choose<P: Parameters + Clone>(
+    frame: &mut Frame<'_>,
+    program: &P,
+    state: SimbaState,
+) -> Result<P> {
+    let chosen = match &state.finals {
+        Some(finals) => {
+            let mut best = 0;
+            for (i, (_, score, _)) in finals.iter().enumerate() {
+                if *score > finals[best].1 {
+                    best = i;
+                }
+            }
+            finals
+                .get(best)
+                .map(|&(program, _, trial)| (program, Some(trial)))
+        }
+        None => {
+            let averages: Vec<f64> = state.programs.iter().map(Entry::average).collect();
+            let mut best = 0;
+            for (i, average) in averages.iter().enumerate() {
+                if *average > averages[best] {
+                    best = i;
+                }
+            }
+            Some((best, state.programs[best].trial))
+        }
+    };
+    let (best, trial) = chosen.unwrap_or((0, None));
+    if let Some(trial) = trial {
+        frame.report.choose(trial);
+    }
+    build(program, &state.programs[best].state)
+}
+
+impl<M> SIMBA<M> {
+    /// Where this compile's state is kept: the key has the settings and seed (not the number
+    /// of steps: a compile given more carries on from a checkpoint of fewer), the models, the
+    /// program's state and the training set.
+    fn resume<P: Parameters>(
+        &self,
+        frame: &Frame<'_>,
+        program: &P,
+        fields: &[FieldValues],
+    ) -> Result<Resume> {
         let unbounded = Settings {
             max_steps: 0,
             ..self.settings.clone()
         };
-        let key = fingerprint(&[
-            &serde_json::to_value(&unbounded)?,
-            &crate::instruct::models_key(self.prompt_lm.as_ref(), self.task_lm.as_ref()),
-            &serde_json::to_value(program.state()?)?,
-            &serde_json::Value::Array(
-                fields
-                    .iter()
-                    .cloned()
-                    .map(serde_json::Value::Object)
-                    .collect(),
-            ),
-        ]);
-        let mut state: SimbaState = match &self.checkpoint {
-            Some(checkpoint) => checkpoint.load(NAME, &key)?,
-            None => None,
-        }
-        .unwrap_or_default();
-        if state.programs.is_empty() {
-            let mut order: Vec<usize> = (0..trainset.len()).collect();
-            Rng::new(self.settings.seed).shuffle(&mut order);
-            state = SimbaState {
-                programs: vec![Entry {
-                    state: program.state()?,
-                    scores: Vec::new(),
-                    trial: None,
-                }],
-                winners: vec![0],
-                order,
-                ..SimbaState::default()
-            };
-        }
-        let context = Context {
-            program,
-            trainset,
-            fields,
-            bsize: self.settings.bsize.min(trainset.len()),
-        };
-        let mut report = CompileReport::new(NAME, self.settings.seed);
-        let progress = Progress::new(self.settings.max_steps + 1, "SIMBA", self.progress);
-        let best_message = |state: &SimbaState| {
-            let best = state
-                .programs
-                .iter()
-                .map(Entry::average)
-                .fold(0.0, f64::max);
-            format!("best minibatch {:.1}%", 100.0 * best)
-        };
-        for _ in 0..state.steps.min(self.settings.max_steps) {
-            progress.step(|| best_message(&state));
-        }
-
-        let mut stopped = Vec::new();
-        while state.steps < self.settings.max_steps {
-            let mut next = state.clone();
-            let started = Instant::now();
-            let (outcome, usage) = track_usage(Box::pin(self.step(&mut next, &context))).await;
-            match outcome {
-                Ok(()) => {
-                    state = next;
-                    self.save(&key, &state)?;
-                    progress.step(|| best_message(&state));
-                }
-                Err(error) if is_budget(&error) => {
-                    // The step is dropped whole, so a resumed compile redoes it.
-                    report.stopped_by_budget = true;
-                    let trial = Trial::new(
-                        format!("[step {}] stopped", state.steps + 1),
-                        None,
-                        &usage,
-                        started.elapsed(),
-                    );
-                    stopped.push(trial.failed(&error));
-                    break;
-                }
-                Err(error) => {
-                    progress.finish();
-                    return Err(error);
-                }
-            }
-        }
-        if !report.stopped_by_budget && state.finals.is_none() {
-            let mut next = state.clone();
-            let started = Instant::now();
-            let (outcome, usage) =
-                track_usage(Box::pin(self.final_scores(&mut next, &context))).await;
-            match outcome {
-                Ok(()) => {
-                    state = next;
-                    self.save(&key, &state)?;
-                }
-                Err(error) if is_budget(&error) => {
-                    report.stopped_by_budget = true;
-                    let trial = Trial::new("final: stopped", None, &usage, started.elapsed());
-                    stopped.push(trial.failed(&error));
-                }
-                Err(error) => {
-                    progress.finish();
-                    return Err(error);
-                }
-            }
-        }
-        progress.step(|| best_message(&state));
-        progress.finish();
-
-        report.trials = std::mem::take(&mut state.trials);
-        report.trials.extend(stopped);
-        let chosen = match &state.finals {
-            Some(finals) => {
-                let mut best = 0;
-                for (i, (_, score, _)) in finals.iter().enumerate() {
-                    if *score > finals[best].1 {
-                        best = i;
-                    }
-                }
-                finals
-                    .get(best)
-                    .map(|&(program, _, trial)| (program, Some(trial)))
-            }
-            // Stopped early: the best minibatch average so far.
-            None => {
-                let averages: Vec<f64> = state.programs.iter().map(Entry::average).collect();
-                let mut best = 0;
-                for (i, average) in averages.iter().enumerate() {
-                    if *average > averages[best] {
-                        best = i;
-                    }
-                }
-                Some((best, state.programs[best].trial))
-            }
-        };
-        let (best, trial) = chosen.unwrap_or((0, None));
-        if let Some(trial) = trial {
-            report.choose(trial);
-        }
-        let program = build(program, &state.programs[best].state)?;
-        Ok((program, report))
+        let mut settings = serde_json::to_value(&unbounded)?;
+        settings["seed"] = json!(self.options.seed);
+        let state = serde_json::to_value(program.state()?)?;
+        let examples = Value::Array(fields.iter().cloned().map(Value::Object).collect());
+        Ok(Resume::open(frame, &settings, &[&state, &examples]))
     }
 
-    fn save(&self, key: &str, state: &SimbaState) -> Result<()> {
-        match &self.checkpoint {
-            Some(checkpoint) => checkpoint.save(NAME, key, state),
-            None => Ok(()),
-        }
+    /// The state before the first step: the program as given, and the training set shuffled.
+    fn start<P: Parameters>(&self, program: &P, train_len: usize) -> Result<SimbaState> {
+        let mut order: Vec<usize> = (0..train_len).collect();
+        Rng::new(self.options.seed).shuffle(&mut order);
+        Ok(SimbaState {
+            programs: vec![Entry {
+                state: program.state()?,
+                scores: Vec::new(),
+                trial: None,
+            }],
+            winners: vec![0],
+            order,
+            ..SimbaState::default()
+        })
     }
 
     /// Makes `jobs` over `programs` (under the task model, if one was given).
@@ -452,206 +428,13 @@ impl<M> SIMBA<M> {
         M: Metric<E, P::Output>,
     {
         let settings = RunSettings {
-            concurrency: self.concurrency,
+            concurrency: self.options.concurrency,
             failure_score: 0.0,
             traced,
         };
         // Boxed: an evaluation's future is large, and a step holds several.
         let run = Box::pin(run_jobs(&self.metric, programs, jobs, settings));
-        match &self.task_lm {
-            Some(lm) => dspy_core::with_lm(lm.clone(), run).await,
-            None => run.await,
-        }
-    }
-
-    /// One step: sample trajectories on a minibatch, make new programs from its buckets, score
-    /// them on it.
-    async fn step<P, E>(&self, state: &mut SimbaState, context: &Context<'_, P, E>) -> Result<()>
-    where
-        P: Module + Parameters + Clone,
-        P::Output: Sync,
-        E: Example<Input = P::Input>,
-        M: Metric<E, P::Output>,
-    {
-        let settings = &self.settings;
-        let step = state.steps + 1;
-        let mut rng = Rng::new(derive_seed(settings.seed, state.steps as u64));
-        let bsize = context.bsize;
-        let k = settings.num_candidates;
-        if state.next + bsize > state.order.len() {
-            rng.shuffle(&mut state.order);
-            state.next = 0;
-        }
-        let batch: Vec<usize> = state.order[state.next..state.next + bsize].to_vec();
-        state.next += bsize;
-
-        // Trajectories: each of k samplers runs every example with a program drawn by softmax.
-        let started = Instant::now();
-        let averages: Vec<f64> = state.programs.iter().map(Entry::average).collect();
-        let top = top_k_plus_baseline(&averages, k);
-        let programs: Vec<P> = top
-            .iter()
-            .map(|&i| build(context.program, &state.programs[i].state))
-            .collect::<Result<_>>()?;
-        let mut jobs = Vec::with_capacity(k * bsize);
-        for model in 0..k {
-            for &i in &batch {
-                let chosen =
-                    softmax_sample(&mut rng, &top, &averages, settings.temperature_for_sampling);
-                let position = top.iter().position(|&t| t == chosen).unwrap_or(0);
-                jobs.push(Job {
-                    example: &context.trainset[i],
-                    program: position,
-                    overrides: Some(
-                        CallOverrides::new()
-                            .rollout_id(model as u64)
-                            .temperature(1.0),
-                    ),
-                });
-            }
-        }
-        let (sampled, usage) = track_usage(self.run(&programs, &jobs, true)).await;
-        let sampled = sampled?;
-        let mean = sampled.scores.iter().sum::<f64>() / sampled.scores.len().max(1) as f64;
-        state.trials.push(Trial::new(
-            format!("[step {step}] sampled {k}×{bsize} runs, mean {mean:.3}"),
-            None,
-            &usage,
-            started.elapsed(),
-        ));
-
-        // Buckets: one per example, its runs best first; inconsistent examples first.
-        let p10 = percentile(&sampled.scores, 10.0);
-        let p90 = percentile(&sampled.scores, 90.0);
-        let buckets = buckets(&sampled.scores, bsize);
-
-        // New programs, one per bucket, until k + 1.
-        let mut candidates: Vec<(P, String, UsageReport, Duration)> = Vec::new();
-        for (j, runs) in &buckets {
-            let started = Instant::now();
-            let source = softmax_sample(
-                &mut rng,
-                &top_k_plus_baseline(&averages, k),
-                &averages,
-                settings.temperature_for_candidates,
-            );
-            let mut candidate = build(context.program, &state.programs[source].state)?;
-            let dropped = drop_demos(&mut candidate, settings.max_demos, &mut rng)?;
-            let bucket: Vec<Run<'_>> = runs
-                .iter()
-                .map(|&r| Run {
-                    score: sampled.scores[r],
-                    feedback: sampled.feedback[r].as_deref(),
-                    trace: sampled.traces[r].as_ref(),
-                })
-                .collect();
-            let rules_only = settings.max_demos == 0;
-            let use_demo = !rules_only && rng.below(2) == 0;
-            let mut description = format!("#{source}");
-            if dropped > 0 {
-                description.push_str(&format!(" (dropped {dropped} demos)"));
-            }
-            let mut usage = UsageReport::default();
-            if use_demo {
-                match demos_from_best(&bucket, p10, settings.demo_input_field_maxlen) {
-                    Some(demos) => match append_demos(&mut candidate, demos) {
-                        Ok(added) => {
-                            description.push_str(&format!(" append_a_demo: {added} demos"))
-                        }
-                        Err(error) => {
-                            // A demo that does not fit: no candidate, as in DSPy.
-                            let what = format!("[step {step}] {description} append_a_demo");
-                            let trial = Trial::new(what, None, &usage, started.elapsed());
-                            state.trials.push(trial.failed(&error));
-                            continue;
-                        }
-                    },
-                    None => description.push_str(" append_a_demo: skipped"),
-                }
-            } else {
-                let example = &context.fields[batch[*j]];
-                let (advised, used) = track_usage(Box::pin(append_rule(
-                    &mut candidate,
-                    &bucket,
-                    example,
-                    p10,
-                    p90,
-                    self.prompt_lm.as_ref(),
-                )))
-                .await;
-                usage = used;
-                match advised {
-                    Ok(Some(names)) => {
-                        let rule = names
-                            .first()
-                            .and_then(|n| candidate.predictor(n))
-                            .map(|p| snippet(last_paragraph(p.effective_instructions())))
-                            .unwrap_or_default();
-                        description.push_str(&format!(" append_a_rule {names:?}: \"{rule}\""));
-                    }
-                    Ok(None) => description.push_str(" append_a_rule: skipped"),
-                    Err(error) if is_budget(&error) || is_fatal(&error) => return Err(error),
-                    Err(error) => {
-                        // The rule did not parse: no candidate, as in DSPy.
-                        let what = format!("[step {step}] {description} append_a_rule");
-                        let trial = Trial::new(what, None, &usage, started.elapsed());
-                        state.trials.push(trial.failed(&error));
-                        continue;
-                    }
-                }
-            }
-            candidates.push((candidate, description, usage, started.elapsed()));
-            if candidates.len() > k {
-                break;
-            }
-        }
-
-        // Score the new programs on the same minibatch.
-        let started = Instant::now();
-        let programs: Vec<P> = candidates.iter().map(|(p, ..)| p.clone()).collect();
-        let jobs: Vec<Job<'_, E>> = (0..programs.len())
-            .flat_map(|c| {
-                batch.iter().map(move |&i| Job {
-                    example: &context.trainset[i],
-                    program: c,
-                    overrides: None,
-                })
-            })
-            .collect();
-        let scored = self.run(&programs, &jobs, false).await?;
-        let share = started.elapsed() / programs.len().max(1) as u32;
-        let mut winner: Option<(usize, f64)> = None;
-        for (c, (candidate, description, mut usage, elapsed)) in candidates.into_iter().enumerate()
-        {
-            let range = c * bsize..(c + 1) * bsize;
-            let scores = scored.scores[range.clone()].to_vec();
-            for run in &scored.usage[range] {
-                usage += *run;
-            }
-            let average = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
-            let index = state.programs.len();
-            state.trials.push(Trial::new(
-                format!("[step {step}] #{index} ← {description}"),
-                Some(average),
-                &usage,
-                elapsed + share,
-            ));
-            state.programs.push(Entry {
-                state: candidate.state()?,
-                scores,
-                trial: Some(state.trials.len() - 1),
-            });
-            if winner.is_none_or(|(_, best)| average > best) {
-                winner = Some((index, average));
-            }
-        }
-        if let Some((index, _)) = winner {
-            state.winners.push(index);
-        }
-        state.steps += 1;
-        // Final scores of fewer steps (a checkpoint of a shorter compile) no longer hold.
-        state.finals = None;
-        Ok(())
+        scoped(self.options.task_model.as_ref(), run).await
     }
 
     /// Scores up to `num_candidates + 1` winners, spread evenly over the steps, on the whole
@@ -683,9 +466,9 @@ impl<M> SIMBA<M> {
                 })
             })
             .collect();
-        let started = Instant::now();
-        let scored = self.run(&programs, &jobs, false).await?;
-        let share = started.elapsed() / programs.len().max(1) as u32;
+        let scored = measure(self.run(&programs, &jobs, false)).await;
+        let share = scored.elapsed / programs.len().max(1) as u32;
+        let scored = scored.outcome?;
         let mut finals = Vec::new();
         for (c, &index) in indices.iter().enumerate() {
             let range = c * n..(c + 1) * n;
@@ -709,274 +492,9 @@ impl<M> SIMBA<M> {
     }
 }
 
-const NAME: &str = "SIMBA";
-
 /// A copy of `program` with `state` loaded.
 fn build<P: Parameters + Clone>(program: &P, state: &ProgramState) -> Result<P> {
     let mut built = program.clone();
     built.load_state(state.clone())?;
     Ok(built)
-}
-
-/// The `k` programs with the best average score (ties in pool order), the baseline (0) always
-/// among them in place of the last.
-fn top_k_plus_baseline(averages: &[f64], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..averages.len()).collect();
-    order.sort_by(|a, b| averages[*b].total_cmp(&averages[*a]));
-    let mut top: Vec<usize> = order.into_iter().take(k).collect();
-    if !top.contains(&0)
-        && let Some(last) = top.last_mut()
-    {
-        *last = 0;
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    top.retain(|i| seen.insert(*i));
-    top
-}
-
-/// One of `candidates`, drawn with weight `exp(average / temperature)`.
-fn softmax_sample(
-    rng: &mut Rng,
-    candidates: &[usize],
-    averages: &[f64],
-    temperature: f64,
-) -> usize {
-    let temperature = if temperature > 0.0 { temperature } else { 1e-6 };
-    // Shifted by the maximum, so large scores over small temperatures do not overflow.
-    let top = candidates
-        .iter()
-        .map(|&c| averages[c])
-        .fold(f64::NEG_INFINITY, f64::max);
-    let weights: Vec<f64> = candidates
-        .iter()
-        .map(|&c| ((averages[c] - top) / temperature).exp())
-        .collect();
-    let total: f64 = weights.iter().sum();
-    if total <= 0.0 || !total.is_finite() {
-        return candidates[rng.below(candidates.len())];
-    }
-    let mut draw = rng.next_f64() * total;
-    for (&c, w) in candidates.iter().zip(&weights) {
-        if draw < *w {
-            return c;
-        }
-        draw -= w;
-    }
-    candidates[candidates.len() - 1]
-}
-
-/// One example's runs (positions in the sampled runs), best first.
-type Bucket = (usize, Vec<usize>);
-
-/// The sampled runs (`bsize` examples per sampler, sampler after sampler) grouped by example,
-/// each group best run first; groups sorted by the gap between their best and worst run, then
-/// their best score, then the gap between their best and average (largest first, ties in
-/// example order).
-fn buckets(scores: &[f64], bsize: usize) -> Vec<Bucket> {
-    let key = |runs: &[usize]| {
-        let max = scores[runs[0]];
-        let min = scores[runs[runs.len() - 1]];
-        let avg = runs.iter().map(|&r| scores[r]).sum::<f64>() / runs.len() as f64;
-        (max - min, max, max - avg)
-    };
-    let mut buckets: Vec<Bucket> = (0..bsize.min(scores.len()))
-        .map(|j| {
-            let mut runs: Vec<usize> = (j..scores.len()).step_by(bsize).collect();
-            runs.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
-            (j, runs)
-        })
-        .collect();
-    buckets.sort_by(|a, b| {
-        key(&b.1)
-            .partial_cmp(&key(&a.1))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    buckets
-}
-
-/// The `p`th percentile of `scores`, interpolated linearly (numpy's default).
-fn percentile(scores: &[f64], p: f64) -> f64 {
-    if scores.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = scores.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = (sorted.len() - 1) as f64 * p / 100.0;
-    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
-    sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64)
-}
-
-/// Drops a few random demos from every predictor (the same positions from each): a Poisson
-/// number with mean `demos / max_demos`, at least one once a predictor is full. Returns how
-/// many positions were drawn.
-fn drop_demos<P: Parameters>(program: &mut P, max_demos: usize, rng: &mut Rng) -> Result<usize> {
-    let most = program
-        .predictors()
-        .iter()
-        .map(|(_, p)| p.demo_count())
-        .max()
-        .unwrap_or(0);
-    let limit = if max_demos > 0 { max_demos } else { 3 };
-    let drop = poisson(rng, most as f64 / limit as f64)
-        .max(usize::from(most >= limit))
-        .min(most);
-    if drop == 0 {
-        return Ok(0);
-    }
-    let positions: Vec<usize> = (0..drop).map(|_| rng.below(most)).collect();
-    for (_, predictor) in program.predictors_mut() {
-        let kept: Vec<_> = predictor
-            .demos_json()?
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !positions.contains(i))
-            .map(|(_, d)| d)
-            .collect();
-        predictor.set_demos_json(kept)?;
-    }
-    Ok(drop)
-}
-
-/// A Poisson draw with mean `lambda` (Knuth's method; the means here are small).
-fn poisson(rng: &mut Rng, lambda: f64) -> usize {
-    if lambda <= 0.0 {
-        return 0;
-    }
-    let limit = (-lambda).exp();
-    let mut product = 1.0;
-    let mut count = 0;
-    loop {
-        product *= rng.next_f64();
-        if product <= limit {
-            return count;
-        }
-        count += 1;
-    }
-}
-
-/// `n` positions spread evenly over `0..len` (DSPy's final choice of winners: the first and
-/// the last always), without repeats.
-fn spread(len: usize, n: usize) -> Vec<usize> {
-    let last = len.saturating_sub(1);
-    let mut picked: Vec<usize> = if last == 0 || n < 2 {
-        vec![0]
-    } else {
-        (0..n)
-            .map(|i| round_half_even((i * last) as f64 / (n - 1) as f64))
-            .collect()
-    };
-    let mut seen = std::collections::BTreeSet::new();
-    picked.retain(|i| seen.insert(*i));
-    picked
-}
-
-/// Rounds to the nearest integer, halves to even (Python's `round`).
-fn round_half_even(x: f64) -> usize {
-    let floor = x.floor();
-    let diff = x - floor;
-    let rounded = if diff > 0.5 || (diff == 0.5 && floor % 2.0 != 0.0) {
-        floor + 1.0
-    } else {
-        floor
-    };
-    rounded as usize
-}
-
-/// The last paragraph of an instruction (the rule just appended).
-fn last_paragraph(text: &str) -> &str {
-    text.rsplit("\n\n").next().unwrap_or(text)
-}
-
-/// The start of a text, on one line, for a trial's description.
-fn snippet(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut short: String = line.chars().take(50).collect();
-    if short.len() < line.len() {
-        short.push('…');
-    }
-    short
-}
-
-impl<P, E, M> Optimizer<P, E> for SIMBA<M>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize,
-    M: Metric<E, P::Output>,
-{
-    type Program = P;
-
-    fn compile(
-        &self,
-        program: &P,
-        trainset: &[E],
-    ) -> impl Future<Output = Result<Compiled<P>>> + Send {
-        SIMBA::compile(self, program, trainset)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_baseline_is_always_among_the_top() {
-        assert_eq!(top_k_plus_baseline(&[0.1, 0.9, 0.5, 0.7], 2), [1, 0]);
-        assert_eq!(top_k_plus_baseline(&[0.9, 0.5, 0.7], 2), [0, 2]);
-        assert_eq!(top_k_plus_baseline(&[0.0], 6), [0]);
-        // Ties keep pool order.
-        assert_eq!(top_k_plus_baseline(&[0.5, 0.5, 0.5], 3), [0, 1, 2]);
-    }
-
-    #[test]
-    fn softmax_favours_high_scores_at_low_temperature() {
-        let averages = [0.0, 1.0];
-        let mut rng = Rng::new(0);
-        let high = (0..1000)
-            .filter(|_| softmax_sample(&mut rng, &[0, 1], &averages, 0.2) == 1)
-            .count();
-        // exp(5) : 1, about 99.3%.
-        assert!(high > 980, "{high}");
-        let even = (0..1000)
-            .filter(|_| softmax_sample(&mut rng, &[0, 1], &[0.5, 0.5], 0.2) == 1)
-            .count();
-        assert!((400..600).contains(&even), "{even}");
-    }
-
-    #[test]
-    fn inconsistent_examples_come_first() {
-        // Two samplers over three examples: runs [s0e0, s0e1, s0e2, s1e0, s1e1, s1e2].
-        let scores = [1.0, 0.0, 0.5, 1.0, 1.0, 0.0];
-        let sorted = buckets(&scores, 3);
-        // Example 1 (gap 1, best 1) before 2 (gap 0.5) before 0 (no gap).
-        assert_eq!(sorted, [(1, vec![4, 1]), (2, vec![2, 5]), (0, vec![0, 3])]);
-    }
-
-    #[test]
-    fn percentiles_interpolate_like_numpy() {
-        // numpy.percentile([0, 0, 1, 1, 1], 10) == 0.0; 90 -> 1.0; [0, 1] 10 -> 0.1
-        assert_eq!(percentile(&[0.0, 0.0, 1.0, 1.0, 1.0], 10.0), 0.0);
-        assert_eq!(percentile(&[0.0, 0.0, 1.0, 1.0, 1.0], 90.0), 1.0);
-        assert!((percentile(&[1.0, 0.0], 10.0) - 0.1).abs() < 1e-12);
-    }
-
-    #[test]
-    fn winners_are_spread_like_dspy() {
-        // DSPy: [round(i * M / (N - 1)) for i in range(N)], deduplicated.
-        assert_eq!(spread(1, 7), [0]);
-        assert_eq!(spread(9, 7), [0, 1, 3, 4, 5, 7, 8]);
-        assert_eq!(spread(3, 7), [0, 1, 2]);
-        assert_eq!(round_half_even(2.5), 2);
-        assert_eq!(round_half_even(3.5), 4);
-        assert_eq!(round_half_even(1.2), 1);
-    }
-
-    #[test]
-    fn poisson_draws_have_the_mean_asked() {
-        let mut rng = Rng::new(5);
-        let total: usize = (0..4000).map(|_| poisson(&mut rng, 1.5)).sum();
-        let mean = total as f64 / 4000.0;
-        assert!((1.4..1.6).contains(&mean), "{mean}");
-        assert_eq!(poisson(&mut rng, 0.0), 0);
-    }
 }

@@ -3,9 +3,10 @@
 //! compares the best and the worst run and writes each predictor advice, appended to its
 //! instructions).
 
+use crate::search::models::scoped;
 use dspy_core::adapter::FieldValues;
 use dspy_core::module::Trace;
-use dspy_core::{LM, Module, Parameters, Predict, Result, with_lm};
+use dspy_core::{LM, Module, Parameters, Predict, Result};
 use dspy_macros::Signature;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -250,11 +251,7 @@ pub(crate) async fn append_rule<P: Module + Parameters>(
         module_names: names.clone(),
     };
     let predict = Predict::<AdviseFromTrajectories>::new();
-    let advice = match lm {
-        Some(lm) => with_lm(lm.clone(), predict.call(input)).await?,
-        None => predict.call(input).await?,
-    }
-    .module_advice;
+    let advice = scoped(lm, predict.call(input)).await?.module_advice;
     let mut advised = Vec::new();
     for (name, predictor) in program.predictors_mut() {
         let Some(rule) = advice.get(&name).map(|a| a.trim()) else {

@@ -110,7 +110,7 @@ fn same_ignoring_case(a: &str, b: &str) -> bool {
 }
 
 /// Whether two names are the same ignoring case, spaces, underscores and hyphens.
-pub(super) fn same_loosely(a: &str, b: &str) -> bool {
+pub(crate) fn same_loosely(a: &str, b: &str) -> bool {
     fn key(s: &str) -> impl Iterator<Item = char> + '_ {
         s.chars()
             .filter(|c| !matches!(c, ' ' | '_' | '-'))

@@ -23,6 +23,12 @@ pub(super) struct Cx<'a> {
     pub field: &'a str,
     /// Repairs made so far, in order.
     pub fixes: Vec<Fix>,
+    /// Whether the text being read runs to the end of the LM's answer, so that a JSON value
+    /// left open there was cut off (rather than forgotten before more text).
+    pub ends_answer: bool,
+    /// Set once a JSON value was found cut off at the end of the answer: whatever else reads,
+    /// the answer is incomplete.
+    pub cut_off: bool,
     depth: usize,
     steps: usize,
 }
@@ -33,9 +39,21 @@ impl<'a> Cx<'a> {
             root,
             field,
             fixes: Vec::new(),
+            ends_answer: false,
+            cut_off: false,
             depth: 0,
             steps: 0,
         }
+    }
+
+    /// Runs `f` on a piece of the text; it ends the answer only if the text does and the piece
+    /// is `last` in it.
+    pub fn piece<T>(&mut self, last: bool, f: impl FnOnce(&mut Self) -> T) -> T {
+        let ends = self.ends_answer;
+        self.ends_answer = ends && last;
+        let out = f(self);
+        self.ends_answer = ends;
+        out
     }
 
     /// Records a repair made at `path`.

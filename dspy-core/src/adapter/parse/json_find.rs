@@ -1,7 +1,7 @@
 //! Finding the JSON inside an answer: code fences, prose around it, the first balanced object
 //! or array, and repairs when it is not strict JSON.
 
-use super::repair::parse_lenient;
+use super::repair::{UNCLOSED_BRACKET, UNCLOSED_STRING, parse_lenient};
 use serde_json::Value;
 
 /// How many candidate openings (`{` or `[`) to try before giving up.
@@ -41,6 +41,8 @@ pub(super) struct Fence<'a> {
     pub body: &'a str,
     /// Whether there is text outside the fence.
     pub outside: bool,
+    /// Whether the fence was closed (else it runs to the end of the text).
+    pub closed: bool,
 }
 
 /// The first fenced block (```` ```json ... ``` ```` or ```` ``` ... ``` ````) in `text`. An
@@ -90,6 +92,7 @@ pub(super) fn fence(text: &str) -> Option<Fence<'_>> {
     Some(Fence {
         body: inner.trim(),
         outside,
+        closed: closed_at.is_some(),
     })
 }
 
@@ -162,37 +165,68 @@ pub(super) fn balanced_len(text: &str) -> Option<usize> {
     None
 }
 
+/// A JSON value found in a text.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Found {
+    /// The value.
+    pub value: Value,
+    /// The repairs it needed, in words.
+    pub repairs: Vec<String>,
+    /// Whether a string or bracket had to be closed at the very end of the text: the text was
+    /// cut off inside the value. (One closed at the end of a closed code fence was only
+    /// forgotten.)
+    pub cut_off: bool,
+}
+
 /// Finds the first JSON value of the wanted shape in `text`, with the repairs it needed.
 ///
 /// Strict readings win over repaired ones: the whole text, then a fenced block, then the first
 /// balanced span that is strict JSON; only then lenient readings of the fence and of the text.
 pub(super) fn find_json(text: &str, want: Want) -> Option<(Value, Vec<String>)> {
+    find_json_where(text, want, &|_| true).map(|found| (found.value, found.repairs))
+}
+
+/// [`find_json`], taking only values `accept` approves of (the answer object rather than an
+/// echo of the input before it), and saying whether the value was cut off.
+pub(super) fn find_json_where(
+    text: &str,
+    want: Want,
+    accept: &dyn Fn(&Value) -> bool,
+) -> Option<Found> {
     let text = text.trim();
+    let fits = |value: &Value| want.accepts(value) && accept(value);
     // Fast path: the whole answer is strict JSON.
     if text.starts_with(|c| want.opens(c))
         && let Ok(value) = serde_json::from_str::<Value>(text)
+        && fits(&value)
     {
-        return Some((value, Vec::new()));
+        return Some(Found {
+            value,
+            repairs: Vec::new(),
+            cut_off: false,
+        });
     }
     let fence = fence(text);
     let in_fence = |lenient| {
         let fence = fence?;
-        let (value, mut repairs) = scan(fence.body, want, lenient)?;
-        if fence.outside && !repairs.iter().any(|r| r == AROUND) {
-            repairs.insert(0, AROUND.to_string());
+        let mut found = scan(fence.body, want, &fits, lenient)?;
+        if fence.outside && !found.repairs.iter().any(|r| r == AROUND) {
+            found.repairs.insert(0, AROUND.to_string());
         }
-        repairs.insert(0, FENCE.to_string());
-        Some((value, repairs))
+        found.repairs.insert(0, FENCE.to_string());
+        found.cut_off &= !fence.closed;
+        Some(found)
     };
     in_fence(false)
-        .or_else(|| scan(text, want, false))
+        .or_else(|| scan(text, want, &fits, false))
         .or_else(|| in_fence(true))
-        .or_else(|| scan(text, want, true))
+        .or_else(|| scan(text, want, &fits, true))
 }
 
 /// Tries each opening in turn: strict JSON on the balanced span, or (when `lenient`) a lenient
-/// reading from there.
-fn scan(text: &str, want: Want, lenient: bool) -> Option<(Value, Vec<String>)> {
+/// reading from there. A lenient reading runs to the end of `text` when it had to close
+/// something, so that is when `cut_off` is set.
+fn scan(text: &str, want: Want, fits: &dyn Fn(&Value) -> bool, lenient: bool) -> Option<Found> {
     let mut from = 0;
     for _ in 0..MAX_STARTS {
         let start = from + text.get(from..)?.find(|c| want.opens(c))?;
@@ -201,7 +235,7 @@ fn scan(text: &str, want: Want, lenient: bool) -> Option<(Value, Vec<String>)> {
             from = start + 1;
             parse_lenient(candidate)
                 .ok()
-                .filter(|(value, _, _)| want.accepts(value))
+                .filter(|(value, _, _)| fits(value))
         } else {
             // An opening that never closes holds everything after it, and a balanced span
             // that is not JSON holds the openings inside it: values found there would be
@@ -211,7 +245,7 @@ fn scan(text: &str, want: Want, lenient: bool) -> Option<(Value, Vec<String>)> {
             candidate
                 .get(..len)
                 .and_then(|span| serde_json::from_str::<Value>(span).ok())
-                .filter(|value| want.accepts(value))
+                .filter(|value| fits(value))
                 .map(|value| (value, Vec::new(), len))
         };
         if let Some((value, mut repairs, len)) = found {
@@ -219,7 +253,14 @@ fn scan(text: &str, want: Want, lenient: bool) -> Option<(Value, Vec<String>)> {
             if start > 0 || !after.trim().is_empty() {
                 repairs.insert(0, AROUND.to_string());
             }
-            return Some((value, repairs));
+            let cut_off = repairs
+                .iter()
+                .any(|r| r == UNCLOSED_STRING || r == UNCLOSED_BRACKET);
+            return Some(Found {
+                value,
+                repairs,
+                cut_off,
+            });
         }
     }
     None
@@ -336,6 +377,34 @@ mod tests {
     }
 
     #[test]
+    fn values_left_open_at_the_end_are_cut_off() {
+        let cut = |text: &str| find_json_where(text, Want::Container, &|_| true).map(|f| f.cut_off);
+        assert_eq!(cut("[\"photosynthesis\", \"chloro"), Some(true));
+        assert_eq!(cut("{\"the\": 2, \"cat\": 1, \"sa"), Some(true));
+        assert_eq!(cut("```json\n{\"a\": [1, 2"), Some(true), "an open fence");
+        assert_eq!(
+            cut("```json\n{\"a\": [1, 2]\n```"),
+            Some(false),
+            "a closed fence"
+        );
+        assert_eq!(cut("{\"a\": [1, 2,]}"), Some(false));
+        assert_eq!(cut("[1, 2] and more"), Some(false));
+    }
+
+    #[test]
+    fn the_accepted_value_is_found_past_others() {
+        let has_b = |v: &Value| v.get("b").is_some();
+        let found = find_json_where("{\"a\": 1}\n{\"b\": 2}", Want::Object, &has_b);
+        assert_eq!(found.map(|f| f.value), Some(json!({"b": 2})));
+        let found = find_json_where("```json\n{\"a\": 1}\n```\n{'b': 2", Want::Object, &has_b);
+        assert_eq!(
+            found.map(|f| (f.value, f.cut_off)),
+            Some((json!({"b": 2}), true))
+        );
+        assert_eq!(find_json_where("{\"a\": 1}", Want::Object, &has_b), None);
+    }
+
+    #[test]
     fn nothing_found() {
         assert_eq!(find("no json here"), None);
         assert_eq!(find(""), None);
@@ -357,21 +426,24 @@ mod tests {
             fence("```json\n{}\n```"),
             Some(Fence {
                 body: "{}",
-                outside: false
+                outside: false,
+                closed: true
             })
         );
         assert_eq!(
             fence("x\n```\n42\n``` y"),
             Some(Fence {
                 body: "42",
-                outside: true
+                outside: true,
+                closed: true
             })
         );
         assert_eq!(
             fence("x ```\n42\n```"),
             Some(Fence {
                 body: "42",
-                outside: true
+                outside: true,
+                closed: true
             })
         );
         assert_eq!(fence("{\"a\": \"```\"}"), None);
@@ -379,7 +451,8 @@ mod tests {
             fence("```true```"),
             Some(Fence {
                 body: "true",
-                outside: false
+                outside: false,
+                closed: true
             })
         );
         assert_eq!(fence("no fence"), None);

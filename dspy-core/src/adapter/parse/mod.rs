@@ -5,15 +5,18 @@
 //!
 //! - code fences, prose around the answer, the first balanced JSON object or array;
 //! - JSON repairs: trailing commas, single or curly quotes, Python `True`/`False`/`None`,
-//!   unquoted keys, comments, missing commas, answers cut off mid-way;
+//!   unquoted keys, comments, missing commas, a bracket forgotten before more text;
 //! - numbers written as strings or inside a sentence (`"42"`, `"about 3.5"`), `3.0` for an
 //!   integer; bounds (`u8`'s `minimum: 0`) are checked, never clamped;
 //! - yes/no answers for booleans; enum choices in another case, quoted, labelled, or named once
 //!   in a short sentence;
 //! - a single value where a list is expected, bulleted, numbered and comma-separated lists;
-//! - `None`, `N/A` or an empty answer for an optional field.
+//! - `None`, `N/A` or an empty answer for an optional field;
+//! - a yes/no, a number or a choice alone on the first line, with an explanation after it.
 //!
-//! What cannot be recovered fails with the list of what was tried, in order. Nothing here
+//! What cannot be recovered fails with the list of what was tried, in order. An answer cut off
+//! inside a JSON value (a list, object or string left open at the very end of the text) is not
+//! recovered: closing it would invent an answer with items, keys or words missing. Nothing here
 //! panics, whatever the text.
 //!
 //! ```
@@ -47,8 +50,23 @@ mod union;
 
 use crate::signature::FieldSpec;
 use context::{Cx, Path};
-use json_find::{Want, find_json};
+use json_find::{Want, find_json, find_json_where};
 use serde_json::{Map, Value};
+
+pub(crate) use choice::same_loosely;
+
+/// How the reason for an answer cut off short begins (see [`is_cut_off`]).
+pub(crate) const CUT_OFF: &str = "the answer was cut off";
+
+/// The reason given for a JSON value left open at the end of the answer.
+pub(crate) const CUT_OFF_VALUE: &str = "the answer was cut off: it ends inside a JSON value left open \
+     (raise max_tokens if the LM stopped at its limit)";
+
+/// Whether a parse failure's reasons say the answer was cut off short (so asking again with
+/// the same limits would only cut it off again).
+pub(crate) fn is_cut_off(reasons: &[String]) -> bool {
+    reasons.iter().any(|r| r.starts_with(CUT_OFF))
+}
 
 /// One repair that lenient parsing made to an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +83,9 @@ pub struct Fix {
 /// Plain text fields take the trimmed text as it is; an empty answer is an error, unless the
 /// field is optional (then it is null, with a fix). Other fields are read as JSON first, then
 /// leniently. Returns the value and the fixes made (none for a clean answer).
+///
+/// The text is taken to end the answer: a JSON value left open at its end (`["a", "b`) is an
+/// error saying the answer was cut off, not a value with its end closed for it.
 ///
 /// # Errors
 ///
@@ -89,8 +110,23 @@ pub struct Fix {
 ///         "read as a number: no number found in \"abc\"".to_string(),
 ///     ]
 /// );
+///
+/// let field = FieldSpec::of::<Vec<String>>("terms", "");
+/// let cut = parse_field(&field, "[\"photosynthesis\", \"chloro").unwrap_err();
+/// assert!(cut[0].starts_with("the answer was cut off"));
 /// ```
 pub fn parse_field(field: &FieldSpec, text: &str) -> Result<(Value, Vec<Fix>), Vec<String>> {
+    parse_section(field, text, true)
+}
+
+/// [`parse_field`] for a text that `ends_answer` or not: only at the end of the LM's answer is
+/// a JSON value left open a sign that the answer was cut off; before more text (another
+/// field's marker), it was only forgotten, and is closed.
+pub(crate) fn parse_section(
+    field: &FieldSpec,
+    text: &str,
+    ends_answer: bool,
+) -> Result<(Value, Vec<Fix>), Vec<String>> {
     let text = text.trim();
     if field.is_text() {
         if text.is_empty() {
@@ -99,8 +135,12 @@ pub fn parse_field(field: &FieldSpec, text: &str) -> Result<(Value, Vec<Fix>), V
         return Ok((Value::String(text.to_string()), Vec::new()));
     }
     let mut cx = Cx::new(&field.name, &field.schema);
-    let value = text::parse(&mut cx, &field.schema, text, &Path::Root)?;
-    Ok((value, cx.fixes))
+    cx.ends_answer = ends_answer;
+    let value = text::parse(&mut cx, &field.schema, text, &Path::Root);
+    if cx.cut_off {
+        return Err(vec![CUT_OFF_VALUE.to_string()]);
+    }
+    Ok((value?, cx.fixes))
 }
 
 /// Coerces a JSON value (a field taken from a JSON-object answer) to the field's schema.
@@ -154,6 +194,55 @@ pub fn coerce_field(field: &FieldSpec, value: Value) -> Result<(Value, Vec<Fix>)
 pub fn find_json_object(text: &str) -> Option<(Map<String, Value>, Vec<String>)> {
     match find_json(text, Want::Object)? {
         (Value::Object(map), repairs) => Some((map, repairs)),
+        _ => None,
+    }
+}
+
+/// Whether a field's value, written bare in an answer with no marker, can be told from chatter:
+/// a yes/no, a number, a choice, a list or an object can; plain text (or an optional text, or
+/// any JSON at all) cannot.
+pub(crate) fn tells_from_prose(field: &FieldSpec) -> bool {
+    use shape::{Kind, branches, kind_of, resolve};
+    let root = &field.schema;
+    let schema = resolve(root, root);
+    let typed = |kind: Kind<'_>| !matches!(kind, Kind::String | Kind::Any);
+    match kind_of(schema) {
+        kind @ (Kind::Union(_) | Kind::Types(_)) => {
+            let mut values = branches(root, schema, kind).filter(|(_, k)| *k != Kind::Null);
+            values.clone().next().is_some() && values.all(|(_, k)| typed(k))
+        }
+        kind => typed(kind) && kind != Kind::Null,
+    }
+}
+
+/// A JSON object found in an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FoundObject {
+    /// The object.
+    pub map: Map<String, Value>,
+    /// The repairs it needed, in words.
+    pub repairs: Vec<String>,
+    /// Whether it was left open at the very end of the text: the answer was cut off.
+    pub cut_off: bool,
+}
+
+/// The first JSON object in `text` that `accept` approves of (one holding the output fields,
+/// not an echo of the input before it), found as [`find_json_object`] finds one.
+pub(crate) fn find_object_where(
+    text: &str,
+    accept: impl Fn(&Map<String, Value>) -> bool,
+) -> Option<FoundObject> {
+    let accept = |value: &Value| value.as_object().is_some_and(&accept);
+    match find_json_where(text, Want::Object, &accept)? {
+        json_find::Found {
+            value: Value::Object(map),
+            repairs,
+            cut_off,
+        } => Some(FoundObject {
+            map,
+            repairs,
+            cut_off,
+        }),
         _ => None,
     }
 }

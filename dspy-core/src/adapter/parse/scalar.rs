@@ -58,8 +58,35 @@ pub(super) fn is_null_word(text: &str) -> bool {
 
 /// Reads a yes/no answer: `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0` in any case, quoted or
 /// not, or a leading yes/no followed by punctuation ("Yes, because ...").
+///
+/// A yes/no alone on the first line, followed by an explanation or a stray marker fragment on
+/// later lines, is read too, unless the text after it starts with a yes/no of its own.
 pub(super) fn read_bool(text: &str) -> Option<bool> {
     let t = unwrap_text(text);
+    if let Some(b) = leading_bool(t) {
+        return Some(b);
+    }
+    let (head, rest) = first_line(text)?;
+    let rest_word = rest
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("");
+    if bool_word(rest_word).is_some() {
+        return None;
+    }
+    leading_bool(unwrap_text(head))
+}
+
+/// The first line of a text and the rest, both trimmed and non-empty.
+pub(super) fn first_line(text: &str) -> Option<(&str, &str)> {
+    let (head, rest) = text.trim().split_once('\n')?;
+    let (head, rest) = (head.trim(), rest.trim());
+    (!head.is_empty() && !rest.is_empty()).then_some((head, rest))
+}
+
+/// A yes/no word, alone or followed by punctuation ("Yes, because ...").
+fn leading_bool(t: &str) -> Option<bool> {
     if let Some(b) = bool_word(t) {
         return Some(b);
     }
@@ -306,6 +333,25 @@ mod tests {
             assert_eq!(read_bool(t), None, "{t}");
         }
         assert_eq!(read_bool("```\ntrue\n```"), Some(true));
+    }
+
+    #[test]
+    fn bools_followed_by_prose_or_a_marker_fragment() {
+        for (t, want) in [
+            ("True\n\nThe claim is supported by the passage.", Some(true)),
+            (
+                "False\n\nExplanation: the passage says otherwise.",
+                Some(false),
+            ),
+            ("**Yes**\nBecause it rains.", Some(true)),
+            ("True\n\n[[ ## completed", Some(true)),
+            ("False\n\n## completed ##", Some(false)),
+            ("True\n\nFalse", None),
+            ("Yes\n\nno, wait", None),
+            ("Maybe\n\nTrue", None),
+        ] {
+            assert_eq!(read_bool(t), want, "{t:?}");
+        }
     }
 
     #[test]

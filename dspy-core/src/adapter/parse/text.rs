@@ -3,12 +3,12 @@
 //! Clean answers take the fast path (strict JSON, an exact choice); the lenient readings come
 //! after, in the order a careful reader would try them.
 
-use super::choice::match_choice;
+use super::choice::{How, match_choice};
 use super::coerce::{check_len, coerce_kind, fix_choice, object_map};
 use super::context::{Cx, Path, at, empty, snip};
-use super::json_find::{Want, find_json};
+use super::json_find::{Found, Want, find_json_where};
 use super::list::{bullet_items, key_value_lines, split_items};
-use super::scalar::{is_null_word, read_bool, read_number};
+use super::scalar::{first_line, is_null_word, read_bool, read_number, unwrap_text};
 use super::shape::{Kind, as_whole, check_bounds, item_schema, kind_of, resolve};
 use super::union::{first_fit, fix_null, reads_as_null};
 use serde_json::{Map, Value};
@@ -56,6 +56,25 @@ fn json_failure(path: &Path<'_>, e: &serde_json::Error) -> String {
     at(path, format!("read as JSON: {e}"))
 }
 
+/// The JSON value in `text` (fenced, amid prose, repaired), with its repairs. One left open at
+/// the end of the answer is an error, and marks the whole answer as cut off: a list or object
+/// closed there may have lost items or keys, a string its end.
+fn whole_json(
+    cx: &mut Cx<'_>,
+    text: &str,
+    want: Want,
+    path: &Path<'_>,
+) -> Result<Option<(Value, Vec<String>)>, Vec<String>> {
+    match find_json_where(text, want, &|_| true) {
+        Some(Found { cut_off: true, .. }) if cx.ends_answer => {
+            cx.cut_off = true;
+            Err(vec![at(path, super::CUT_OFF_VALUE)])
+        }
+        Some(found) => Ok(Some((found.value, found.repairs))),
+        None => Ok(None),
+    }
+}
+
 fn union<'s>(
     cx: &mut Cx<'s>,
     schema: &'s Value,
@@ -90,6 +109,18 @@ fn one_of<'s>(
         }
         Err(why) => at(path, why),
     };
+    // The choice on its own line, then an explanation that names other choices.
+    if let Some((head, rest)) = first_line(text)
+        && let Ok((choice, how)) = match_choice(choices, head)
+        && how != How::Found
+        && !matches!(
+            match_choice(choices, rest),
+            Ok((_, How::Exact | How::Loose))
+        )
+    {
+        fix_first_line(cx, path, head);
+        return Ok(Value::String(choice.to_string()));
+    }
     // JSON around the choice (`["human"]`, `{"label": "human"}`), or non-string choices.
     match serde_json::from_str::<Value>(text) {
         Ok(value) if !value.is_string() => {
@@ -130,9 +161,34 @@ fn number<'s>(
         }
         Err(why) => {
             tried.push(at(path, format!("read as a number: {why}")));
+            // `12`, then a blank line and an explanation with numbers of its own.
+            let first = first_line(text).filter(|(_, rest)| !rest.starts_with(is_number_start));
+            if let Some((head, _)) = first
+                && let Ok(value) = serde_json::from_str::<Value>(unwrap_text(head))
+                && value.is_number()
+                && let Ok(v) = cx.attempt(|cx| coerce_kind(cx, schema, kind, value, path))
+            {
+                fix_first_line(cx, path, head);
+                return Ok(v);
+            }
             Err(tried)
         }
     }
+}
+
+fn is_number_start(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '-' | '+' | '.')
+}
+
+/// Records that only the first line of the answer was read.
+fn fix_first_line(cx: &mut Cx<'_>, path: &Path<'_>, head: &str) {
+    cx.fix(
+        path,
+        format!(
+            "read the first line {} and ignored the text after it",
+            snip(head, 40)
+        ),
+    );
 }
 
 fn boolean<'s>(
@@ -209,7 +265,7 @@ fn array<'s>(
         }
     }
     // 3. JSON inside fences or prose, repaired if need be.
-    if let Some((value, repairs)) = find_json(text, Want::Container)
+    if let Some((value, repairs)) = whole_json(cx, text, Want::Container, path)?
         && (value.is_array() || !item_kind.is_scalar())
     {
         let read = cx.attempt(|cx| {
@@ -263,7 +319,11 @@ fn items_from_text<'s>(
     let mut items = Vec::with_capacity(pieces.len());
     let mut errors = Vec::new();
     for (i, piece) in pieces.iter().enumerate() {
-        match parse(cx, item_schema(schema, i), piece, &Path::Index(path, i)) {
+        let last = i + 1 == pieces.len();
+        let item = cx.piece(last, |cx| {
+            parse(cx, item_schema(schema, i), piece, &Path::Index(path, i))
+        });
+        match item {
             Ok(v) => items.push(v),
             Err(e) => errors.extend(e),
         }
@@ -289,7 +349,7 @@ fn object<'s>(
         Ok(value) => return coerce_kind(cx, schema, Kind::Object, value, path),
         Err(e) => tried.push(json_failure(path, &e)),
     }
-    match find_json(text, Want::Object) {
+    match whole_json(cx, text, Want::Object, path)? {
         Some((value, repairs)) => {
             let read = cx.attempt(|cx| {
                 cx.fix_all(path, repairs);
@@ -326,7 +386,7 @@ fn record<'s>(
     cx.fix(path, "read `key: value` lines as an object");
     let mut map = Map::new();
     let mut errors = Vec::new();
-    for (key, value_text) in pairs {
+    for (i, (key, value_text)) in pairs.iter().enumerate() {
         let name = match props {
             Some(props) if !props.is_empty() => {
                 match props.keys().find(|p| super::choice::same_loosely(p, key)) {
@@ -343,7 +403,11 @@ fn record<'s>(
             _ => key,
         };
         let value_schema = super::shape::property_schema(schema, name).unwrap_or(&Value::Null);
-        match parse(cx, value_schema, value_text, &Path::Key(path, name)) {
+        let last = i + 1 == pairs.len();
+        let value = cx.piece(last, |cx| {
+            parse(cx, value_schema, value_text, &Path::Key(path, name))
+        });
+        match value {
             Ok(v) => {
                 map.insert(name.to_string(), v);
             }
@@ -360,7 +424,7 @@ fn any(cx: &mut Cx<'_>, text: &str, path: &Path<'_>) -> Result<Value, Vec<String
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         return Ok(value);
     }
-    if let Some((value, repairs)) = find_json(text, Want::Container) {
+    if let Some((value, repairs)) = whole_json(cx, text, Want::Container, path)? {
         cx.fix_all(path, repairs);
         return Ok(value);
     }
@@ -432,6 +496,61 @@ mod tests {
             ])
         );
         assert_eq!(run(int(), ""), err(&["the field is empty"]));
+    }
+
+    #[test]
+    fn a_first_line_value_then_an_explanation() {
+        assert_eq!(
+            run(int(), "12\n\nI counted 3 boxes of 4."),
+            ok(
+                json!(12),
+                &["read the first line \"12\" and ignored the text after it"]
+            )
+        );
+        assert!(run(int(), "12\n\n13 on a second count").is_err());
+        let schema = json!({"type": "string", "enum": ["human", "location"]});
+        assert_eq!(
+            run(schema.clone(), "location\n\nNot human: it asks where."),
+            ok(
+                json!("location"),
+                &["read the first line \"location\" and ignored the text after it"]
+            )
+        );
+        assert!(run(schema, "location\nhuman").is_err());
+    }
+
+    #[test]
+    fn values_left_open_at_the_end_of_the_answer_are_cut_off() {
+        let at_end = |schema: Value, text: &str| {
+            let mut cx = Cx::new("f", &schema);
+            cx.ends_answer = true;
+            let out = parse(&mut cx, &schema, text, &Path::Root);
+            (out, cx.cut_off)
+        };
+        let (out, cut) = at_end(strings(), "[\"photosynthesis\", \"chloro");
+        assert!(out.is_err() && cut, "{out:?}");
+        let (out, cut) = at_end(strings(), "[\"a\", \"b\",]");
+        assert_eq!((out, cut), (Ok(json!(["a", "b"])), false));
+        let person = json!({"type": "object", "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        }});
+        let (_, cut) = at_end(person.clone(), "Name: Ada\nTags: [\"a\", \"b");
+        assert!(cut, "the last of `key: value` lines ends the answer");
+        let (out, cut) = at_end(person, "Tags: [\"a\", \"b\"\nName: Ada");
+        assert_eq!(
+            (out, cut),
+            (Ok(json!({"tags": ["a", "b"], "name": "Ada"})), false),
+            "an earlier line does not"
+        );
+        // Before more text, a bracket left open was forgotten: it is closed.
+        assert_eq!(
+            run(strings(), "[\"a\", \"b\""),
+            ok(
+                json!(["a", "b"]),
+                &["closed brackets left open (the answer may be cut off)"]
+            )
+        );
     }
 
     #[test]

@@ -68,15 +68,6 @@ impl History {
     }
 }
 
-/// Prints the last `n` calls of the LM in effect ([`current_lm`](crate::lm::current_lm)), as
-/// DSPy's `dspy.inspect_history(n)`; see [`LM::inspect_history`](crate::LM::inspect_history).
-pub fn inspect_history(n: usize) {
-    match crate::lm::current_lm() {
-        Some(lm) => lm.inspect_history(n),
-        None => println!("No LM configured, so no history to show."),
-    }
-}
-
 /// Renders entries as DSPy's `inspect_history` prints them: a timestamp, each message under
 /// `System message:` / `User message:` / `Assistant message:`, then `Response:` (with the
 /// number of other completions). `color` adds DSPy's terminal colours.

@@ -33,7 +33,9 @@ mod usage;
 
 pub use cache::{CacheConfig, CacheLayer};
 pub(crate) use history::History;
-pub use history::{HistoryEntry, format_history, inspect_history};
+pub use history::{HistoryEntry, format_history};
+// Where it was first published; it reads the LM in effect, so it lives with the settings.
+pub use super::settings::inspect_history;
 pub use key::{canonical_json, request_key};
 pub use limit::{LimitLayer, RpmLayer};
 pub use retry::{Clock, RetryLayer, RetryPolicy, TokioClock};

@@ -258,10 +258,12 @@ fn gave_up(error: Error, retries: u32) -> Error {
             kind,
             message,
             retry_after,
+            source,
         } if retries > 0 => Error::Lm {
             kind,
             message: format!("{message} (gave up after {} attempts)", retries + 1),
             retry_after,
+            source,
         },
         other => other,
     }
@@ -321,6 +323,7 @@ mod tests {
             kind: LmErrorKind::RateLimited,
             message: "slow down".into(),
             retry_after: Some(Duration::from_secs(secs)),
+            source: None,
         };
         assert_eq!(policy.wait(0, &limited(7)), Some(Duration::from_secs(7)));
         assert_eq!(policy.wait(0, &limited(3600)), None, "too long to wait");

@@ -1,7 +1,7 @@
 //! Embeddings from the local model: the mean of its last hidden states over a text, computed in
 //! a context of their own so the generation context keeps its cached prefixes.
 
-use super::engine::backend_error;
+use super::backend::{backend, backend_error};
 use crate::Result;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
@@ -30,8 +30,15 @@ impl<'m> EmbedContext<'m> {
     }
 
     /// One mean-pooled vector per text, in order.
-    pub(super) fn embed(&mut self, model: &'m LlamaModel, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        texts.iter().map(|text| self.embed_one(model, text)).collect()
+    pub(super) fn embed(
+        &mut self,
+        model: &'m LlamaModel,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>> {
+        texts
+            .iter()
+            .map(|text| self.embed_one(model, text))
+            .collect()
     }
 
     fn embed_one(&mut self, model: &'m LlamaModel, text: &str) -> Result<Vec<f32>> {
@@ -59,7 +66,7 @@ impl<'m> EmbedContext<'m> {
 }
 
 fn context<'m>(model: &'m LlamaModel, threads: i32) -> Result<LlamaContext<'m>> {
-    let backend = super::engine::backend().map_err(backend_error)?;
+    let backend = backend().map_err(backend_error)?;
     let size = MAX_TOKENS as u32;
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(size))

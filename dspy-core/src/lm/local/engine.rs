@@ -2,6 +2,7 @@
 //! served one at a time in arrival order (fair, and the KV cache stays one coherent sequence);
 //! each answer goes back through a oneshot channel, so no caller ever blocks the async runtime.
 
+use super::backend::{backend, backend_error};
 use super::grammar::answer_grammar;
 use super::prefix::Slots;
 use super::sample::{Allowed, CheckStats, Pick, Sampler, TokenId};
@@ -12,7 +13,6 @@ use crate::{Error, LmErrorKind, Result};
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
-use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
@@ -23,7 +23,7 @@ use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -91,19 +91,6 @@ pub(crate) fn spawn(
             )
         })?;
     Ok(tx)
-}
-
-/// llama.cpp's backend may be initialized once per process.
-pub(super) fn backend() -> std::result::Result<&'static LlamaBackend, String> {
-    static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
-    BACKEND
-        .get_or_init(|| {
-            let mut backend = LlamaBackend::init().map_err(|e| e.to_string())?;
-            backend.void_logs();
-            Ok(backend)
-        })
-        .as_ref()
-        .map_err(Clone::clone)
 }
 
 /// A load failure, kept so every later request can be told (an [`Error`] is not `Clone`).
@@ -619,10 +606,6 @@ fn choice_seed(seed: u64, rollout: Option<u64>, prompt: &str, choice: u64) -> u6
     let mut s = super::sample::SplitMix64(seed ^ h);
     let a = s.next_u64() ^ rollout.unwrap_or(0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     a ^ choice.wrapping_mul(0xD1B5_4A32_D192_ED03)
-}
-
-pub(super) fn backend_error(e: impl std::fmt::Display) -> Error {
-    Error::lm(LmErrorKind::Backend, format!("local model: {e}"))
 }
 
 /// Evaluates `batch` in sequence `seq`. Every sequence shares the context's cells: when they

@@ -36,12 +36,19 @@ fn completion_grammar(
 ) -> Result<String, String> {
     let mut rules = Vec::new();
     let mut root = Vec::new();
+    // Each field's rule is built from its own schema: the answer object's shared `$defs` are
+    // written in place (a recursive type keeps them, carried into the field's schema).
+    let schema = crate::signature::inline_defs(schema);
+    let defs = schema.get("$defs").cloned();
     for (i, (name, prefix)) in fields.iter().enumerate() {
-        let field_schema = schema
+        let mut field_schema = schema
             .get("properties")
             .and_then(|p| p.get(name))
             .cloned()
             .unwrap_or_else(|| serde_json::json!({"type": "string"}));
+        if let (Some(defs), Value::Object(map)) = (&defs, &mut field_schema) {
+            map.insert("$defs".into(), defs.clone());
+        }
         let rule = format!("f{i}");
         let body = value_rule(&field_schema, &rule, json_to_gbnf, &mut rules)?;
         rules.push(format!("{rule} ::= {body}"));
@@ -379,6 +386,36 @@ mod tests {
         );
         assert!(g.contains("f0-char ::= [^\"\\\\] | [\\\\] [\"nt]"), "{g}");
         assert!(g.contains("f0 ::= f0-root"), "{g}");
+    }
+
+    #[test]
+    fn shared_definitions_are_written_into_each_field() {
+        // Answer objects keep their named types under one `$defs` (as DSPy sends them).
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "stops": {"type": "array", "items": {"$ref": "#/$defs/Stop"}},
+                "first": {"anyOf": [{"$ref": "#/$defs/Stop"}, {"type": "null"}]},
+            },
+            "$defs": {"Stop": {"type": "object", "properties": {"city": {"type": "string"}}}},
+        });
+        let seen = std::cell::RefCell::new(Vec::new());
+        let stub = |s: &Value| {
+            seen.borrow_mut().push(s.clone());
+            Ok("root ::= \"x\"".to_string())
+        };
+        completion_grammar(
+            &fields(&[("stops", "Stops:"), ("first", "First:")]),
+            &schema,
+            &stub,
+        )
+        .unwrap();
+        let seen = seen.into_inner();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        for s in &seen {
+            assert!(!s.to_string().contains("$ref"), "{s}");
+            assert!(s.to_string().contains("city"), "{s}");
+        }
     }
 
     #[test]

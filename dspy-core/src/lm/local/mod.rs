@@ -1,5 +1,6 @@
 //! The embedded local model: llama.cpp in process, a GGUF file, grammar-constrained decoding.
 
+mod backend;
 mod embed;
 mod engine;
 mod fetch;
@@ -357,6 +358,7 @@ impl LanguageModel for LocalLm {
         Capabilities {
             chat: self.inner.config.chat,
             structured_output: true,
+            json_object: true,
             schema_enforced: true,
         }
     }

@@ -1,7 +1,8 @@
 //! HTTP and API failures to [`Error::Lm`] with a kind a caller can act on. The API key never
 //! reaches a message: every message passes through [`redact`].
 
-use crate::{Error, LmErrorKind};
+use crate::util::{excerpt, quoted_excerpt};
+use crate::{Error, LmErrorKind, Source};
 use async_openai::error::OpenAIError;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -40,7 +41,9 @@ impl std::error::Error for HttpFailure {}
 /// Maps any error of an async-openai call.
 pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
     let url = ctx.url;
-    let (kind, message, retry_after) = match error {
+    // The source is kept only for errors whose text cannot hold the key (the message is
+    // redacted, a source is not): reqwest's without its URL, serde_json's.
+    let (kind, message, source): (_, _, Option<Source>) = match error {
         OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
             Ok(failure) => return from_failure(&failure, ctx),
             Err(other) => (
@@ -63,30 +66,28 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
         OpenAIError::Reqwest(error) => {
             let error = error.without_url();
             let detail = chain(&error);
-            if error.is_timeout() {
+            let (kind, message) = if error.is_timeout() {
                 (
                     LmErrorKind::Timeout,
                     format!("no answer from {url} within {:?}: {detail}", ctx.timeout),
-                    None,
                 )
             } else if error.is_connect() {
                 let message = format!(
                     "could not connect to {url} (is the server running, and the base URL right?): {detail}"
                 );
-                (LmErrorKind::Server, message, None)
+                (LmErrorKind::Server, message)
             } else if error.is_builder() {
                 (
                     LmErrorKind::BadRequest,
                     format!("could not build the request to {url}: {detail}"),
-                    None,
                 )
             } else {
                 (
                     LmErrorKind::Server,
                     format!("request to {url} failed: {detail}"),
-                    None,
                 )
-            }
+            };
+            (kind, message, Some(Box::new(error)))
         }
         OpenAIError::JSONDeserialize(error, body) => {
             let message = format!(
@@ -94,7 +95,7 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
                  URL right (it usually ends in /v1)? The answer was: {}",
                 snippet(&body, 400)
             );
-            (LmErrorKind::Server, message, None)
+            (LmErrorKind::Server, message, Some(Box::new(error)))
         }
         OpenAIError::InvalidArgument(message) => (LmErrorKind::BadRequest, message, None),
         other => (
@@ -106,7 +107,8 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
     Error::Lm {
         kind,
         message: redact(&message, ctx.secret),
-        retry_after,
+        retry_after: None,
+        source,
     }
 }
 
@@ -129,6 +131,7 @@ pub(super) fn from_error_body(error: &Value, ctx: &Context<'_>) -> Error {
         kind,
         message: redact(&message, ctx.secret),
         retry_after: None,
+        source: None,
     }
 }
 
@@ -138,6 +141,7 @@ pub(super) fn server(ctx: &Context<'_>, what: &str) -> Error {
         kind: LmErrorKind::Server,
         message: redact(&format!("{}: {what}", ctx.url), ctx.secret),
         retry_after: None,
+        source: None,
     }
 }
 
@@ -148,6 +152,8 @@ fn from_failure(failure: &HttpFailure, ctx: &Context<'_>) -> Error {
         kind,
         message: redact(&http_message(failure.status, &detail, ctx), ctx.secret),
         retry_after: failure.retry_after,
+        // Not the failure itself: its body could quote the key, and a source is not redacted.
+        source: None,
     }
 }
 
@@ -213,7 +219,7 @@ impl Detail {
             _ => None,
         };
         Detail {
-            message: cut(&message, 2000),
+            message: excerpt(&message, 2000),
             kind: error.get("type").and_then(text),
             code: error.get("code").and_then(text),
         }
@@ -249,15 +255,11 @@ fn classify(status: Option<u16>, detail: &Detail) -> LmErrorKind {
     let context = is("context_length_exceeded")
         || is("exceed_context_size_error")
         || CONTEXT_PHRASES.iter().any(|phrase| lower.contains(phrase));
-    match status {
-        Some(401 | 403) => LmErrorKind::Auth,
+    match status.map(LmErrorKind::from_status) {
         // An exhausted quota does not come back by waiting: treat it as an account problem.
-        Some(429) if is("insufficient_quota") => LmErrorKind::Auth,
-        Some(429) => LmErrorKind::RateLimited,
-        Some(408) => LmErrorKind::Timeout,
-        Some(400..=499) if context => LmErrorKind::ContextWindowExceeded,
-        Some(400..=499) => LmErrorKind::BadRequest,
-        Some(_) => LmErrorKind::Server,
+        Some(LmErrorKind::RateLimited) if is("insufficient_quota") => LmErrorKind::Auth,
+        Some(LmErrorKind::BadRequest) if context => LmErrorKind::ContextWindowExceeded,
+        Some(kind) => kind,
         None if context => LmErrorKind::ContextWindowExceeded,
         None if is("rate_limit_exceeded") || lower.contains("rate limit") => {
             LmErrorKind::RateLimited
@@ -361,24 +363,12 @@ pub(super) fn redact(text: &str, secret: Option<&str>) -> String {
     }
 }
 
-/// At most `max` bytes, cut at a character boundary.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
-}
-
 /// A quoted, cut excerpt of a body.
 fn snippet(text: &str, max: usize) -> String {
     if text.is_empty() {
         return "(empty body)".to_string();
     }
-    format!("{:?}", cut(text, max))
+    quoted_excerpt(text, max)
 }
 
 #[cfg(test)]
@@ -605,5 +595,34 @@ mod tests {
                 code: Some("429".into())
             }
         );
+    }
+
+    #[tokio::test]
+    async fn transport_and_decoding_errors_are_kept_as_sources() {
+        use std::error::Error as _;
+        // Nothing listens on port 1 of the loopback address: a connect error.
+        let refused = reqwest::Client::new()
+            .get("http://127.0.0.1:1/v1/chat/completions")
+            .send()
+            .await
+            .unwrap_err();
+        let err = from_openai(OpenAIError::Reqwest(refused), &ctx());
+        assert_eq!(kind(&err), LmErrorKind::Server);
+        let source = err.source().expect("the reqwest error is the source");
+        let cause = source.downcast_ref::<reqwest::Error>().unwrap();
+        assert!(cause.is_connect());
+        assert!(cause.url().is_none(), "kept without its URL");
+        assert!(source.source().is_some(), "the chain goes on below reqwest");
+
+        let json_err = serde_json::from_str::<Value>("nope").unwrap_err();
+        let err = from_openai(
+            OpenAIError::JSONDeserialize(json_err, "nope".into()),
+            &ctx(),
+        );
+        let source = err.source().expect("the decoding error is the source");
+        assert!(source.downcast_ref::<serde_json::Error>().is_some());
+
+        // A failure's body can quote the key, and a source is not redacted: none is kept.
+        assert!(failure(401, "bad key sk-test-SECRET").source().is_none());
     }
 }

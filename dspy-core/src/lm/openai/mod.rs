@@ -101,6 +101,8 @@ pub struct OpenAiLm {
     shown_url: String,
     mode: Mode,
     structured_output: bool,
+    /// Whether the server takes a JSON schema; if not, JSON mode (`json_object`) is asked for.
+    json_schema: bool,
     timeout: Duration,
     /// OpenAI's own API wants `max_completion_tokens`; compatible servers mostly know only
     /// `max_tokens`.
@@ -127,6 +129,7 @@ impl OpenAiLm {
             project: None,
             mode: Mode::Chat,
             structured_output: true,
+            json_schema: true,
             stream_usage: true,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -186,9 +189,12 @@ impl OpenAiLm {
         }
     }
 
-    /// How to ask for JSON: by schema, unless this server refused that before.
-    fn json_format(&self) -> convert::JsonFormat {
-        if self.schema_refused.load(Ordering::Relaxed) {
+    /// How to ask for JSON: by schema, unless this server takes none (it said so, or refused one
+    /// before) or the schema is one strict mode cannot express (an open map), where DSPy asks
+    /// for any JSON object.
+    fn json_format(&self, request: &LmRequest) -> convert::JsonFormat {
+        let loose = request.response_schema.as_ref().is_some_and(|s| !s.strict);
+        if loose || !self.json_schema || self.schema_refused.load(Ordering::Relaxed) {
             convert::JsonFormat::Object
         } else {
             convert::JsonFormat::Schema
@@ -223,7 +229,7 @@ impl OpenAiLm {
         F: Fn(convert::JsonFormat) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let format = self.json_format();
+        let format = self.json_format(request);
         match attempt(format).await {
             Err(error)
                 if request.response_schema.is_some()
@@ -312,13 +318,14 @@ impl LanguageModel for OpenAiLm {
         &self.model
     }
 
-    /// Chat in [`Mode::Chat`]; structured output when enabled (the default) and in chat mode,
-    /// since `/completions` has no `response_format`.
+    /// Chat in [`Mode::Chat`]; a `response_format` when enabled (the default) and in chat mode,
+    /// since `/completions` has none: a JSON schema, or JSON mode where the schema is off.
     fn capabilities(&self) -> Capabilities {
         let chat = self.mode == Mode::Chat;
         Capabilities {
             chat,
-            structured_output: self.structured_output && chat,
+            structured_output: self.structured_output && self.json_schema && chat,
+            json_object: self.structured_output && chat,
             schema_enforced: false,
         }
     }
@@ -344,6 +351,7 @@ impl fmt::Debug for OpenAiLm {
             .field("base_url", &self.base_url)
             .field("mode", &self.mode)
             .field("structured_output", &self.structured_output)
+            .field("json_schema", &self.json_schema)
             .field("timeout", &self.timeout);
         redacted_key(&mut d, self.api_key.is_some());
         d.finish()
@@ -374,6 +382,7 @@ pub struct OpenAiLmBuilder {
     project: Option<String>,
     mode: Mode,
     structured_output: bool,
+    json_schema: bool,
     stream_usage: bool,
     timeout: Duration,
 }
@@ -410,10 +419,28 @@ impl OpenAiLmBuilder {
         self
     }
 
-    /// Whether the server honours `response_format` with a JSON schema (default: true). Turn it
-    /// off for servers that reject it; the JSON adapter then asks for JSON in the prompt only.
+    /// Whether the server honours `response_format` (default: true). Turn it off for servers
+    /// that reject it; the JSON adapter then asks for JSON in the prompt only (as DSPy does for
+    /// models it does not know support it).
     pub fn structured_output(mut self, enabled: bool) -> Self {
         self.structured_output = enabled;
+        self
+    }
+
+    /// Whether the server takes a JSON schema as `response_format` (default: true). Turn it off
+    /// for servers that take only JSON mode: the JSON adapter then asks for any JSON object
+    /// (`{"type": "json_object"}`), as DSPy does for models without schema support. A server
+    /// that refuses a schema is switched to JSON mode on its first refusal anyway; this saves
+    /// that request.
+    ///
+    /// ```
+    /// use dspy_core::lm::{LanguageModel, OpenAiLm};
+    /// let lm = OpenAiLm::builder("m").base_url("http://localhost:1/v1").json_schema(false).build().unwrap();
+    /// let caps = lm.capabilities();
+    /// assert!(caps.json_object && !caps.structured_output);
+    /// ```
+    pub fn json_schema(mut self, enabled: bool) -> Self {
+        self.json_schema = enabled;
         self
     }
 
@@ -510,6 +537,7 @@ impl OpenAiLmBuilder {
             base_url,
             mode: self.mode,
             structured_output: self.structured_output,
+            json_schema: self.json_schema,
             stream_usage: self.stream_usage,
             timeout: self.timeout,
             api_key,
@@ -542,6 +570,7 @@ impl fmt::Debug for OpenAiLmBuilder {
             .field("base_url", &self.base_url)
             .field("mode", &self.mode)
             .field("structured_output", &self.structured_output)
+            .field("json_schema", &self.json_schema)
             .field("timeout", &self.timeout);
         redacted_key(&mut d, self.api_key.is_some());
         d.finish()
@@ -722,6 +751,7 @@ mod tests {
             Capabilities {
                 chat: true,
                 structured_output: true,
+                json_object: true,
                 schema_enforced: false
             }
         );
@@ -735,6 +765,17 @@ mod tests {
             Capabilities {
                 chat: true,
                 structured_output: false,
+                json_object: false,
+                schema_enforced: false
+            }
+        );
+        let caps = base().json_schema(false).build().unwrap().capabilities();
+        assert_eq!(
+            caps,
+            Capabilities {
+                chat: true,
+                structured_output: false,
+                json_object: true,
                 schema_enforced: false
             }
         );
@@ -748,9 +789,57 @@ mod tests {
             Capabilities {
                 chat: false,
                 structured_output: false,
+                json_object: false,
                 schema_enforced: false
             }
         );
+    }
+
+    /// The `response_format` this backend sends for `sig`'s JSON-adapter request.
+    fn response_format(lm: &OpenAiLm, sig: &crate::SignatureInfo) -> Value {
+        use crate::adapter::{Adapter, FormatRequest};
+        let input = serde_json::Map::new();
+        let formatted = crate::JsonAdapter::new().format(&FormatRequest {
+            signature: sig,
+            instructions: &sig.instructions,
+            demos: &[],
+            input: &input,
+        });
+        let mut request = LmRequest::new(formatted.prompt);
+        request.response_schema = formatted.response_schema;
+        let body = convert::chat_request("m", &request, false, lm.json_format(&request)).unwrap();
+        serde_json::to_value(body).unwrap()["response_format"].clone()
+    }
+
+    #[test]
+    fn json_requests_ask_for_what_dspy_asks_for() {
+        // What DSPy 3.4.1 sent (tests/data/dspy_prompts/render.py) to a model it knows takes schemas.
+        let dspy: Value = serde_json::from_str(include_str!(
+            "../../../tests/data/dspy_prompts/response_formats.json"
+        ))
+        .unwrap();
+        let sent = |case: &str| dspy[case]["openai/gpt-4o-mini"].clone();
+        let lm = OpenAiLm::builder("m")
+            .base_url("http://localhost:1/v1")
+            .build()
+            .unwrap();
+        let qa = crate::SignatureInfo::new("QA")
+            .input::<String>("question", "")
+            .output::<String>("answer", "");
+        assert_eq!(response_format(&lm, &qa), sent("qa"));
+        // An open map cannot be a strict schema: any JSON object, as DSPy asks.
+        let open = crate::SignatureInfo::new("Count")
+            .input::<String>("text", "")
+            .output::<std::collections::HashMap<String, i64>>("counts", "");
+        assert_eq!(sent("open_map"), serde_json::json!({"type": "json_object"}));
+        assert_eq!(response_format(&lm, &open), sent("open_map"));
+        // A server that takes no schema gets JSON mode for every answer.
+        let no_schema = OpenAiLm::builder("m")
+            .base_url("http://localhost:1/v1")
+            .json_schema(false)
+            .build()
+            .unwrap();
+        assert_eq!(response_format(&no_schema, &qa), sent("open_map"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub use stream::{ReActEvent, ReActStream};
 pub use tool::{Tool, ToolError};
 pub use trajectory::{Step, StopReason, Trajectory};
 
-use super::predict::{decode, to_fields};
+use super::convert::{decode, to_fields};
 use super::stream::stream_call;
 use super::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, Prediction, StreamEvent,

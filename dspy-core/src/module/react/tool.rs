@@ -3,7 +3,7 @@
 use crate::adapter::parse::coerce_field;
 use crate::adapter::python_json;
 use crate::lm::BoxFuture;
-use crate::signature::{FieldSpec, field_schema};
+use crate::signature::{FieldSpec, inlined_schema};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -93,7 +93,7 @@ impl Tool {
         Tool {
             name: name.into(),
             desc: desc.into(),
-            schema: field_schema::<A>(),
+            schema: inlined_schema::<A>(),
             body,
         }
     }

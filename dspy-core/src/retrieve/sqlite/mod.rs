@@ -200,12 +200,10 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// A SQLite failure as an error naming the file and what was being done.
+/// A SQLite failure as an [`Error::Data`] about the file, saying what was being done and
+/// keeping SQLite's error as its source.
 fn db_error(path: Option<&Path>, doing: &str, error: rusqlite::Error) -> Error {
-    let file = path.map_or_else(
-        || "the in-memory store".to_string(),
-        |p| p.display().to_string(),
-    );
+    let file = path.map_or_else(|| PathBuf::from(":memory:"), Path::to_path_buf);
     let hint = match &error {
         rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DatabaseCorrupt => {
             "; the file is damaged: delete it and build the store again"
@@ -215,7 +213,6 @@ fn db_error(path: Option<&Path>, doing: &str, error: rusqlite::Error) -> Error {
         }
         _ => "",
     };
-    Error::config(format!(
-        "could not {doing} the SQLite store {file}: {error}{hint}"
-    ))
+    let message = format!("could not {doing} the SQLite store: {error}{hint}");
+    Error::data_caused_by(file, None, message, error)
 }

@@ -1,0 +1,65 @@
+//! [`DynPredictor`]: a predictor seen without its signature type, as optimizers and saved
+//! state see it.
+
+use super::config::PredictConfig;
+use super::id::PredictorId;
+use crate::Result;
+use crate::adapter::{FieldValues, Formatted};
+use crate::lm::LM;
+use crate::signature::SignatureInfo;
+
+/// A predictor seen without its signature type: what optimizers read and change.
+///
+/// Demos cross this boundary as JSON objects (one complete example each) and are checked against
+/// the signature when set, so a bad demo is an error, never a broken prompt.
+///
+/// ```
+/// use dspy_core::{DynPredictor, Predict};
+/// # use dspy_macros::Signature;
+/// /// Answer briefly.
+/// #[derive(Signature, Clone, Debug)]
+/// # #[dspy(crate = "dspy_core")]
+/// struct QA { #[input] question: String, #[output] answer: String }
+///
+/// let mut predict = Predict::<QA>::new();
+/// let demo = serde_json::json!({"question": "2+2?", "answer": "4"});
+/// let dynamic: &mut dyn DynPredictor = &mut predict;
+/// dynamic.set_demos_json(vec![demo.as_object().unwrap().clone()]).unwrap();
+/// dynamic.set_instructions(Some("Answer with a number.".into()));
+/// assert_eq!(predict.demos[0].answer, "4");
+/// assert_eq!(predict.effective_instructions(), "Answer with a number.");
+/// ```
+pub trait DynPredictor: Send + Sync {
+    /// This predictor's id, as traces record it.
+    fn id(&self) -> PredictorId;
+    /// Its signature's description.
+    fn signature(&self) -> &'static SignatureInfo;
+    /// The instructions in effect (its own, else the signature's).
+    fn effective_instructions(&self) -> &str;
+    /// Replaces its instructions; `None` goes back to the signature's.
+    fn set_instructions(&mut self, instructions: Option<String>);
+    /// Whether its instructions were replaced.
+    fn has_own_instructions(&self) -> bool;
+    /// Takes `id` as its own. For a wrapper that runs a per-call copy of a program (with other
+    /// demos, say): giving the copy's predictors the original ids makes traces of the copy's
+    /// calls name the original predictors, which is what optimizers look them up by.
+    fn set_id(&mut self, id: PredictorId);
+    /// Its demos, each as one JSON object of inputs and outputs.
+    fn demos_json(&self) -> Result<Vec<FieldValues>>;
+    /// Replaces its demos; each must deserialize into the signature, else [`Error::State`](crate::Error::State) names
+    /// the demo and field, and nothing is changed.
+    fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()>;
+    /// Checks demos as [`set_demos_json`](DynPredictor::set_demos_json) would, without setting
+    /// them.
+    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()>;
+    /// How many demos it has.
+    fn demo_count(&self) -> usize;
+    /// Its sampling settings.
+    fn config(&self) -> &PredictConfig;
+    /// Its sampling settings, to change.
+    fn config_mut(&mut self) -> &mut PredictConfig;
+    /// Gives it its own LM (`None`: use the configured one).
+    fn set_lm(&mut self, lm: Option<LM>);
+    /// The prompt it would send for `input` (a JSON object of the input fields).
+    fn render_json(&self, input: &FieldValues) -> Result<Formatted>;
+}

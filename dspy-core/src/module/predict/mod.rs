@@ -1,0 +1,264 @@
+//! [`Predict`]: the basic module, one LM call for a signature.
+
+mod parameters;
+
+use super::Module;
+use super::call::run_adapter;
+use super::config::PredictConfig;
+use super::convert::{decode, to_fields};
+use super::id::PredictorId;
+use super::overrides::CallOverrides;
+use super::prediction::Prediction;
+use super::trace;
+use crate::adapter::{
+    Adapter, ChatAdapter, CompletionAdapter, FieldValues, FormatRequest, Formatted, JsonAdapter,
+};
+use crate::lm::{LM, current_lm};
+use crate::signature::Signature;
+use crate::{Error, Result};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// The basic module: one LM call for signature `S`.
+///
+/// It holds what optimizers tune: few-shot `demos` (complete examples of `S`) and
+/// `instructions` that override the signature's.
+///
+/// ```
+/// use dspy_core::{DummyLm, LM, Module, Predict, Signature};
+/// # use dspy_macros::Signature;
+///
+/// /// Answer questions with short factoid answers.
+/// #[derive(Signature, Clone, Debug)]
+/// # #[dspy(crate = "dspy_core")]
+/// struct QA {
+///     #[input] question: String,
+///     #[output] answer: String,
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let lm = LM::new(DummyLm::new([serde_json::json!({"answer": "Paris"})]));
+/// let qa = Predict::<QA>::new().with_lm(lm);
+/// let out = qa.call(QAInput { question: "Capital of France?".into() }).await.unwrap();
+/// assert_eq!(out.answer, "Paris");
+/// # });
+/// ```
+pub struct Predict<S: Signature> {
+    /// Few-shot demonstrations shown before the input.
+    pub demos: Vec<S>,
+    /// Instructions replacing the signature's doc comment, when set.
+    pub instructions: Option<String>,
+    /// Sampling settings.
+    pub config: PredictConfig,
+    pub(crate) lm: Option<LM>,
+    adapter: Option<Arc<dyn Adapter>>,
+    pub(crate) id: PredictorId,
+    _signature: PhantomData<fn() -> S>,
+}
+
+impl<S: Signature> Predict<S> {
+    /// A predictor with no demos, the signature's instructions and the configured LM.
+    pub fn new() -> Self {
+        Predict {
+            demos: Vec::new(),
+            instructions: None,
+            config: PredictConfig::default(),
+            lm: None,
+            adapter: None,
+            id: PredictorId::fresh(),
+            _signature: PhantomData,
+        }
+    }
+
+    /// Sets the demos.
+    pub fn with_demos(mut self, demos: impl IntoIterator<Item = S>) -> Self {
+        self.demos = demos.into_iter().collect();
+        self
+    }
+
+    /// Overrides the signature's instructions.
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Uses `lm` for this predictor instead of the configured one.
+    pub fn with_lm(mut self, lm: LM) -> Self {
+        self.lm = Some(lm);
+        self
+    }
+
+    /// Uses `adapter` for this predictor (default: [`ChatAdapter`] for chat models,
+    /// [`CompletionAdapter`] for base models).
+    pub fn with_adapter(mut self, adapter: impl Adapter + 'static) -> Self {
+        self.adapter = Some(Arc::new(adapter));
+        self
+    }
+
+    /// Replaces the sampling settings.
+    pub fn with_config(mut self, config: PredictConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the temperature.
+    pub fn temperature(mut self, temperature: f32) -> Self {
+        self.config.temperature = Some(temperature);
+        self
+    }
+
+    /// Sets the token limit per completion.
+    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
+        self.config.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Asks for `n` completions per call.
+    pub fn n(mut self, n: u32) -> Self {
+        self.config.n = n.max(1);
+        self
+    }
+
+    /// Adds a stop sequence.
+    pub fn stop(mut self, stop: impl Into<String>) -> Self {
+        self.config.stop.push(stop.into());
+        self
+    }
+
+    /// The LM this predictor would use now: its own, else the task's or process default.
+    pub fn lm(&self) -> Result<LM> {
+        self.lm.clone().or_else(current_lm).ok_or_else(|| {
+            Error::config(
+                "no LM configured: call dspy::configure(LM::from_env()?) once, wrap the call in \
+                 dspy::with_lm(lm, ..), or give this predictor one with .with_lm(lm)",
+            )
+        })
+    }
+
+    /// The instructions in effect.
+    pub fn effective_instructions(&self) -> &str {
+        self.instructions
+            .as_deref()
+            .unwrap_or(&S::info().instructions)
+    }
+
+    /// The adapter used with `lm`.
+    pub fn adapter_for(&self, lm: &LM) -> Arc<dyn Adapter> {
+        match &self.adapter {
+            Some(adapter) => adapter.clone(),
+            None => {
+                let can = lm.capabilities();
+                match (can.chat, can.schema_enforced) {
+                    // A grammar keeps JSON valid, and small chat models keep to JSON far better
+                    // than to field markers.
+                    (true, true) => Arc::new(JsonAdapter::new()),
+                    (true, false) => Arc::new(ChatAdapter::new()),
+                    (false, _) => Arc::new(CompletionAdapter::new()),
+                }
+            }
+        }
+    }
+
+    /// The prompt this predictor would send for `input`, without sending it.
+    pub fn render(&self, input: &S::Input) -> Result<Formatted> {
+        let adapter = match (&self.adapter, self.lm()) {
+            (Some(adapter), _) => adapter.clone(),
+            (None, Ok(lm)) => self.adapter_for(&lm),
+            (None, Err(_)) => Arc::new(ChatAdapter::new()),
+        };
+        let input = to_fields(input)?;
+        let demos = self.demo_fields()?;
+        Ok(adapter.format(&self.format_request(&demos, &input)))
+    }
+
+    /// Runs the predictor and returns the full [`Prediction`], in a `dspy.module` tracing span
+    /// named for the signature.
+    pub async fn forward(&self, input: S::Input) -> Result<Prediction<S::Output>> {
+        let span = tracing::info_span!(
+            "dspy.module",
+            module = "Predict",
+            signature = S::info().name.as_str()
+        );
+        tracing::Instrument::instrument(self.forward_untraced(input), span).await
+    }
+
+    async fn forward_untraced(&self, input: S::Input) -> Result<Prediction<S::Output>> {
+        let lm = self.lm()?;
+        let adapter = self.adapter_for(&lm);
+        let mut fields = to_fields(&input)?;
+        let demos = self.demo_fields()?;
+        // Wrapping modules (BestOfN, Refine, ...) set rollout, temperature and hints per scope.
+        let overrides = CallOverrides::current();
+        let request = FormatRequest {
+            signature: overrides.signature_for::<S>(self.id, &mut fields),
+            ..self.format_request(&demos, &fields)
+        };
+        let config = overrides.apply_to(&self.config);
+        let prediction = run_adapter(&lm, adapter, &request, &config, decode::<S::Output>)
+            .await
+            .inspect_err(|e| trace::record_failure::<S>(self.id, &input, e))?;
+        trace::record::<S>(self.id, &input, &prediction.output);
+        Ok(prediction)
+    }
+
+    pub(crate) fn demo_fields(&self) -> Result<Vec<FieldValues>> {
+        self.demos.iter().map(to_fields).collect()
+    }
+
+    pub(crate) fn format_request<'a>(
+        &'a self,
+        demos: &'a [FieldValues],
+        input: &'a FieldValues,
+    ) -> FormatRequest<'a> {
+        FormatRequest {
+            signature: S::info(),
+            instructions: self.effective_instructions(),
+            demos,
+            input,
+        }
+    }
+}
+
+impl<S: Signature> Default for Predict<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Signature> Clone for Predict<S> {
+    fn clone(&self) -> Self {
+        Predict {
+            demos: self.demos.clone(),
+            instructions: self.instructions.clone(),
+            config: self.config.clone(),
+            lm: self.lm.clone(),
+            adapter: self.adapter.clone(),
+            // A clone is another predictor: traces tell it apart from the original.
+            id: PredictorId::fresh(),
+            _signature: PhantomData,
+        }
+    }
+}
+
+impl<S: Signature> fmt::Debug for Predict<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Predict")
+            .field("signature", &S::info().name)
+            .field("demos", &self.demos.len())
+            .field("instructions", &self.instructions)
+            .field("config", &self.config)
+            .field("lm", &self.lm.as_ref().map(LM::model))
+            .field("adapter", &self.adapter.as_ref().map(|a| a.name()))
+            .finish()
+    }
+}
+
+impl<S: Signature> Module for Predict<S> {
+    type Input = S::Input;
+    type Output = S::Output;
+
+    async fn call(&self, input: S::Input) -> Result<S::Output> {
+        self.forward(input).await.map(|p| p.output)
+    }
+}

@@ -1,0 +1,11 @@
+//! The optimizers on scripted LMs whose right answers are known: the few-shot family
+//! (bootstrapping, random search, KNN, ensembles), COPRO, MIPROv2, SIMBA and GEPA.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod copro;
+mod few_shot;
+mod gepa;
+mod mipro;
+mod simba;
