@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod embeddings;
 mod layers;
 mod openai_http;
 mod secrets;

@@ -3,15 +3,18 @@
 //! - `POST /v1/chat/completions` and `/v1/completions` answer in OpenAI's format, after an
 //!   optional latency, with usage `12 + 5` tokens. The reply is the next of the configured
 //!   replies (choice `i` takes `replies[i % len]`) or, with [`Reply::Echo`], the last message.
+//! - `POST /v1/embeddings` answers one vector per input text, `[characters, words, vowels]`
+//!   (listed last-first, so clients must order them by `index`), with a prompt token per word.
 //! - A request with `"stream": true` is answered with server-sent events as OpenAI sends them:
 //!   each reply in pieces of [`STREAM_PIECE_CHARS`] characters (the choices interleaved), a
 //!   last chunk per choice with its finish reason, the usage in a chunk with no choices when
 //!   `stream_options.include_usage` asks for it, then `data: [DONE]`.
-//! - Faults are injected on those two paths by rate: 429 with `Retry-After`, 500, a stall longer
+//! - Faults are injected on those paths by rate: 429 with `Retry-After`, 500, a stall longer
 //!   than the client's timeout, and a dropped connection (the answer starts, then the body
 //!   breaks off). Which request gets which fault depends only on its arrival number and the
 //!   seed, so a run's fault pattern is reproducible.
-//! - Fixed failures by path prefix, for error-mapping tests: `/status/{429,401,500,400}/v1/..`,
+//! - Fixed failures by path prefix, for error-mapping tests: `/status/{429,401,500,400}/v1/..`
+//!   (401 on `/embeddings` too),
 //!   `/no-schema/v1/..` (refuses a JSON-schema `response_format`),
 //!   `/html/v1/..` (a web page), `/slow/v1/..` (5 s stall); anything else is 404.
 //! - It counts requests, faults and the most requests in flight at once, and records each
@@ -293,7 +296,7 @@ async fn handle(
     }
 
     match path.as_str() {
-        "/v1/chat/completions" | "/v1/completions" => {
+        "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" => {
             match pick_fault(&config.faults, unit(config.seed, n)) {
                 Fault::None => answer(config, &path, &body),
                 Fault::RateLimited => {
@@ -334,7 +337,7 @@ async fn handle(
             }
         }
         "/status/429/v1/chat/completions" => rate_limited(3),
-        "/status/401/v1/chat/completions" => {
+        "/status/401/v1/chat/completions" | "/status/401/v1/embeddings" => {
             // Like OpenAI, echo the key that was sent: the client must scrub it.
             let sent = authorization
                 .unwrap_or_default()
@@ -524,6 +527,9 @@ fn sse(events: Vec<Value>, broken: bool) -> Response {
 }
 
 fn answer(config: &ServerConfig, path: &str, body: &Value) -> Response {
+    if path == "/v1/embeddings" {
+        return embeddings(body);
+    }
     if is_streaming(body) {
         return sse(stream_events(config, path, body), false);
     }
@@ -551,4 +557,29 @@ fn answer(config: &ServerConfig, path: &str, body: &Value) -> Response {
         }))
         .into_response()
     }
+}
+
+/// `[characters, words, vowels]` per input text, last-first, a prompt token per word.
+fn embeddings(body: &Value) -> Response {
+    let texts: Vec<&str> = body["input"]
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let words = |t: &str| t.split_whitespace().count();
+    let data: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, t)| {
+            let vowels = t.chars().filter(|c| "aeiou".contains(*c)).count();
+            let vector = [t.chars().count(), words(t), vowels].map(|x| x as f32);
+            json!({"object": "embedding", "index": i, "embedding": vector})
+        })
+        .collect();
+    let tokens: usize = texts.iter().map(|t| words(t)).sum();
+    axum::Json(json!({
+        "object": "list", "data": data, "model": "test-embedder-v2",
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response()
 }

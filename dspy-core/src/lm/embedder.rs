@@ -1,6 +1,6 @@
 //! `Embedder`: texts in, vectors out (an embedding model).
 
-use super::BoxFuture;
+use super::{BoxFuture, EmbedRequest, LM};
 use crate::{Error, LmErrorKind, Result};
 use std::sync::Arc;
 
@@ -35,6 +35,18 @@ impl<E: Embedder + ?Sized> Embedder for Arc<E> {
 impl<E: Embedder + ?Sized> Embedder for &E {
     fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, Result<Vec<Vec<f32>>>> {
         (**self).embed(texts)
+    }
+}
+
+/// An `LM` embeds through its layers ([`LM::embed`]): cached, retried, limited and counted
+/// like its completions. Its model must be one that embeds (the default
+/// [`LanguageModel::embed`](super::LanguageModel::embed) is an error naming it).
+impl Embedder for LM {
+    fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, Result<Vec<Vec<f32>>>> {
+        Box::pin(async move {
+            let request = EmbedRequest::new(texts.iter().cloned());
+            Ok(LM::embed(self, request).await?.vectors)
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use super::layers::{
     format_history,
 };
 use super::stream::{ChunkStream, LmChunk, generate};
-use super::{Capabilities, LmRequest, LmResponse};
+use super::{Capabilities, EmbedRequest, EmbedResponse, LmRequest, LmResponse};
 use crate::{Error, LmErrorKind, Result};
 use futures_util::StreamExt;
 use std::fmt;
@@ -160,6 +160,64 @@ impl LM {
             }
             .instrument(span)
         }))
+    }
+
+    /// Embeds texts through the layers: the cache (per text, so re-embedding a corpus with a
+    /// few texts added sends only those), the concurrency limit, retries and the rate limit,
+    /// then the backend's [`LanguageModel::embed`]. The budget, usage counters and `dspy.lm`
+    /// span count it as one call whose tokens are prompt tokens; the history keeps
+    /// completions only.
+    ///
+    /// Most code wants the [`Embedder`](super::Embedder) an `LM` is, which hands the vectors
+    /// to [`VectorIndex`](crate::retrieve::VectorIndex) and `KNNFewShot`.
+    ///
+    /// ```
+    /// use dspy_core::lm::{BoxFuture, EmbedRequest, EmbedResponse, LanguageModel, LmRequest, LmResponse, LM, Usage};
+    ///
+    /// /// Vectors of letter counts, one token per text.
+    /// #[derive(Debug)]
+    /// struct Letters;
+    /// impl LanguageModel for Letters {
+    ///     fn model(&self) -> &str { "letters" }
+    ///     fn complete(&self, _: LmRequest) -> BoxFuture<'_, dspy_core::Result<LmResponse>> {
+    ///         unimplemented!("an embedding model only")
+    ///     }
+    ///     fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, dspy_core::Result<EmbedResponse>> {
+    ///         let vectors = request.texts.iter()
+    ///             .map(|t| "abc".chars().map(|c| t.matches(c).count() as f32).collect())
+    ///             .collect();
+    ///         let usage = Usage { prompt_tokens: request.texts.len() as u64, completion_tokens: 0 };
+    ///         Box::pin(async move { Ok(EmbedResponse { vectors, usage, ..Default::default() }) })
+    ///     }
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = LM::new(Letters);
+    /// let answer = lm.embed(EmbedRequest::new(["abba", "cab"])).await.unwrap();
+    /// assert_eq!(answer.vectors, [vec![2.0, 2.0, 0.0], vec![1.0, 1.0, 1.0]]);
+    /// assert_eq!((lm.usage().calls, lm.usage().usage.prompt_tokens), (1, 2));
+    /// # });
+    /// ```
+    pub async fn embed(&self, request: EmbedRequest) -> Result<EmbedResponse> {
+        let span = self.span();
+        async {
+            let started = self.start(&span)?;
+            let outcome = self.backend.embed(request).await;
+            let latency = started.instant.elapsed();
+            started.admission.finish_embed(self.model(), &outcome);
+            span.record("latency_ms", latency.as_millis() as u64);
+            match &outcome {
+                Ok(response) => {
+                    span.record("prompt_tokens", response.usage.prompt_tokens);
+                    span.record("cache_hit", response.cached);
+                }
+                Err(error) => {
+                    span.record("error", tracing::field::display(error));
+                }
+            }
+            outcome
+        }
+        .instrument(span.clone())
+        .await
     }
 
     /// The `dspy.lm` span of one call.

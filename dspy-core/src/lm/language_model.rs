@@ -1,8 +1,8 @@
 //! The [`LanguageModel`] trait: what every backend (and every layer over one) implements.
 
 use super::stream::{ChunkStream, generate, response_stream};
-use super::{Capabilities, LmRequest, LmResponse};
-use crate::Result;
+use super::{Capabilities, EmbedRequest, EmbedResponse, LmRequest, LmResponse};
+use crate::{Error, Result};
 use futures_util::StreamExt;
 use std::fmt;
 use std::future::Future;
@@ -43,6 +43,21 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
 
     /// Runs one request.
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>>;
+
+    /// Turns texts into vectors, one per text in order, all of one length.
+    ///
+    /// Backends that embed override it (the OpenAI-compatible backend calls `/embeddings`
+    /// with its model; the embedded model pools its hidden states); the layers pass it on
+    /// with their cache, limits and retries. The default refuses, naming the model.
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        let _ = request;
+        let message = format!(
+            "`{}` cannot embed texts: give an embedding model (say LM::openai(\"text-embedding-3-small\"), \
+             an OpenAI-compatible server's embedding model, or LM::local())",
+            self.model()
+        );
+        Box::pin(async move { Err(Error::config(message)) })
+    }
 
     /// Runs one request, yielding the text as it is generated: [`LmChunk::Delta`](super::LmChunk::Delta)s of the
     /// first choice, then [`LmChunk::Done`](super::LmChunk::Done) with the whole response (or an `Err`, and nothing

@@ -2,6 +2,7 @@
 
 mod builder;
 mod dummy;
+mod embed_request;
 mod embedder;
 mod handle;
 mod language_model;
@@ -17,6 +18,7 @@ mod stream;
 
 pub use builder::{DEFAULT_HISTORY, DEFAULT_MAX_IN_FLIGHT, LmBuilder};
 pub use dummy::DummyLm;
+pub use embed_request::{EmbedRequest, EmbedResponse};
 pub(crate) use embedder::normalized;
 pub use embedder::{Embedder, embed_normalized};
 pub use handle::LM;
@@ -24,12 +26,12 @@ pub use language_model::{BoxFuture, LanguageModel};
 pub use layers::{
     Budget, CacheConfig, CacheLayer, Clock, HistoryEntry, LimitLayer, Price, PriceTable,
     RetryLayer, RetryPolicy, RpmLayer, TokioClock, UsageReport, canonical_json, current_usage,
-    format_history, request_key, track_usage,
+    embed_key, format_history, request_key, track_usage,
 };
 #[cfg(feature = "local")]
 pub use local::{LocalLm, LocalLmBuilder, LocalStats};
 #[cfg(feature = "openai")]
-pub use openai::{Mode, OpenAiLm, OpenAiLmBuilder};
+pub use openai::{Mode, OpenAiEmbedder, OpenAiLm, OpenAiLmBuilder};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
 pub use settings::{configure, current_lm, inspect_history, with_lm};
 pub use stream::{ChunkStream, LmChunk, response_stream};

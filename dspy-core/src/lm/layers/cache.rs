@@ -1,11 +1,13 @@
 //! The response cache: an in-memory LRU in front of a persistent store on disk.
 
-use super::key::request_key;
-use crate::Result;
+#[cfg(feature = "disk-cache")]
+use super::cache_disk as disk;
+use super::key::{embed_key, request_key};
 use crate::lm::{
-    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmChunk, LmRequest, LmResponse, generate,
-    response_stream,
+    BoxFuture, Capabilities, ChunkStream, EmbedRequest, EmbedResponse, LanguageModel, LmChunk,
+    LmRequest, LmResponse, generate, response_stream,
 };
+use crate::{Error, LmErrorKind, Result};
 use futures_util::StreamExt;
 use lru::LruCache;
 use std::fmt;
@@ -139,6 +141,11 @@ impl CacheConfig {
 /// or the endpoint. Only successful answers with at least one choice are stored; a cached answer
 /// comes back with [`LmResponse::cached`] set.
 ///
+/// Embeddings are cached one text at a time ([`embed_key`]: the model, the text and the
+/// dimensions asked for), so a request whose texts were all embedded before sends nothing and
+/// one with a few new texts sends only those. Their tokens are known per request, not per text:
+/// the texts found in the cache count none.
+///
 /// The disk store is [cacache](https://docs.rs/cacache): content is written to a temporary file
 /// and renamed into place, and index lines carry their own hash, so a process killed mid-write
 /// leaves no readable half entry; content is checked against its hash on every read. Several
@@ -165,6 +172,8 @@ impl CacheConfig {
 pub struct CacheLayer {
     inner: Arc<dyn LanguageModel>,
     memory: Option<Mutex<LruCache<String, LmResponse>>>,
+    /// Embeddings, one text each (as many entries as answers).
+    vectors: Option<Mutex<LruCache<String, Vec<f32>>>>,
     #[cfg_attr(not(feature = "disk-cache"), allow(dead_code))]
     disk: Option<Arc<Path>>,
 }
@@ -176,6 +185,8 @@ impl CacheLayer {
         CacheLayer {
             inner,
             memory: NonZeroUsize::new(config.memory_entries)
+                .map(|size| Mutex::new(LruCache::new(size))),
+            vectors: NonZeroUsize::new(config.memory_entries)
                 .map(|size| Mutex::new(LruCache::new(size))),
             disk: if cfg!(feature = "disk-cache") {
                 config.disk_dir.as_deref().map(Arc::from)
@@ -230,6 +241,103 @@ impl CacheLayer {
             }
         }))
     }
+
+    /// Embeds the texts not in the cache in one request to the inner model, and stores them.
+    async fn run_embed(&self, request: EmbedRequest) -> Result<EmbedResponse> {
+        let model = self.inner.model();
+        let keys: Vec<String> = (request.texts.iter())
+            .map(|text| embed_key(model, text, request.dimensions))
+            .collect();
+        let mut found = Vec::with_capacity(keys.len());
+        for key in &keys {
+            found.push(self.lookup_vector(key).await);
+        }
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| found[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(EmbedResponse {
+                vectors: found.into_iter().flatten().collect(),
+                model: model.to_string(),
+                cached: true,
+                ..Default::default()
+            });
+        }
+        let asked = EmbedRequest {
+            texts: missing.iter().map(|&i| request.texts[i].clone()).collect(),
+            dimensions: request.dimensions,
+        };
+        let answer = self.inner.embed(asked).await?;
+        if answer.vectors.len() != missing.len() {
+            return Err(Error::lm(
+                LmErrorKind::Backend,
+                format!(
+                    "`{model}` returned {} vectors for {} texts; it must return one per text",
+                    answer.vectors.len(),
+                    missing.len()
+                ),
+            ));
+        }
+        for (&i, vector) in missing.iter().zip(answer.vectors) {
+            self.store_vector(keys[i].clone(), &vector).await;
+            found[i] = Some(vector);
+        }
+        Ok(EmbedResponse {
+            vectors: found.into_iter().flatten().collect(),
+            cached: false,
+            ..answer
+        })
+    }
+
+    fn vectors(&self) -> Option<MutexGuard<'_, LruCache<String, Vec<f32>>>> {
+        // As `memory`: a poisoned lock holds whole entries.
+        self.vectors
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The cached vector of `key`, from memory, else from disk (then kept in memory too).
+    async fn lookup_vector(&self, key: &str) -> Option<Vec<f32>> {
+        if let Some(hit) = self.vectors().and_then(|mut m| m.get(key).cloned()) {
+            return Some(hit);
+        }
+        let hit = self.disk_read_vector(key).await?;
+        if let Some(mut memory) = self.vectors() {
+            memory.put(key.to_string(), hit.clone());
+        }
+        Some(hit)
+    }
+
+    async fn store_vector(&self, key: String, vector: &[f32]) {
+        if let Some(mut memory) = self.vectors() {
+            memory.put(key.clone(), vector.to_vec());
+        }
+        self.disk_write_vector(key, vector).await;
+    }
+
+    #[cfg(feature = "disk-cache")]
+    async fn disk_read_vector(&self, key: &str) -> Option<Vec<f32>> {
+        let dir = self.disk.clone()?;
+        let key = key.to_string();
+        blocking(move || disk::read_vector(&dir, &key))
+            .await
+            .flatten()
+    }
+
+    #[cfg(not(feature = "disk-cache"))]
+    async fn disk_read_vector(&self, _key: &str) -> Option<Vec<f32>> {
+        None
+    }
+
+    #[cfg(feature = "disk-cache")]
+    async fn disk_write_vector(&self, key: String, vector: &[f32]) {
+        let Some(dir) = self.disk.clone() else {
+            return;
+        };
+        let stored = disk::StoredVector::new(&key, vector);
+        blocking(move || disk::write(&dir, &key, &stored)).await;
+    }
+
+    #[cfg(not(feature = "disk-cache"))]
+    async fn disk_write_vector(&self, _key: String, _vector: &[f32]) {}
 
     /// The cached answer to `key`, from memory, else from disk (then kept in memory too).
     async fn lookup(&self, key: &str) -> Option<LmResponse> {
@@ -311,6 +419,10 @@ impl LanguageModel for CacheLayer {
     fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
         self.run_stream(request)
     }
+
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        Box::pin(self.run_embed(request))
+    }
 }
 
 impl fmt::Debug for CacheLayer {
@@ -326,126 +438,5 @@ impl fmt::Debug for CacheLayer {
             .field("disk_dir", &self.disk)
             .field("inner", &self.inner)
             .finish()
-    }
-}
-
-#[cfg(feature = "disk-cache")]
-mod disk {
-    use crate::lm::{Choice, FinishReason, LmResponse, Usage};
-    use serde::{Deserialize, Serialize};
-    use std::path::Path;
-
-    /// Format version of stored answers; an entry of another version is a miss.
-    const STORED_VERSION: u32 = 1;
-
-    /// An answer as stored on disk. It names its own key, so no two keys share content (cacache
-    /// stores content by hash) and an entry can be checked against the key that found it.
-    #[derive(Debug, Serialize, Deserialize)]
-    pub(super) struct Stored {
-        v: u32,
-        key: String,
-        model: String,
-        choices: Vec<StoredChoice>,
-        usage: Usage,
-    }
-
-    #[derive(Debug, Serialize, Deserialize)]
-    struct StoredChoice {
-        text: String,
-        finish_reason: String,
-    }
-
-    impl Stored {
-        pub(super) fn new(key: &str, response: &LmResponse) -> Self {
-            Stored {
-                v: STORED_VERSION,
-                key: key.to_string(),
-                model: response.model.clone(),
-                choices: response
-                    .choices
-                    .iter()
-                    .map(|c| StoredChoice {
-                        text: c.text.clone(),
-                        finish_reason: match c.finish_reason {
-                            FinishReason::Stop => "stop",
-                            FinishReason::Length => "length",
-                            FinishReason::Other => "other",
-                        }
-                        .to_string(),
-                    })
-                    .collect(),
-                usage: response.usage,
-            }
-        }
-
-        /// The response, if this entry is whole and belongs to `key`.
-        fn into_response(self, key: &str) -> Option<LmResponse> {
-            if self.v != STORED_VERSION || self.key != key || self.choices.is_empty() {
-                return None;
-            }
-            let choices = self
-                .choices
-                .into_iter()
-                .map(|c| Choice {
-                    text: c.text,
-                    finish_reason: match c.finish_reason.as_str() {
-                        "stop" => FinishReason::Stop,
-                        "length" => FinishReason::Length,
-                        _ => FinishReason::Other,
-                    },
-                })
-                .collect();
-            Some(LmResponse {
-                choices,
-                usage: self.usage,
-                model: self.model,
-                cached: true,
-            })
-        }
-    }
-
-    /// The entry for `key`, or `None` on a miss. A damaged entry is removed, so the fresh
-    /// answer replaces it.
-    pub(super) fn read(dir: &Path, key: &str) -> Option<LmResponse> {
-        let bytes = match cacache::read_sync(dir, key) {
-            Ok(bytes) => bytes,
-            Err(cacache::Error::EntryNotFound(..)) => return None,
-            Err(error) => {
-                tracing::warn!(cache_dir = %dir.display(), %error, "damaged LM cache entry; it will be replaced");
-                remove(dir, key);
-                return None;
-            }
-        };
-        let response = serde_json::from_slice::<Stored>(&bytes)
-            .ok()
-            .and_then(|stored| stored.into_response(key));
-        if response.is_none() {
-            tracing::warn!(cache_dir = %dir.display(), "unreadable LM cache entry; it will be replaced");
-            remove(dir, key);
-        }
-        response
-    }
-
-    pub(super) fn write(dir: &Path, key: &str, stored: &Stored) {
-        let bytes = match serde_json::to_vec(stored) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::warn!(%error, "could not encode an LM answer for the disk cache");
-                return;
-            }
-        };
-        // Drop whatever index bucket is there first: one damaged beyond reading (say, bytes
-        // that are not UTF-8) would hide the line appended after it.
-        remove(dir, key);
-        if let Err(error) = cacache::write_sync(dir, key, bytes) {
-            tracing::warn!(cache_dir = %dir.display(), %error, "could not write the LM disk cache");
-        }
-    }
-
-    /// Removes the entry and its content; a missing entry is fine.
-    fn remove(dir: &Path, key: &str) {
-        let _ = cacache::RemoveOpts::new()
-            .remove_fully(true)
-            .remove_sync(dir, key);
     }
 }

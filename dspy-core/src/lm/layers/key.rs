@@ -55,6 +55,28 @@ pub fn request_key(model: &str, request: &LmRequest) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The cache key of one text's embedding by `model` (at `dimensions`, when asked for): the
+/// SHA-256 of a canonical JSON as [`request_key`]'s, marked as an embedding so it never equals
+/// a completion's key.
+///
+/// ```
+/// use dspy_core::lm::embed_key;
+/// let key = embed_key("text-embedding-3-small", "a cat", None);
+/// assert_eq!(key.len(), 64);
+/// assert_ne!(key, embed_key("text-embedding-3-small", "a cat", Some(256)));
+/// assert_ne!(key, embed_key("text-embedding-3-large", "a cat", None));
+/// ```
+pub fn embed_key(model: &str, text: &str, dimensions: Option<u32>) -> String {
+    let value = json!({
+        "v": KEY_VERSION,
+        "embed": text,
+        "model": model,
+        "dimensions": dimensions,
+    });
+    let digest = Sha256::digest(canonical_json(&value).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn prompt_value(prompt: &Prompt) -> Value {
     match prompt {
         Prompt::Chat(messages) => {

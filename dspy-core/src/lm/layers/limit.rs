@@ -2,7 +2,8 @@
 
 use super::retry::{Clock, TokioClock};
 use crate::lm::{
-    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmRequest, LmResponse, generate,
+    BoxFuture, Capabilities, ChunkStream, EmbedRequest, EmbedResponse, LanguageModel, LmRequest,
+    LmResponse, generate,
 };
 use crate::{Error, LmErrorKind, Result};
 use futures_util::StreamExt;
@@ -90,6 +91,13 @@ impl LanguageModel for LimitLayer {
 
     fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
         self.run_stream(request)
+    }
+
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        Box::pin(async move {
+            let _permit = self.permit().await?;
+            self.inner.embed(request).await
+        })
     }
 }
 
@@ -192,6 +200,13 @@ impl LanguageModel for RpmLayer {
 
     fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
         self.run_stream(request)
+    }
+
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        Box::pin(async move {
+            self.wait_for_slot().await;
+            self.inner.embed(request).await
+        })
     }
 }
 

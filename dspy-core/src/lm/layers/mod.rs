@@ -25,6 +25,8 @@
 //! `Arc<dyn LanguageModel>`, so they also compose by hand in any order.
 
 mod cache;
+#[cfg(feature = "disk-cache")]
+mod cache_disk;
 mod history;
 mod key;
 mod limit;
@@ -36,7 +38,7 @@ pub(crate) use history::History;
 pub use history::{HistoryEntry, format_history};
 // Where it was first published; it reads the LM in effect, so it lives with the settings.
 pub use super::settings::inspect_history;
-pub use key::{canonical_json, request_key};
+pub use key::{canonical_json, embed_key, request_key};
 pub use limit::{LimitLayer, RpmLayer};
 pub use retry::{Clock, RetryLayer, RetryPolicy, TokioClock};
 pub(crate) use usage::{Admission, Meter};

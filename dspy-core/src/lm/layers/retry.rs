@@ -1,7 +1,8 @@
 //! Retries with exponential backoff and full jitter, honouring `Retry-After`.
 
 use crate::lm::{
-    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmRequest, LmResponse, generate,
+    BoxFuture, Capabilities, ChunkStream, EmbedRequest, EmbedResponse, LanguageModel, LmRequest,
+    LmResponse, generate,
 };
 use crate::{Error, Result};
 use futures_util::StreamExt;
@@ -191,25 +192,33 @@ impl RetryLayer {
     }
 
     async fn run(&self, request: LmRequest) -> Result<LmResponse> {
-        let mut attempt = 0u32;
+        self.retrying(|| self.inner.complete(request.clone())).await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good or the retries run out.
+    async fn retrying<T, Fut>(&self, attempt: impl Fn() -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut retries = 0u32;
         loop {
-            let error = match self.inner.complete(request.clone()).await {
-                Ok(response) => return Ok(response),
+            let error = match attempt().await {
+                Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
-            let Some(wait) = self.policy.wait(attempt, &error) else {
-                return Err(gave_up(error, attempt));
+            let Some(wait) = self.policy.wait(retries, &error) else {
+                return Err(gave_up(error, retries));
             };
             tracing::debug!(
                 name: "dspy.lm.retry",
                 model = self.inner.model(),
-                attempt = attempt + 1,
+                attempt = retries + 1,
                 wait_ms = wait.as_millis() as u64,
                 error = %error,
                 "retrying a failed LM call"
             );
             self.clock.sleep(wait).await;
-            attempt += 1;
+            retries += 1;
         }
     }
 
@@ -284,6 +293,10 @@ impl LanguageModel for RetryLayer {
 
     fn stream(&self, request: LmRequest) -> ChunkStream<'_> {
         self.run_stream(request)
+    }
+
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        Box::pin(async move { self.retrying(|| self.inner.embed(request.clone())).await })
     }
 }
 

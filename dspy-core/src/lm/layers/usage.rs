@@ -1,6 +1,6 @@
 //! Usage and cost: totals per LM, task-scoped reports, prices and budgets.
 
-use crate::lm::{LmResponse, Usage};
+use crate::lm::{EmbedResponse, LmResponse, Usage};
 use crate::{Error, Result};
 use std::future::Future;
 use std::ops::AddAssign;
@@ -352,10 +352,37 @@ pub(crate) struct Admission<'a> {
 
 impl Admission<'_> {
     /// Counts how the call ended, in the LM's totals and every open [`track_usage`] scope.
-    pub(crate) fn finish(mut self, model: &str, outcome: &Result<LmResponse>) {
-        self.open = false;
-        self.meter.record(model, outcome);
+    pub(crate) fn finish(self, model: &str, outcome: &Result<LmResponse>) {
+        let answer = outcome.as_ref().ok().map(|r| Answer {
+            usage: r.usage,
+            model: &r.model,
+            cached: r.cached,
+        });
+        self.close(model, answer);
     }
+
+    /// [`finish`](Self::finish) for an embedding call.
+    pub(crate) fn finish_embed(self, model: &str, outcome: &Result<EmbedResponse>) {
+        let answer = outcome.as_ref().ok().map(|r| Answer {
+            usage: r.usage,
+            model: &r.model,
+            cached: r.cached,
+        });
+        self.close(model, answer);
+    }
+
+    fn close(mut self, model: &str, answer: Option<Answer<'_>>) {
+        self.open = false;
+        self.meter.record(model, answer);
+    }
+}
+
+/// What the counters need of a successful call (`None` for a failed one).
+struct Answer<'a> {
+    usage: Usage,
+    /// The answering model's own name.
+    model: &'a str,
+    cached: bool,
 }
 
 impl Drop for Admission<'_> {
@@ -414,23 +441,23 @@ impl Meter {
         })
     }
 
-    fn record(&self, model: &str, outcome: &Result<LmResponse>) {
-        let outcome = match outcome {
-            Ok(response) if response.cached => Outcome::Cached {
-                usage: response.usage,
+    fn record(&self, model: &str, answer: Option<Answer<'_>>) {
+        let outcome = match answer {
+            Some(answer) if answer.cached => Outcome::Cached {
+                usage: answer.usage,
             },
-            Ok(response) => {
+            Some(answer) => {
                 // The answering model's own name is the most precise, then the LM's.
                 let price = self
                     .prices
-                    .entry_for(&response.model)
+                    .entry_for(answer.model)
                     .or_else(|| self.prices.price_for(model));
                 Outcome::Answered {
-                    usage: response.usage,
-                    cost: price.map_or(0.0, |p| p.cost(response.usage)),
+                    usage: answer.usage,
+                    cost: price.map_or(0.0, |p| p.cost(answer.usage)),
                 }
             }
-            Err(_) => Outcome::Failed,
+            None => Outcome::Failed,
         };
         let mut state = lock(&self.state);
         state.in_flight = state.in_flight.saturating_sub(1);

@@ -14,13 +14,18 @@
 //!   retrying is the job of dspy's retry layer, which sees every attempt.
 
 mod convert;
+mod embed;
+mod embedder;
 mod env;
 mod error;
 mod transport;
 
+pub use embedder::OpenAiEmbedder;
+
 use super::stream::Yielder;
 use super::{
-    BoxFuture, Capabilities, ChunkStream, LanguageModel, LmChunk, LmRequest, LmResponse, generate,
+    BoxFuture, Capabilities, ChunkStream, EmbedRequest, EmbedResponse, LanguageModel, LmChunk,
+    LmRequest, LmResponse, generate,
 };
 use crate::{Error, Result};
 use async_openai::Client;
@@ -257,6 +262,22 @@ impl OpenAiLm {
         convert::from_chat_response(response, &self.model, &self.error_context())
     }
 
+    /// Posts the texts to `/embeddings` with this model.
+    async fn embed_texts(&self, request: EmbedRequest) -> Result<EmbedResponse> {
+        let url = format!("{}/embeddings", without_credentials(&self.base_url));
+        let ctx = error::Context {
+            url: &url,
+            ..self.error_context()
+        };
+        let body: embed::EmbeddingsBody = self
+            .client
+            .embeddings()
+            .create_byot(embed::body(&self.model, &request))
+            .await
+            .map_err(|e| error::from_openai(e, &ctx))?;
+        embed::response(body, &ctx)
+    }
+
     /// Sends a streaming request and yields its text as it comes; the final response is
     /// assembled from the chunks.
     async fn run_stream(&self, request: LmRequest, y: &mut Yielder<Result<LmChunk>>) -> Result<()> {
@@ -341,6 +362,11 @@ impl LanguageModel for OpenAiLm {
                 y.send(Err(error)).await;
             }
         }))
+    }
+
+    /// `/embeddings` with this model (so build the backend with an embedding model's name).
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        Box::pin(self.embed_texts(request))
     }
 }
 
