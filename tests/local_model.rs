@@ -554,3 +554,79 @@ async fn the_instruct_model_chats_through_its_template_and_answers_in_json() {
     assert_eq!(stats.requests, 4);
     assert_eq!(stats.grammar_errors, 0);
 }
+
+/// A question of the RAG example's data: which package a one-line summary describes.
+#[derive(Deserialize)]
+struct PackageQuestion {
+    question: String,
+    answer: String,
+}
+
+/// The summary a question quotes (`Which Debian package is described as "…"?`).
+fn summary(question: &str) -> &str {
+    let start = question.find('"').map_or(0, |i| i + 1);
+    let end = question
+        .rfind('"')
+        .filter(|&e| e > start)
+        .unwrap_or(question.len());
+    &question[start..end]
+}
+
+/// Gemma 3 270M's hidden size: the length of its embeddings.
+const GEMMA_270M_DIMENSIONS: usize = 640;
+
+#[tokio::test]
+async fn the_local_model_embeds_so_a_package_is_found_by_its_summary() {
+    use dspy::lm::CacheConfig;
+    use dspy::retrieve::{Passage, Retriever, VectorIndex};
+    let _one = one_at_a_time().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/debian");
+    let passages: Vec<Passage> = dspy::data::load_jsonl(dir.join("passages.jsonl")).unwrap();
+    let questions: Vec<PackageQuestion> = dspy::data::load_jsonl(dir.join("questions.jsonl"))
+        .unwrap()
+        .into_iter()
+        .take(20)
+        .collect();
+    // The 20 packages asked for, and 20 that no question asks for.
+    let asked = |p: &Passage| questions.iter().any(|q| q.answer == p.id);
+    let mut corpus: Vec<Passage> = passages.iter().filter(|p| asked(p)).cloned().collect();
+    assert_eq!(corpus.len(), questions.len());
+    corpus.extend(passages.iter().filter(|p| !asked(p)).take(20).cloned());
+
+    // Through an LM: the layers (here a memory cache) see the embedding calls.
+    let lm = LM::builder(shared().clone())
+        .cache(CacheConfig::memory_only())
+        .build();
+    let index = VectorIndex::build(lm.clone(), corpus.clone())
+        .await
+        .unwrap();
+    for v in index.vectors() {
+        assert_eq!(v.len(), GEMMA_270M_DIMENSIONS);
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    }
+    let mut first = 0;
+    for q in &questions {
+        let hits = index.search(summary(&q.question), 3).await.unwrap();
+        first += usize::from(hits[0].id == q.answer);
+    }
+    eprintln!(
+        "local embeddings: the package asked for ranked first for {first} of {} summaries among {} passages",
+        questions.len(),
+        corpus.len()
+    );
+    assert!(
+        2 * first > questions.len(),
+        "{first} of {}",
+        questions.len()
+    );
+    let usage = lm.usage();
+    assert_eq!(usage.calls as usize, 1 + questions.len(), "{usage:?}");
+    assert!(usage.usage.prompt_tokens > 40 * 20, "{usage:?}");
+
+    // Built again, every passage comes from the cache: nothing reaches the model.
+    let again = VectorIndex::build(lm.clone(), corpus).await.unwrap();
+    assert_eq!(again.vectors(), index.vectors());
+    assert_eq!(lm.usage().calls, usage.calls);
+    assert_eq!(lm.usage().cache_hits, usage.cache_hits + 1);
+}

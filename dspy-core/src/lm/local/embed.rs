@@ -3,6 +3,7 @@
 
 use super::backend::{backend, backend_error};
 use crate::Result;
+use crate::lm::EmbedResponse;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -29,19 +30,23 @@ impl<'m> EmbedContext<'m> {
         }
     }
 
-    /// One mean-pooled vector per text, in order.
+    /// One mean-pooled vector per text, in order, and the tokens read.
     pub(super) fn embed(
         &mut self,
         model: &'m LlamaModel,
         texts: &[String],
-    ) -> Result<Vec<Vec<f32>>> {
-        texts
-            .iter()
-            .map(|text| self.embed_one(model, text))
-            .collect()
+    ) -> Result<EmbedResponse> {
+        let mut response = EmbedResponse::default();
+        for text in texts {
+            let (vector, tokens) = self.embed_one(model, text)?;
+            response.vectors.push(vector);
+            response.usage.prompt_tokens += tokens as u64;
+        }
+        Ok(response)
     }
 
-    fn embed_one(&mut self, model: &'m LlamaModel, text: &str) -> Result<Vec<f32>> {
+    /// A text's vector and how many tokens it was.
+    fn embed_one(&mut self, model: &'m LlamaModel, text: &str) -> Result<(Vec<f32>, usize)> {
         let threads = self.threads;
         let ctx = match &mut self.ctx {
             Some(ctx) => ctx,
@@ -58,10 +63,11 @@ impl<'m> EmbedContext<'m> {
                 .map_err(backend_error)?;
         }
         if tokens.is_empty() {
-            return Ok(vec![0.0; usize::try_from(model.n_embd()).unwrap_or(0)]);
+            return Ok((vec![0.0; usize::try_from(model.n_embd()).unwrap_or(0)], 0));
         }
         ctx.decode(&mut self.batch).map_err(backend_error)?;
-        Ok(ctx.embeddings_seq_ith(0).map_err(backend_error)?.to_vec())
+        let vector = ctx.embeddings_seq_ith(0).map_err(backend_error)?.to_vec();
+        Ok((vector, tokens.len()))
     }
 }
 

@@ -8,7 +8,7 @@ use super::prefix::Slots;
 use super::sample::{Allowed, CheckStats, Pick, Sampler, TokenId};
 use super::{LocalStats, ModelSource};
 use crate::adapter::{Message, Prompt, Role};
-use crate::lm::{Choice, FinishReason, LmRequest, LmResponse, Usage};
+use crate::lm::{Choice, EmbedResponse, FinishReason, LmRequest, LmResponse, Usage};
 use crate::{Error, LmErrorKind, Result};
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
@@ -59,7 +59,7 @@ pub(crate) enum Job {
     /// One mean-pooled embedding per text.
     Embed {
         texts: Vec<String>,
-        reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
+        reply: oneshot::Sender<Result<EmbedResponse>>,
     },
 }
 

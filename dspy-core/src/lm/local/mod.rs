@@ -8,7 +8,9 @@ mod grammar;
 mod prefix;
 mod sample;
 
-use super::{BoxFuture, Capabilities, LanguageModel, LmRequest, LmResponse};
+use super::{
+    BoxFuture, Capabilities, EmbedRequest, EmbedResponse, LanguageModel, LmRequest, LmResponse,
+};
 use crate::{Error, LmErrorKind, Result};
 use engine::{EngineConfig, Job};
 use std::fmt;
@@ -326,15 +328,42 @@ impl LocalLm {
     }
 
     /// One embedding per text: the mean of the model's last hidden states over the text (at
-    /// most its first 512 tokens), computed on the engine thread in a context of its own.
+    /// most its first 512 tokens), computed on the engine thread in a context of its own (the
+    /// generation context keeps its cached prefixes). Through an [`LM`](crate::LM) this is
+    /// [`LM::embed`](crate::LM::embed), cached and counted.
     ///
-    /// A base language model is no trained embedder, but its states rank texts on the same
+    /// A base language model is no trained embedder, but its states put texts on the same
     /// topic close together, which is enough to retrieve offline; an embedding model behind
     /// an OpenAI-compatible endpoint ranks better.
+    ///
+    /// ```no_run
+    /// use dspy_core::lm::{Embedder, LocalLm};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let local = LocalLm::builder().threads(2).build()?;
+    /// let vectors = local.embed_texts(vec!["a text editor".into(), "a web browser".into()]).await?;
+    /// assert_eq!(vectors.len(), 2);
+    /// # Ok::<(), dspy_core::Error>(())
+    /// # });
+    /// ```
     pub async fn embed_texts(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        Ok(self.embed_request(EmbedRequest::new(texts)).await?.vectors)
+    }
+
+    async fn embed_request(&self, request: EmbedRequest) -> Result<EmbedResponse> {
+        if let Some(n) = request.dimensions {
+            return Err(Error::config(format!(
+                "the local model's vectors have the model's own length; it cannot give {n} \
+                 dimensions (leave EmbedRequest::dimensions unset)"
+            )));
+        }
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Embed { texts, reply })?;
-        answer.await.map_err(|_| stopped())?
+        self.send(Job::Embed {
+            texts: request.texts,
+            reply,
+        })?;
+        let mut response = answer.await.map_err(|_| stopped())??;
+        response.model = self.inner.name.clone();
+        Ok(response)
     }
 
     fn send(&self, job: Job) -> Result<()> {
@@ -375,6 +404,11 @@ impl LanguageModel for LocalLm {
             Ok(response)
         })
     }
+
+    /// Mean-pooled hidden states: see [`LocalLm::embed_texts`].
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, Result<EmbedResponse>> {
+        Box::pin(self.embed_request(request))
+    }
 }
 
 impl fmt::Debug for LocalLm {
@@ -388,7 +422,8 @@ impl fmt::Debug for LocalLm {
     }
 }
 
-/// The local model as an embedder: see [`LocalLm::embed_texts`].
+/// The local model as an embedder, without the layers of an [`LM`](crate::LM): see
+/// [`LocalLm::embed_texts`].
 impl crate::lm::Embedder for LocalLm {
     fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, Result<Vec<Vec<f32>>>> {
         Box::pin(self.embed_texts(texts.to_vec()))
