@@ -5,7 +5,7 @@ use super::{Passage, Retriever};
 use crate::Result;
 use std::collections::HashMap;
 
-/// Okapi BM25's two parameters; [`index`](Bm25::index) builds a [`Bm25Index`] with them.
+/// Okapi BM25's two parameters; [`build`](Bm25::build) makes a [`Bm25Index`] with them.
 ///
 /// A term's weight is `idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avg_len))`, with Lucene's
 /// always-positive `idf = ln(1 + (N − df + 0.5)/(df + 0.5))`, summed over the query's words.
@@ -13,8 +13,10 @@ use std::collections::HashMap;
 ///
 /// ```
 /// use dspy_core::retrieve::{Bm25, Passage};
-/// let index = Bm25::new().k1(1.2).b(0.5).index([Passage::new("a", "alpha beta"), Passage::new("b", "gamma")]);
-/// assert_eq!(index.rank("beta", 1), [(0, index.rank("beta", 1)[0].1)]);
+/// let index = Bm25::new().k1(1.2).b(0.5).build([Passage::new("a", "alpha beta"), Passage::new("b", "gamma")]);
+/// let best = index.rank("beta", 1);
+/// assert_eq!(best[0].0, 0);
+/// assert!(best[0].1 > 0.0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bm25 {
@@ -50,8 +52,9 @@ impl Bm25 {
         self
     }
 
-    /// An index over `passages`, built at once.
-    pub fn index(&self, passages: impl IntoIterator<Item = Passage>) -> Bm25Index {
+    /// An index over `passages`, built at once. (Not `index`: that is KNNFewShot's
+    /// `Similarity::index`, which BM25 implements too.)
+    pub fn build(&self, passages: impl IntoIterator<Item = Passage>) -> Bm25Index {
         let passages: Vec<Passage> = passages.into_iter().collect();
         let mut postings: HashMap<String, Vec<(usize, u32)>> = HashMap::new();
         let mut lengths = Vec::with_capacity(passages.len());
@@ -124,12 +127,12 @@ impl Bm25Index {
             .into_iter()
             .enumerate()
             .map(|(i, text)| Passage::new(i.to_string(), text));
-        Bm25::new().index(passages)
+        Bm25::new().build(passages)
     }
 
     /// An index over `passages` with the usual parameters.
     pub fn from_passages(passages: impl IntoIterator<Item = Passage>) -> Self {
-        Bm25::new().index(passages)
+        Bm25::new().build(passages)
     }
 
     /// The passages indexed, in the order given.
@@ -225,6 +228,7 @@ mod tests {
     fn an_empty_index_ranks_nothing() {
         let empty = Bm25Index::from_texts(Vec::<String>::new());
         assert!(empty.rank("anything", 3).is_empty());
+        assert!(empty.scores("anything").is_empty());
         assert!(empty.is_empty());
     }
 }

@@ -40,9 +40,36 @@ const BATCH_SIZE: usize = 256;
 impl<E: Embedder> VectorIndex<E> {
     /// Embeds every passage with `embedder` (256 per request) and indexes them.
     pub async fn build(embedder: E, passages: impl IntoIterator<Item = Passage>) -> Result<Self> {
+        Self::build_in_batches(embedder, passages, BATCH_SIZE).await
+    }
+
+    /// [`build`](Self::build), sending `batch_size` texts per request (for servers that take
+    /// fewer, or to see progress sooner).
+    ///
+    /// ```
+    /// # use dspy_core::lm::{BoxFuture, Embedder};
+    /// use dspy_core::retrieve::{Passage, VectorIndex};
+    /// # struct Length;
+    /// # impl Embedder for Length {
+    /// #     fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, dspy_core::Result<Vec<Vec<f32>>>> {
+    /// #         let v = texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect();
+    /// #         Box::pin(async move { Ok(v) })
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let passages = (0..5).map(|i| Passage::new(i.to_string(), "x".repeat(i + 1)));
+    /// let index = VectorIndex::build_in_batches(Length, passages, 2).await.unwrap();
+    /// assert_eq!(index.passages().len(), 5);
+    /// # });
+    /// ```
+    pub async fn build_in_batches(
+        embedder: E,
+        passages: impl IntoIterator<Item = Passage>,
+        batch_size: usize,
+    ) -> Result<Self> {
         let passages: Vec<Passage> = passages.into_iter().collect();
         let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
-        let vectors = embed_normalized(&embedder, &texts, BATCH_SIZE).await?;
+        let vectors = embed_normalized(&embedder, &texts, batch_size).await?;
         Ok(VectorIndex {
             embedder,
             passages,

@@ -1,16 +1,20 @@
 //! `KNNFewShot`: per input, the most similar training examples as demos.
 //!
 //! Similarity is pluggable ([`Similarity`]): [`Bm25`] ranks by shared words and needs no model;
-//! [`Embeddings`] ranks by cosine similarity of vectors from any [`Embedder`], such as
-//! [`OpenAiEmbedder`] for an OpenAI-compatible `/embeddings` endpoint (feature `openai`).
+//! [`Embeddings`] ranks by cosine similarity of vectors from any [`Embedder`], such as an
+//! [`LM`](dspy_core::LM) on an embedding model or [`OpenAiEmbedder`] for an OpenAI-compatible
+//! `/embeddings` endpoint (feature `openai`). The indexes are dspy-core's retrieval indexes
+//! ([`dspy_core::retrieve`]); `Bm25`, `Embedder` and `OpenAiEmbedder` are dspy-core's, named
+//! here too.
 
 mod bm25;
 mod embed;
 
-pub use bm25::Bm25;
+pub use dspy_core::lm::Embedder;
 #[cfg(feature = "openai")]
-pub use embed::OpenAiEmbedder;
-pub use embed::{Embedder, Embeddings};
+pub use dspy_core::lm::OpenAiEmbedder;
+pub use dspy_core::retrieve::Bm25;
+pub use embed::Embeddings;
 
 use crate::Trial;
 use crate::search::fields::{all_fields, fits};
