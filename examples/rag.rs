@@ -4,21 +4,25 @@
 //!
 //! ```sh
 //! cargo run --release --features local --example rag          # the embedded model, offline
-//! DSPY_LM=openai/gpt-4o-mini OPENAI_API_KEY=sk-... cargo run --release --example rag
+//! cargo run --release --features local --example rag -- --retriever embeddings
+//! DSPY_LM=openai/gpt-4o-mini OPENAI_API_KEY=sk-... cargo run --release --example rag -- \
+//!     --retriever embeddings --embedding-model text-embedding-3-small
 //! ```
 //!
 //! The corpus is examples/data/debian: 3,000 package descriptions (the first paragraph of each
 //! long description) and 600 questions made from the packages' one-line summaries, which the
 //! passages do not contain (see make_debian_qa.py there). It prints the retriever's recall@k,
 //! what each stage retrieved and answered for a few questions, and the score before and after
-//! compiling.
+//! compiling. The retriever is BM25 (`--retriever bm25`, the default) or the cosine of
+//! embeddings (`--retriever embeddings`) from the program's LM (the embedded model embeds too)
+//! or from `--embedding-model`; embeddings are cached, so the corpus is embedded once.
 
 use clap::Parser;
 use dspy::data;
 use dspy::evaluate::Evaluate;
 use dspy::module::{Retrieve, RetrieveInput, trace};
 use dspy::prelude::*;
-use dspy::retrieve::{Bm25Index, Passage, Retriever};
+use dspy::retrieve::{Bm25Index, Passage, Retriever, VectorIndex};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -43,13 +47,23 @@ struct PackageQuestion {
 }
 
 /// Retrieve, then answer from what was retrieved.
-#[derive(Module, Clone)]
-struct Rag {
-    retrieve: Retrieve<Bm25Index>,
+#[derive(Module)]
+struct Rag<R> {
+    retrieve: Retrieve<R>,
     answer: ChainOfThought<AnswerFromPassages>,
 }
 
-impl Module for Rag {
+// By hand: the derive would ask `R: Clone`, and a retriever is shared, not cloned.
+impl<R> Clone for Rag<R> {
+    fn clone(&self) -> Self {
+        Rag {
+            retrieve: self.retrieve.clone(),
+            answer: self.answer.clone(),
+        }
+    }
+}
+
+impl<R: Retriever> Module for Rag<R> {
     type Input = PackageQuestionInput;
     type Output = PackageQuestionOutput;
 
@@ -92,6 +106,16 @@ struct Args {
     /// Where the compiled program goes.
     #[arg(long, default_value = "rag_compiled.json")]
     out: PathBuf,
+    /// How passages are found: `bm25` (by words) or `embeddings` (by meaning).
+    #[arg(long, default_value = "bm25", value_parser = ["bm25", "embeddings"])]
+    retriever: String,
+    /// The OpenAI-compatible model that embeds, for `--retriever embeddings` (default: the
+    /// program's LM, which must embed, as the embedded model does).
+    #[arg(long)]
+    embedding_model: Option<String>,
+    /// Prints the retriever's recall and stops (no LM calls beyond embeddings).
+    #[arg(long)]
+    recall_only: bool,
 }
 
 /// Whether the answer names the package: case, surrounding quotes and punctuation aside.
@@ -127,45 +151,76 @@ async fn main() -> dspy::Result<()> {
     let args = Args::parse();
     let lm = LM::from_env()?;
     println!("LM: {}", lm.model());
-    dspy::configure(lm);
+    dspy::configure(lm.clone());
 
     let passages: Vec<Passage> = data::load_jsonl(data_dir().join("passages.jsonl"))?;
     let mut questions: Vec<PackageQuestion> = data::load_jsonl(data_dir().join("questions.jsonl"))?;
     questions = data::shuffled(questions, args.seed);
     let dev: Vec<PackageQuestion> = questions.drain(..args.dev.min(questions.len())).collect();
     let train: Vec<PackageQuestion> = questions.into_iter().take(args.train).collect();
-    let index = Arc::new(Bm25Index::from_passages(passages));
     println!(
         "corpus: {} passages; {} train and {} dev questions",
-        index.len(),
+        passages.len(),
         train.len(),
         dev.len()
     );
+    if args.retriever == "bm25" {
+        let index = Bm25Index::from_passages(passages);
+        return run(&args, index, &train, &dev).await;
+    }
+    let embedder = match &args.embedding_model {
+        Some(model) => LM::openai(model)?,
+        None => lm,
+    };
+    let started = std::time::Instant::now();
+    let index = VectorIndex::build(embedder.clone(), passages).await?;
+    let usage = embedder.usage();
+    println!(
+        "embedded the corpus with {} in {:.1} s ({} calls, {} from the cache)",
+        embedder.model(),
+        started.elapsed().as_secs_f64(),
+        usage.calls,
+        usage.cache_hits
+    );
+    run(&args, index, &train, &dev).await
+}
+
+/// Recall, then the program before and after compiling, on `retriever`.
+async fn run<R: Retriever + 'static>(
+    args: &Args,
+    retriever: R,
+    train: &[PackageQuestion],
+    dev: &[PackageQuestion],
+) -> dspy::Result<()> {
+    let retriever = Arc::new(retriever);
     for k in [1, args.k, 10] {
         println!(
-            "BM25 recall@{k} on dev: {:.1}%",
-            100.0 * recall(&*index, &dev, k).await?
+            "{} recall@{k} on dev: {:.1}%",
+            args.retriever,
+            100.0 * recall(&*retriever, dev, k).await?
         );
     }
-
+    if args.recall_only {
+        return Ok(());
+    }
     let program = Rag {
-        retrieve: Retrieve::shared(index).k(args.k).named("packages"),
+        retrieve: Retrieve::shared(retriever).k(args.k).named("packages"),
         answer: ChainOfThought::new(),
     };
-    show(&program, &dev[..3]).await;
+    show(&program, &dev[..3.min(dev.len())]).await;
     let evaluate = Evaluate::new(names_the_package).concurrency(4);
-    let before = evaluate.run(&program, &dev).await?;
+    let before = evaluate.run(&program, dev).await?;
     println!("before compiling: {:.1}% on dev\n", before.percent());
 
     let compiled = BootstrapFewShot::new(names_the_package)
         .max_bootstrapped_demos(args.demos)
         .max_labeled_demos(args.demos)
         .seed(args.seed)
-        .compile(&program, &train)
+        .compile(&program, train)
         .await?;
     println!("{}", compiled.report);
-    show(&compiled.program, &dev[..3]).await;
-    let after = evaluate.run(&compiled, &dev).await?;
+    show(&compiled.program, &dev[..3.min(dev.len())]).await;
+    let after = evaluate.run(&compiled, dev).await?;
     println!(
         "end to end on {} dev questions: {:.1}% before compiling, {:.1}% after",
         dev.len(),
@@ -178,7 +233,7 @@ async fn main() -> dspy::Result<()> {
 }
 
 /// What each stage did for a few questions: the passages retrieved, the reasoning, the answer.
-async fn show(program: &Rag, questions: &[PackageQuestion]) {
+async fn show<R: Retriever>(program: &Rag<R>, questions: &[PackageQuestion]) {
     for q in questions {
         let (out, recorded) = trace(program.call(q.input())).await;
         println!("Q: {}  (want {})", q.question, q.answer);
