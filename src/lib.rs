@@ -32,6 +32,49 @@
 //! # });
 //! ```
 //!
+//! ## Retrieval
+//!
+//! A [`Retrieve`](dspy_core::module::Retrieve) step over any
+//! [`Retriever`](dspy_core::retrieve::Retriever), then a predictor reading what it found (the
+//! README's example, kept identical by a test):
+//!
+//! ```
+//! use dspy::prelude::*;
+//! use dspy::module::RetrieveInput;
+//!
+//! /// Name the Debian package the question asks for, from the descriptions given.
+//! #[derive(Signature, Clone, Debug)]
+//! struct Answer {
+//!     #[input]
+//!     context: Vec<String>,
+//!     #[input]
+//!     question: String,
+//!     #[output]
+//!     package: String,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> dspy::Result<()> {
+//!     // A scripted LM, so this runs as it is; LM::from_env()? for a real one.
+//!     dspy::configure(LM::new(DummyLm::new([serde_json::json!({"package": "rsync"})])));
+//!     let index = Bm25Index::from_passages([
+//!         Passage::new("curl", "curl: a command line tool for transferring data with URL syntax"),
+//!         Passage::new("rsync", "rsync: fast, versatile, remote (and local) file-copying tool"),
+//!     ]);
+//!     // By meaning instead: VectorIndex::build(LM::openai("text-embedding-3-small")?, passages).await?
+//!     let retrieve = Retrieve::new(index).k(1);
+//!     let question = "Which package is a remote file copying tool?";
+//!     let found = retrieve.call(RetrieveInput::from(question)).await?;
+//!     assert_eq!(found.passages[0].id, "rsync");
+//!     let answer = Predict::<Answer>::new();
+//!     let out = answer
+//!         .call(AnswerInput { context: found.context, question: question.into() })
+//!         .await?;
+//!     assert_eq!(out.package, "rsync");
+//!     Ok(())
+//! }
+//! ```
+//!
 //! The crates behind the facade: [`dspy_core`] (signatures, adapters, LMs, modules),
 //! `dspy-macros` (the derives) and [`dspy_optimize`] (optimizers).
 #![warn(missing_docs)]
@@ -82,8 +125,13 @@ pub mod prelude {
     pub use crate::{Module, Signature};
     pub use dspy_core::ModuleExt;
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
+    pub use dspy_core::lm::Embedder;
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
+    pub use dspy_core::module::Retrieve;
     pub use dspy_core::module::react::{ReActEvent, ReActStream};
+    #[cfg(feature = "sqlite")]
+    pub use dspy_core::retrieve::SqliteStore;
+    pub use dspy_core::retrieve::{Bm25Index, Passage, Retriever, VectorIndex};
     pub use dspy_core::{
         BestOfN, CallBatch, MultiChainComparison, Parallel, ReAct, Refine, Tool, WithRationale,
     };

@@ -17,6 +17,7 @@ mod module_derive;
 mod no_lm;
 mod predict;
 mod react;
+mod readme;
 mod retrieve;
 mod save_load;
 mod signature_derive;
