@@ -88,14 +88,14 @@ pub mod prelude {
         BestOfN, CallBatch, MultiChainComparison, Parallel, ReAct, Refine, Tool, WithRationale,
     };
     pub use dspy_core::{
-        ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
+        ChainOfThought, Demo, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
     pub use dspy_core::{PredictionStream, StreamEvent};
     pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{
-        Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
-        Embeddings, Ensemble, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,
+        Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, CompileWarning,
+        Compiled, Embeddings, Ensemble, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

@@ -30,7 +30,7 @@ pub use error::{Error, LmErrorKind, Result, Source};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{
-    ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
+    ChainOfThought, Demo, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
 pub use module::{Map, ModuleExt, Then};

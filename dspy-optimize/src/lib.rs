@@ -100,5 +100,5 @@ pub use labeled::LabeledFewShot;
 pub use mipro::MIPROv2;
 pub use optimizer::Optimizer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
-pub use report::{CompileReport, Trial};
+pub use report::{CompileReport, CompileWarning, Trial};
 pub use simba::SIMBA;

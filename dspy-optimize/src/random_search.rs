@@ -4,8 +4,10 @@ use crate::Trial;
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::failure::is_budget;
+use crate::search::fields::all_fields;
 use crate::search::measure::measure;
 use crate::search::scoring::{ByRef, score_of};
+use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use dspy_core::evaluate::{Evaluate, Metric, Progress};
 use dspy_core::{Example, Module, Parameters, Result};
@@ -201,7 +203,15 @@ where
                 break;
             }
         }
-        Ok(best.map_or_else(|| program.clone(), |(program, _)| program))
+        let chosen = best.map_or_else(|| program.clone(), |(program, _)| program);
+        let otherwise = chosen_has_none(&frame.report);
+        warn_demoless(
+            &mut frame.report,
+            &chosen,
+            &all_fields(trainset)?,
+            &otherwise,
+        );
+        Ok(chosen)
     }
 }
 

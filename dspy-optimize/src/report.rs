@@ -56,8 +56,48 @@ impl Trial {
     }
 }
 
+/// Something about a compiled program its user should know: a predictor the compile left
+/// without demos, and why.
+///
+/// ```
+/// use dspy_optimize::CompileWarning;
+/// let warning = CompileWarning::predictor("shortlist", "no training example has any of its output fields (`shortlist`)");
+/// assert_eq!(
+///     warning.to_string(),
+///     "predictor `shortlist`: no training example has any of its output fields (`shortlist`)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompileWarning {
+    /// The predictor it is about, by its name in the program, when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictor: Option<String>,
+    /// What happened, and why.
+    pub message: String,
+}
+
+impl CompileWarning {
+    /// A warning about predictor `name`.
+    pub fn predictor(name: impl Into<String>, message: impl Into<String>) -> Self {
+        CompileWarning {
+            predictor: Some(name.into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CompileWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.predictor {
+            Some(name) => write!(f, "predictor `{name}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// The report every compile returns with its program (see [`Compiled`](crate::Compiled)):
-/// which optimizer ran with which seed, every trial, the one chosen, and what it all cost.
+/// which optimizer ran with which seed, every trial, the one chosen, what it all cost, and
+/// warnings about the program it returned.
 ///
 /// It serializes to JSON (durations as seconds), for logs and comparisons between runs:
 ///
@@ -97,6 +137,10 @@ pub struct CompileReport {
     /// Wall time of the whole compile.
     #[serde(with = "seconds")]
     pub elapsed: Duration,
+    /// What the caller should know about the program returned: every predictor it left
+    /// without demos, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<CompileWarning>,
 }
 
 impl CompileReport {
@@ -111,6 +155,15 @@ impl CompileReport {
             stopped_by_budget: false,
             usage: UsageReport::default(),
             elapsed: Duration::ZERO,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Adds `warning` (once: the same warning twice is kept once), and logs it.
+    pub fn warn(&mut self, warning: CompileWarning) {
+        if !self.warnings.contains(&warning) {
+            tracing::warn!(optimizer = %self.optimizer, "{warning}");
+            self.warnings.push(warning);
         }
     }
 
@@ -168,6 +221,9 @@ impl fmt::Display for CompileReport {
             f.write_str(", stopped by the LM budget")?;
         }
         writeln!(f)?;
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
         writeln!(
             f,
             "{:>4}  {:<40} {:>7} {:>7} {:>8}",

@@ -507,9 +507,16 @@ fn predictors_are_named_as_in_dspy_and_the_step_carries_the_tool_list() {
         .unwrap()
         .set_demos_json(vec![demo.as_object().unwrap().clone()])
         .unwrap();
-    assert_eq!(agent.react.demos[0].output.next_tool_name, "capital");
     assert_eq!(
-        agent.react.demos[0].input.input.question,
+        agent.react.demos[0]
+            .example()
+            .unwrap()
+            .output
+            .next_tool_name,
+        "capital"
+    );
+    assert_eq!(
+        agent.react.demos[0].example().unwrap().input.input.question,
         "Capital of Japan?"
     );
 

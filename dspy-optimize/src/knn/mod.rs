@@ -12,9 +12,10 @@ pub use bm25::Bm25;
 pub use embed::OpenAiEmbedder;
 pub use embed::{Embedder, Embeddings};
 
-use crate::Trial;
 use crate::search::fields::{all_fields, fits};
+use crate::search::warnings::why_none_fit;
 use crate::search::{Frame, Search, SearchOptions, compile_methods};
+use crate::{CompileWarning, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::lm::BoxFuture;
 use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
@@ -174,6 +175,13 @@ where
             &Default::default(),
             started.elapsed(),
         ));
+        for (name, predictor) in program.predictors() {
+            let kept = self.layout.keep_demos && predictor.demo_count() > 0;
+            if let Some(why) = why_none_fit(predictor, &examples).filter(|_| !kept) {
+                let why = format!("no demos: no neighbour can be one, as {why}");
+                frame.report.warn(CompileWarning::predictor(name, why));
+            }
+        }
         Ok(KnnProgram {
             program: program.clone(),
             index,

@@ -12,6 +12,7 @@ use crate::search::measure::measure;
 use crate::search::models::scoped;
 use crate::search::resume::Resume;
 use crate::search::step_log::{Logged, StepLog};
+use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use bayes::Space;
 use dspy_core::adapter::FieldValues;
@@ -320,13 +321,21 @@ where
             .steps(frame, &mut found, program, trainset, valset)
             .await;
         frame.stop_on_budget(outcome)?;
-        Ok(match found.best {
+        let chosen = match found.best {
             Some((best, _, trial)) => {
                 frame.report.choose(trial);
                 best
             }
             None => program.clone(),
-        })
+        };
+        let otherwise = chosen_has_none(&frame.report);
+        warn_demoless(
+            &mut frame.report,
+            &chosen,
+            &all_fields(trainset)?,
+            &otherwise,
+        );
+        Ok(chosen)
     }
 }
 

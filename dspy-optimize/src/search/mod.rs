@@ -66,6 +66,7 @@ pub(crate) mod seed;
 pub(crate) mod step_log;
 pub(crate) mod steps;
 pub(crate) mod traces;
+pub(crate) mod warnings;
 
 pub use options::SearchOptions;
 pub(crate) use options::search_setters;

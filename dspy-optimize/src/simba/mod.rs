@@ -11,6 +11,7 @@ use crate::search::models::scoped;
 use crate::search::resume::Resume;
 use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
 use crate::search::steps::{Steps, run_steps};
+use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use draws::spread;
 use dspy_core::adapter::FieldValues;
@@ -273,11 +274,19 @@ where
             },
         };
         let progress = frame.progress(self.settings.max_steps + 1, "SIMBA");
-        match run_steps(frame, resume, &ascent, progress).await? {
-            Some(state) => choose(frame, program, state),
+        let chosen = match run_steps(frame, resume, &ascent, progress).await? {
+            Some(state) => choose(frame, program, state)?,
             // SIMBA's start makes no LM call, so no budget stops it.
-            None => Ok(program.clone()),
-        }
+            None => program.clone(),
+        };
+        let otherwise = chosen_has_none(&frame.report);
+        warn_demoless(
+            &mut frame.report,
+            &chosen,
+            &ascent.context.fields,
+            &otherwise,
+        );
+        Ok(chosen)
     }
 }
 

@@ -6,6 +6,7 @@ use super::Module;
 use super::call::run_adapter;
 use super::config::PredictConfig;
 use super::convert::{decode, to_fields};
+use super::demo::Demo;
 use super::id::PredictorId;
 use super::overrides::CallOverrides;
 use super::prediction::Prediction;
@@ -22,8 +23,9 @@ use std::sync::Arc;
 
 /// The basic module: one LM call for signature `S`.
 ///
-/// It holds what optimizers tune: few-shot `demos` (complete examples of `S`) and
-/// `instructions` that override the signature's.
+/// It holds what optimizers tune: few-shot `demos` (complete examples of `S`, or partial ones
+/// that have only some of its fields: see [`Demo`]) and `instructions` that override the
+/// signature's.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Module, Predict, Signature};
@@ -45,8 +47,8 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Predict<S: Signature> {
-    /// Few-shot demonstrations shown before the input.
-    pub demos: Vec<S>,
+    /// Few-shot demonstrations shown before the input (partial ones first, as DSPy orders them).
+    pub demos: Vec<Demo<S>>,
     /// Instructions replacing the signature's doc comment, when set.
     pub instructions: Option<String>,
     /// Sampling settings.
@@ -71,9 +73,29 @@ impl<S: Signature> Predict<S> {
         }
     }
 
-    /// Sets the demos.
-    pub fn with_demos(mut self, demos: impl IntoIterator<Item = S>) -> Self {
-        self.demos = demos.into_iter().collect();
+    /// Sets the demos: examples of `S` (each a complete demo), or [`Demo`]s, complete or
+    /// partial.
+    ///
+    /// ```
+    /// use dspy_core::Predict;
+    /// use dspy_core::module::Demo;
+    /// # use dspy_macros::Signature;
+    /// /// Answer with the capital city.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct Capital { #[input] country: String, #[input] continent: String, #[output] city: String }
+    ///
+    /// let france = Capital { country: "France".into(), continent: "Europe".into(), city: "Paris".into() };
+    /// let complete = Predict::<Capital>::new().with_demos([france]);
+    /// assert!(complete.demos[0].is_complete());
+    ///
+    /// let peru = serde_json::json!({"country": "Peru", "city": "Lima"});
+    /// let partial = Demo::from_fields(peru.as_object().unwrap().clone()).unwrap();
+    /// let mixed = complete.clone().with_demos(complete.demos.iter().cloned().chain([partial]));
+    /// assert_eq!(mixed.demos[1].missing_fields(), ["continent"]);
+    /// ```
+    pub fn with_demos<D: Into<Demo<S>>>(mut self, demos: impl IntoIterator<Item = D>) -> Self {
+        self.demos = demos.into_iter().map(Into::into).collect();
         self
     }
 
@@ -203,7 +225,7 @@ impl<S: Signature> Predict<S> {
     }
 
     pub(crate) fn demo_fields(&self) -> Result<Vec<FieldValues>> {
-        self.demos.iter().map(to_fields).collect()
+        self.demos.iter().map(Demo::fields).collect()
     }
 
     pub(crate) fn format_request<'a>(

@@ -316,11 +316,7 @@ impl<S: Signature> ReAct<S> {
         let lm = predict.lm()?;
         let adapter = LenientStep::wrap(predict.adapter_for(&lm), ReActStep::<S>::relaxed_info());
         let fields = to_fields(&input)?;
-        let demos = predict
-            .demos
-            .iter()
-            .map(to_fields)
-            .collect::<Result<Vec<_>>>()?;
+        let demos = predict.demo_fields()?;
         let request = FormatRequest {
             signature: &self.step_info,
             instructions: predict
