@@ -80,7 +80,6 @@ pub use dspy_optimize;
 /// Everything a program needs: `use dspy::prelude::*;`.
 pub mod prelude {
     pub use crate::{Module, Signature};
-    pub use dspy_core::ModuleExt;
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
     pub use dspy_core::module::react::{ReActEvent, ReActStream};
@@ -91,6 +90,7 @@ pub mod prelude {
         ChainOfThought, Demo, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
+    pub use dspy_core::{ConfigureExt, ModuleExt, WrapsPredict};
     pub use dspy_core::{PredictionStream, StreamEvent};
     pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{

@@ -33,7 +33,7 @@ pub use module::{
     ChainOfThought, Demo, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
-pub use module::{Map, ModuleExt, Then};
+pub use module::{ConfigureExt, Map, ModuleExt, Then, WrapsPredict};
 pub use module::{PredictionStream, StreamEvent};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,

@@ -2,7 +2,7 @@
 
 use super::{Metric, Score};
 use crate::Result;
-use crate::module::{ChainOfThought, DynPredictor, Module, Parameters, child_name};
+use crate::module::{ChainOfThought, ConfigureExt, DynPredictor, Module, Parameters, child_name};
 use crate::signature::{Signature, SignatureInfo, info_for};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 use super::overrides::{CallOverrides, with_overrides};
 use super::trace::{self, Trace};
-use super::{DynPredictor, Module, Parameters, child_name};
+use super::{DynPredictor, Module, Parameters, Predict, WrapsPredict, child_name};
 use crate::{Error, Result};
 use std::fmt;
 use std::future::Future;
@@ -236,6 +236,15 @@ impl<M: Module + fmt::Debug> fmt::Debug for BestOfN<M> {
 }
 
 /// The wrapped module's predictors, under `module`, as DSPy names them.
+/// Around a module built around a predictor, it is built around the same one.
+impl<M: Module + WrapsPredict> WrapsPredict for BestOfN<M> {
+    type Signature = M::Signature;
+
+    fn predict_mut(&mut self) -> &mut Predict<M::Signature> {
+        self.module.predict_mut()
+    }
+}
+
 impl<M: Module + Parameters> Parameters for BestOfN<M> {
     fn visit_predictors<'a>(
         &'a self,

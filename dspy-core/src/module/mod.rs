@@ -2,6 +2,7 @@
 //! input to a typed output.
 
 mod best_of_n;
+mod builders;
 mod call;
 mod chain_of_thought;
 mod config;
@@ -26,6 +27,7 @@ pub mod trace;
 mod wrapper_fields;
 
 pub use best_of_n::{BestOfN, Reward};
+pub use builders::{ConfigureExt, WrapsPredict};
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use config::PredictConfig;

@@ -1,7 +1,7 @@
 use super::best_of_n::{Best, Failures, Reward, Rollouts, attempt_scope};
 use super::offer_feedback::{OfferFeedback, OfferFeedbackInput, describe_modules};
 use super::trace::{self, Trace};
-use super::{DynPredictor, Module, Parameters, Predict, PredictorId, child_name};
+use super::{DynPredictor, Module, Parameters, Predict, PredictorId, WrapsPredict, child_name};
 use crate::Result;
 use crate::lm::LM;
 use serde::Serialize;
@@ -244,6 +244,15 @@ impl<M: Module + fmt::Debug> fmt::Debug for Refine<M> {
             .field("threshold", &self.threshold)
             .field("fail_count", &self.fail_count)
             .finish_non_exhaustive()
+    }
+}
+
+/// Around a module built around a predictor, it is built around the same one (not `feedback`).
+impl<M: Module + WrapsPredict> WrapsPredict for Refine<M> {
+    type Signature = M::Signature;
+
+    fn predict_mut(&mut self) -> &mut Predict<M::Signature> {
+        self.module.predict_mut()
     }
 }
 

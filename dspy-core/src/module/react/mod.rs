@@ -19,7 +19,7 @@ use super::{
     WithReasoning, child_name, trace,
 };
 use crate::adapter::{FormatRequest, display_value};
-use crate::lm::{LM, Usage};
+use crate::lm::Usage;
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, LmErrorKind, Result};
 use lenient::LenientStep;
@@ -70,11 +70,14 @@ impl<O> Deref for ReActPrediction<O> {
 /// that fails (or panics) each become an observation the agent can react to. A step whose answer
 /// cannot be read at all ends the loop, and the outputs are extracted from the steps so far.
 ///
-/// Its predictors are named as in DSPy: `react` (the step) and `extract.predict`.
+/// Its predictors are named as in DSPy: `react` (the step) and `extract.predict`. The builders
+/// of [`ConfigureExt`](crate::module::ConfigureExt) (`with_lm`, `temperature`, ...) set both. It
+/// has no `with_instructions`: the step's instructions list the tools.
 /// [`stream`](Self::stream) runs the same loop and reports each step and observation as it
 /// happens.
 ///
 /// ```
+/// use dspy_core::module::ConfigureExt;
 /// use dspy_core::{DummyLm, LM, Module, ReAct, Tool};
 /// # use dspy_macros::Signature;
 /// use schemars::JsonSchema;
@@ -148,15 +151,6 @@ impl<S: Signature> ReAct<S> {
         self
     }
 
-    /// Uses `lm` for both the steps and the extraction.
-    pub fn with_lm(self, lm: LM) -> Self {
-        ReAct {
-            react: self.react.with_lm(lm.clone()),
-            extract: self.extract.with_lm(lm),
-            ..self
-        }
-    }
-
     /// The tools, in the order the LM sees them (`finish` not included).
     pub fn tools(&self) -> &[Tool] {
         &self.tools
@@ -176,7 +170,7 @@ impl<S: Signature> ReAct<S> {
     /// [`max_iters`](Self::max_iters) the agent was built with (DSPy's per-call `max_iters`).
     ///
     /// ```
-    /// use dspy_core::{DummyLm, LM, ReAct, Tool};
+    /// use dspy_core::{ConfigureExt, DummyLm, LM, ReAct, Tool};
     /// use dspy_core::module::react::StopReason;
     /// # use dspy_macros::Signature;
     /// use schemars::JsonSchema;
