@@ -81,7 +81,7 @@ use std::collections::BTreeMap;
 ///     BootstrapFewShot::new(metric).max_labeled_demos(0).progress(false)
 ///         .compile(&Predict::<Capital>::new(), &trainset).await
 /// }).await.unwrap();
-/// let cities: Vec<&str> = compiled.demos.iter().map(|d| d.city.as_str()).collect();
+/// let cities: Vec<&str> = compiled.demos.iter().map(|d| d.example().unwrap().city.as_str()).collect();
 /// assert_eq!(cities, ["Paris", "Madrid"]);
 /// assert_eq!(compiled.report.trials.len(), 3);
 /// # });
