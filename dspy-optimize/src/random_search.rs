@@ -282,8 +282,10 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
             .concurrency(self.options.concurrency)
             .progress(show)
             .title(title)
+            .max_lm_errors(usize::MAX)
             .run(candidate, valset)
-            .await?;
+            .await?
+            .into_complete()?;
         score_of(evaluation)
     }
 }
