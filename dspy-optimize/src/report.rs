@@ -148,6 +148,11 @@ impl CompileReport {
             )
         })
     }
+    /// [`save`](Self::save) by the name [`EvaluationReport::write_json`](dspy_core::evaluate::EvaluationReport::write_json)
+    /// has: writes the report to `path` as JSON, atomically.
+    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save(path)
+    }
 }
 
 impl fmt::Display for CompileReport {
