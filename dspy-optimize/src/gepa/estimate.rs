@@ -49,7 +49,7 @@ impl<M> GEPA<M> {
             &size,
         );
         let (runs, reflections) = self.iteration_counts(budget, v);
-        let name = format!("iterations to {budget} metric calls: minibatches of {mb}");
+        let name = format!("iterations to {budget} metric calls (minibatch {mb})");
         estimate.runs(name, runs, &size);
         let records = records(predictors[0].1, &all_fields(trainset)?, mb);
         let current = predictors[0].1.effective_instructions().to_string();

@@ -98,11 +98,10 @@ impl Estimator {
     pub(crate) fn finish(mut self) -> Estimate {
         let task = self.model(Role::Task);
         let prompt = self.model(Role::Prompt);
-        for (role, model) in [(Role::Task, &task), (Role::Prompt, &prompt)] {
+        for model in [&task, &prompt] {
             if let (None, Some(name), true) = (model.cost, &model.model, model.calls.at_most > 0) {
-                self.notes.push(format!(
-                    "the {} model `{name}` has no price in its LM's price table, so its cost is not known",
-                    role.name()
+                self.note(format!(
+                    "`{name}` has no price in its LM's price table, so its cost is not known"
                 ));
             }
         }

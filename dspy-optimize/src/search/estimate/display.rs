@@ -5,7 +5,7 @@ use dspy_core::util::snippet;
 use std::fmt;
 
 /// Widest phase name shown (longer ones are cut).
-const PHASE_WIDTH: usize = 44;
+const PHASE_WIDTH: usize = 46;
 
 impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -18,14 +18,14 @@ impl fmt::Display for Estimate {
         if !self.phases.is_empty() {
             writeln!(
                 f,
-                "  {:<PHASE_WIDTH$} {:<6} {:>9} {:>9} {:>13} {:>11}",
+                "  {:<PHASE_WIDTH$}  {:<6} {:>9} {:>9} {:>13} {:>11}",
                 "phase", "model", "calls ≤", "expected", "prompt tok", "answer tok"
             )?;
         }
         for phase in &self.phases {
             writeln!(
                 f,
-                "  {:<PHASE_WIDTH$} {:<6} {:>9} {:>9} {:>13} {:>11}",
+                "  {:<PHASE_WIDTH$}  {:<6} {:>9} {:>9} {:>13} {:>11}",
                 snippet(&phase.name, PHASE_WIDTH),
                 phase.role.name(),
                 phase.calls.at_most,
