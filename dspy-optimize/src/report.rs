@@ -1,4 +1,7 @@
-//! What a compile did: every trial with its score, LM calls and time, as JSON.
+//! What a compile did: every trial with its score, LM calls and time, as JSON (and as an HTML
+//! page, `page`).
+
+mod page;
 
 use dspy_core::lm::UsageReport;
 use dspy_core::{Error, Result};
