@@ -101,4 +101,5 @@ pub use mipro::MIPROv2;
 pub use optimizer::Optimizer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, CompileWarning, Trial};
+pub use search::estimate::Estimate;
 pub use simba::SIMBA;
