@@ -72,30 +72,35 @@ impl<M> Evaluate<M> {
     }
 
     /// Runs up to `n` examples at a time.
+    #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
     }
 
     /// The score of an example whose call or metric failed.
+    #[must_use]
     pub fn failure_score(mut self, score: f64) -> Self {
         self.failure_score = score;
         self
     }
 
     /// Stops with [`Error::TooManyErrors`] once more than `n` examples have failed.
+    #[must_use]
     pub fn max_errors(mut self, n: usize) -> Self {
         self.max_errors = Some(n);
         self
     }
 
     /// Shows or hides the progress bar (it is never drawn when stderr is not a terminal).
+    #[must_use]
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;
         self
     }
 
     /// The title beside the progress bar.
+    #[must_use]
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = title.into();
         self

@@ -140,6 +140,7 @@ impl<S: Signature> ChainOfThought<S> {
     }
 
     /// Uses `lm` instead of the configured one.
+    #[must_use]
     pub fn with_lm(self, lm: LM) -> Self {
         ChainOfThought {
             predict: self.predict.with_lm(lm),
@@ -147,6 +148,7 @@ impl<S: Signature> ChainOfThought<S> {
     }
 
     /// Overrides the instructions.
+    #[must_use]
     pub fn with_instructions(self, instructions: impl Into<String>) -> Self {
         ChainOfThought {
             predict: self.predict.with_instructions(instructions),
@@ -154,6 +156,7 @@ impl<S: Signature> ChainOfThought<S> {
     }
 
     /// Sets the demos, each an example with its reasoning.
+    #[must_use]
     pub fn with_demos(self, demos: impl IntoIterator<Item = Reasoned<S>>) -> Self {
         ChainOfThought {
             predict: self.predict.with_demos(demos),

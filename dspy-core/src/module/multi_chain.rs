@@ -269,6 +269,7 @@ impl<S: Signature, const M: usize> MultiChainComparison<S, M> {
     }
 
     /// Uses `lm` for the attempts and the comparison.
+    #[must_use]
     pub fn with_lm(self, lm: LM) -> Self {
         MultiChainComparison {
             attempts: self.attempts.with_lm(lm.clone()),
@@ -278,6 +279,7 @@ impl<S: Signature, const M: usize> MultiChainComparison<S, M> {
 
     /// Sets the comparison's temperature, which the attempts use too unless their predictor
     /// sets its own.
+    #[must_use]
     pub fn temperature(mut self, temperature: f32) -> Self {
         self.predict.config.temperature = Some(temperature);
         self

@@ -199,6 +199,7 @@ mod openai {
     /// let local = OpenAiEmbedder::new("nomic-embed-text").base_url("http://localhost:11434/v1");
     /// # let _ = (knn, local);
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
     pub struct OpenAiEmbedder {
         client: std::result::Result<reqwest::Client, String>,
         base_url: String,

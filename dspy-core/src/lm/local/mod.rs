@@ -44,6 +44,7 @@ use tokio::sync::oneshot;
 /// println!("{:?}", local.stats());
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 #[derive(Clone)]
 pub struct LocalLm {
     inner: Arc<Inner>,
@@ -74,6 +75,7 @@ pub(crate) enum ModelSource {
 /// let stats = LocalStats { prompt_tokens_evaluated: 640, prompt_time: std::time::Duration::from_secs(1), ..Default::default() };
 /// assert_eq!(stats.prompt_tokens_per_second(), 640.0);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LocalStats {
     /// Requests served.
@@ -124,6 +126,7 @@ fn per_second(count: u64, time: Duration) -> f64 {
 /// let lm = LocalLm::builder().model_path("models/my-model.gguf").threads(4).build()?;
 /// # Ok::<(), dspy_core::Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 #[derive(Debug, Clone)]
 pub struct LocalLmBuilder {
     source: ModelSource,

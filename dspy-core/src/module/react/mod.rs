@@ -143,12 +143,14 @@ impl<S: Signature> ReAct<S> {
     }
 
     /// Sets the most steps before the outputs are extracted anyway (default 20).
+    #[must_use]
     pub fn max_iters(mut self, max_iters: usize) -> Self {
         self.max_iters = max_iters;
         self
     }
 
     /// Uses `lm` for both the steps and the extraction.
+    #[must_use]
     pub fn with_lm(self, lm: LM) -> Self {
         ReAct {
             react: self.react.with_lm(lm.clone()),
