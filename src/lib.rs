@@ -96,7 +96,7 @@ pub mod prelude {
     pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
-        Embeddings, Ensemble, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,
+        Embeddings, Ensemble, Estimate, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

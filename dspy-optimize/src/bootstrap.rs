@@ -1,5 +1,7 @@
 //! `BootstrapFewShot`: demos from the traces of the runs a metric accepts.
 
+mod estimate;
+
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::failure::{is_budget, is_fatal};
 use crate::search::fields::{all_fields, fits, is_example};
@@ -9,7 +11,7 @@ use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
 use crate::search::traces::trace_demos;
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
-use crate::{Compiled, Optimizer, Trial};
+use crate::{Compiled, Estimate, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
@@ -120,7 +122,7 @@ impl<M> BootstrapFewShot<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, metric);
-    compile_methods!(compile);
+    compile_methods!(compile, estimate);
 
     /// As [`compile`](Optimizer::compile), with `teacher` (a program of the same structure,
     /// often a compiled one or one on a stronger LM) producing the traces, used as it is.
@@ -175,6 +177,11 @@ where
             .build(frame, student, self.teacher.clone(), trainset)
             .await
     }
+
+    fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.bootstrap
+            .estimate_with(student, Some(self.teacher), trainset)
+    }
 }
 
 /// Bootstrapping ignores a validation set: it only runs the training examples.
@@ -208,6 +215,10 @@ where
         }
         self.run(frame, student, teacher, trainset, examples, rng)
             .await
+    }
+
+    fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_with(student, None, trainset)
     }
 }
 

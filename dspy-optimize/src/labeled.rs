@@ -1,10 +1,11 @@
 //! `LabeledFewShot`: demos straight from the training set.
 
-use crate::Compiled;
 use crate::Trial;
+use crate::search::estimate::Estimator;
 use crate::search::fields::all_fields;
 use crate::search::sampling::{Sampling, assign_labeled};
-use crate::search::{Frame, Search, SearchOptions, compile_now, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, compile_now, search_setters};
+use crate::{Compiled, Estimate};
 use dspy_core::data::Rng;
 use dspy_core::{Parameters, Result};
 use serde::Serialize;
@@ -76,6 +77,7 @@ impl LabeledFewShot {
     }
 
     search_setters!([options] seed);
+    compile_methods!(estimate);
 
     /// A copy of `program` whose predictors carry labeled demos from `trainset`.
     ///
@@ -148,5 +150,11 @@ where
         _: Option<&[E]>,
     ) -> Result<P> {
         self.assign(frame, program, trainset)
+    }
+
+    fn estimate(&self, _: &P, _: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        let mut estimate = Estimator::new(NAME, &self.options);
+        estimate.note("labeled demos are drawn from the training set: no LM call");
+        Ok(estimate.finish())
     }
 }

@@ -102,4 +102,5 @@ pub use mipro::MIPROv2;
 pub use optimizer::Optimizer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{CompileReport, Trial};
+pub use search::estimate::Estimate;
 pub use simba::SIMBA;

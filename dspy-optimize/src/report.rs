@@ -1,4 +1,7 @@
-//! What a compile did: every trial with its score, LM calls and time, as JSON.
+//! What a compile did: every trial with its score, LM calls and time, as JSON (and as an HTML
+//! page, `page`).
+
+mod page;
 
 use dspy_core::lm::UsageReport;
 use dspy_core::{Error, Result};
@@ -148,6 +151,11 @@ impl CompileReport {
                 e,
             )
         })
+    }
+    /// [`save`](Self::save) by the name [`EvaluationReport::write_json`](dspy_core::evaluate::EvaluationReport::write_json)
+    /// has: writes the report to `path` as JSON, atomically.
+    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save(path)
     }
 }
 

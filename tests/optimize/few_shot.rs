@@ -342,6 +342,13 @@ async fn bootstrapping_keeps_exactly_the_traces_that_pass() {
     let json: Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
     assert_eq!(json["optimizer"], "BootstrapFewShot");
     assert_eq!(json["trials"].as_array().unwrap().len(), SCRIPT.len());
+    // write_json, named as EvaluationReport's, writes the same JSON.
+    let path =
+        std::env::temp_dir().join(format!("dspy-compile-report-{}.json", std::process::id()));
+    report.write_json(&path).unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(written, json);
+    std::fs::remove_file(&path).ok();
 }
 
 #[tokio::test]

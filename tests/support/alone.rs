@@ -25,6 +25,12 @@ pub(crate) fn test_name(module: &str, test: &str) -> String {
 /// }
 /// ```
 pub(crate) fn in_own_process(module: &str, test: &str) -> bool {
+    in_own_process_with_env(module, test, &[])
+}
+
+/// [`in_own_process`], with environment variables set in the child (for tests of what the
+/// environment configures, which must not leak into the tests beside them).
+pub(crate) fn in_own_process_with_env(module: &str, test: &str, vars: &[(&str, &str)]) -> bool {
     let name = test_name(module, test);
     if std::env::var_os(CHILD).is_some_and(|child| child == name.as_str()) {
         return true;
@@ -32,6 +38,7 @@ pub(crate) fn in_own_process(module: &str, test: &str) -> bool {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([name.as_str(), "--exact", "--test-threads=1"])
         .env(CHILD, &name)
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

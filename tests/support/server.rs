@@ -13,7 +13,10 @@
 //!   seed, so a run's fault pattern is reproducible.
 //! - Fixed failures by path prefix, for error-mapping tests: `/status/{429,401,500,400}/v1/..`,
 //!   `/no-schema/v1/..` (refuses a JSON-schema `response_format`),
-//!   `/html/v1/..` (a web page), `/slow/v1/..` (5 s stall); anything else is 404.
+//!   `/html/v1/..` (a web page), `/slow/v1/..` (5 s stall), `/empty-choices/v1/..` (a 200 with
+//!   `choices: []`), `/echo-key/v1/..` and `/echo-key-stream/v1/..` (a 200 that is not JSON and
+//!   quotes the key, whole or as a stream event), `/stall-stream/v1/..` (a stream that stalls 5 s
+//!   after its first events); anything else is 404.
 //! - It counts requests, faults and the most requests in flight at once, and records each
 //!   request (path, `Authorization`, body) unless told not to.
 //!
@@ -380,6 +383,45 @@ async fn handle(
             "<html>a web page, not an API</html>",
         )
             .into_response(),
+        "/empty-choices/v1/chat/completions" => axum::Json(
+            json!({"id": "x", "object": "chat.completion", "model": "test-model", "choices": []}),
+        )
+        .into_response(),
+        // A 200 that is not JSON and quotes the key sent (async-openai logs such bodies).
+        "/echo-key/v1/chat/completions" => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            format!("oops, your key is {}", sent_key(&authorization)),
+        )
+            .into_response(),
+        // The same inside a stream: an event that is not JSON.
+        "/echo-key-stream/v1/chat/completions" => {
+            let frame = format!("data: oops, your key is {}\n\n", sent_key(&authorization));
+            (
+                [(header::CONTENT_TYPE, "text/event-stream")],
+                Body::from(frame),
+            )
+                .into_response()
+        }
+        // A stream that starts, then stalls past the client's timeout.
+        "/stall-stream/v1/chat/completions" => {
+            let mut events = stream_events(config, "/v1/chat/completions", &body);
+            events.truncate(2);
+            let frames: Vec<Result<axum::body::Bytes, std::io::Error>> = events
+                .iter()
+                .map(|event| Ok(format!("data: {event}\n\n").into()))
+                .collect();
+            let stall = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"data: [DONE]\n\n"))
+            });
+            use futures_util::StreamExt;
+            (
+                [(header::CONTENT_TYPE, "text/event-stream")],
+                Body::from_stream(futures_util::stream::iter(frames).chain(stall)),
+            )
+                .into_response()
+        }
         "/slow/v1/chat/completions" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             StatusCode::OK.into_response()
@@ -390,6 +432,14 @@ async fn handle(
         )
             .into_response(),
     }
+}
+
+fn sent_key(authorization: &Option<String>) -> String {
+    authorization
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches("Bearer ")
+        .to_string()
 }
 
 fn rate_limited(retry_after_secs: u64) -> Response {

@@ -3,7 +3,7 @@
 use super::handle::Shared;
 use super::layers::{
     Budget, CacheConfig, CacheLayer, Clock, History, LimitLayer, Meter, Price, PriceTable,
-    RetryLayer, RetryPolicy, RpmLayer,
+    RetryLayer, RetryPolicy, RpmLayer, SendLayer,
 };
 use super::{LM, LanguageModel};
 use std::fmt;
@@ -160,7 +160,9 @@ impl LmBuilder {
 
     /// Stacks the layers and returns the handle.
     pub fn build(self) -> LM {
-        let mut stack = self.backend;
+        let meter = Arc::new(Meter::new(self.prices, self.budget));
+        let mut stack: Arc<dyn LanguageModel> =
+            Arc::new(SendLayer::new(self.backend, meter.clone()));
         if let Some(rpm) = self.rpm {
             let mut layer = RpmLayer::new(stack, rpm);
             if let Some(clock) = &self.clock {
@@ -182,7 +184,8 @@ impl LmBuilder {
             stack = Arc::new(CacheLayer::new(stack, config));
         }
         let shared = Shared {
-            meter: Meter::new(self.prices, self.budget),
+            meter,
+            sends_counted: true,
             history: (self.history > 0).then(|| History::new(self.history)),
             cache: self.cache,
         };

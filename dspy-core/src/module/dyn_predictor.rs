@@ -62,4 +62,26 @@ pub trait DynPredictor: Send + Sync {
     fn set_lm(&mut self, lm: Option<LM>);
     /// The prompt it would send for `input` (a JSON object of the input fields).
     fn render_json(&self, input: &FieldValues) -> Result<Formatted>;
+    /// The most LM calls one call of it can make with the adapter it would use now: the first,
+    /// then, when the answer cannot be read, one with the adapter's fallback and one re-ask.
+    /// Three unless the adapter has fewer of those (the call loop never makes more).
+    ///
+    /// ```
+    /// use dspy_core::{ChatAdapter, CompletionAdapter, DynPredictor, JsonAdapter, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let calls = |p: Predict<QA>| p.lm_calls_at_most();
+    /// assert_eq!(calls(Predict::new()), 3); // no LM: chat markers, JSON fallback, re-ask
+    /// assert_eq!(calls(Predict::new().with_adapter(JsonAdapter::new())), 2);
+    /// assert_eq!(calls(Predict::new().with_adapter(CompletionAdapter::new())), 1);
+    /// let strict = ChatAdapter::new().json_fallback(false).reask(false);
+    /// assert_eq!(calls(Predict::new().with_adapter(strict)), 1);
+    /// ```
+    fn lm_calls_at_most(&self) -> u32 {
+        3
+    }
 }

@@ -12,9 +12,10 @@ pub use bm25::Bm25;
 pub use embed::OpenAiEmbedder;
 pub use embed::{Embedder, Embeddings};
 
-use crate::Trial;
+use crate::search::estimate::Estimator;
 use crate::search::fields::{all_fields, fits};
 use crate::search::{Frame, Search, SearchOptions, compile_methods};
+use crate::{Estimate, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::lm::BoxFuture;
 use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
@@ -133,7 +134,7 @@ impl<S: Similarity> KNNFewShot<S> {
         self
     }
 
-    compile_methods!(compile);
+    compile_methods!(compile, estimate);
 }
 
 /// No LM calls, and no validation set: the index is built over the training set.
@@ -183,6 +184,18 @@ where
             k: self.k,
             layout: self.layout,
         })
+    }
+
+    /// No LM call: the index is built by the similarity (an [`Embeddings`] index embeds the
+    /// training inputs with its embedder, which is not an LM of the compile).
+    fn estimate(&self, _: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        let mut estimate = Estimator::new("KNNFewShot", &self.options);
+        estimate.note(format!(
+            "{} index over {} training inputs: no LM call",
+            self.similarity.name(),
+            trainset.len()
+        ));
+        Ok(estimate.finish())
     }
 }
 

@@ -37,6 +37,7 @@ pub struct LineChart {
     domain: Option<(f64, f64)>,
     percent: bool,
     ring: Option<(usize, String)>,
+    origin: usize,
     width: f64,
     height: f64,
 }
@@ -58,6 +59,7 @@ impl LineChart {
             percent: false,
             ring: None,
             width: 1040.0,
+            origin: 1,
             height: 280.0,
         }
     }
@@ -86,6 +88,22 @@ impl LineChart {
     #[must_use]
     pub fn ring(mut self, position: usize, label: impl Into<String>) -> Self {
         self.ring = Some((position, label.into()));
+        self
+    }
+
+    /// Numbers the positions from `first` (default 1): from 0, position `i` is `values[i]`,
+    /// as a report's 0-based trial indices are. Labels, `data-x` and [`ring`](Self::ring) use
+    /// this numbering.
+    ///
+    /// ```
+    /// use dspy_core::evaluate::html::LineChart;
+    /// let svg = LineChart::new("t").numbered_from(0).dots("v", [0.5, 0.7]).ring(1, "best").render();
+    /// assert!(svg.as_str().contains("data-x=\"0\" data-value=\"0.5\""));
+    /// assert!(svg.as_str().contains("class=\"ring\" data-x=\"1\""));
+    /// ```
+    #[must_use]
+    pub fn numbered_from(mut self, first: usize) -> Self {
+        self.origin = first;
         self
     }
 
@@ -183,12 +201,13 @@ impl LineChart {
             );
         }
         let every = tick_step(f.n);
-        for x in (1..=f.n).filter(|x| *x == 1 || x % every == 0) {
+        for x in (1..=f.n).filter(|x| *x == 1 || f.label(*x).is_multiple_of(every)) {
             let _ = write!(
                 svg,
-                "<text class=\"muted\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{x}</text>",
+                "<text class=\"muted\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
                 f.x(x),
-                f.bottom + 18.0
+                f.bottom + 18.0,
+                f.label(x)
             );
         }
         let _ = write!(
@@ -200,7 +219,10 @@ impl LineChart {
     }
 
     fn ring_mark(&self, f: &Frame, svg: &mut String) {
-        let Some((position, label)) = &self.ring else {
+        let Some((labelled, label)) = &self.ring else {
+            return;
+        };
+        let Some(position) = (labelled + 1).checked_sub(self.origin) else {
             return;
         };
         let value = self
@@ -210,10 +232,10 @@ impl LineChart {
         let Some(value) = value else {
             return;
         };
-        let (x, y) = (f.x(*position), f.y(value));
+        let (x, y) = (f.x(position), f.y(value));
         let _ = write!(
             svg,
-            "<g class=\"ring\" data-x=\"{position}\" data-value=\"{value}\">\
+            "<g class=\"ring\" data-x=\"{labelled}\" data-value=\"{value}\">\
              <circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"9\"/>\
              <text x=\"{x:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\">{}</text></g>",
             escape(label),
@@ -251,6 +273,8 @@ impl LineChart {
 /// Where positions and values land in the plot.
 struct Frame {
     n: usize,
+    /// The number of position 1.
+    origin: usize,
     low: f64,
     high: f64,
     left: f64,
@@ -281,6 +305,7 @@ impl Frame {
         });
         Frame {
             n,
+            origin: chart.origin,
             low,
             high: if high > low { high } else { low + 1.0 },
             left: LEFT + 12.0,
@@ -291,6 +316,11 @@ impl Frame {
     }
 
     /// Position 1 at the left edge, `n` at the right (one position: the middle).
+    /// Position `position` (1-based) as the chart numbers it.
+    fn label(&self, position: usize) -> usize {
+        position - 1 + self.origin
+    }
+
     fn x(&self, position: usize) -> f64 {
         if self.n == 1 {
             return (self.left + self.right) / 2.0;
@@ -315,7 +345,7 @@ fn dots(f: &Frame, series: &Series, class: &str, svg: &mut String) {
         let _ = write!(
             svg,
             "<circle class=\"{class} dot\" data-x=\"{x}\" data-value=\"{value}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\"/>",
-            x = i + 1,
+            x = f.label(i + 1),
             cx = f.x(i + 1),
             cy = f.y(*value),
         );
@@ -342,7 +372,12 @@ fn step_line(f: &Frame, series: &Series, class: &str, svg: &mut String) {
     }
     let marks: String = points
         .iter()
-        .map(|(x, v)| format!("<g class=\"point\" data-x=\"{x}\" data-value=\"{v}\"/>"))
+        .map(|(x, v)| {
+            format!(
+                "<g class=\"point\" data-x=\"{}\" data-value=\"{v}\"/>",
+                f.label(*x)
+            )
+        })
         .collect();
     let _ = write!(
         svg,

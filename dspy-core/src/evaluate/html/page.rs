@@ -324,6 +324,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
+tbody tr.best { background: #ddf4ff; }
 table.fixed-layout { table-layout: fixed; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kv { margin: 0; display: grid; grid-template-columns: max-content 1fr; gap: 1px 8px; }

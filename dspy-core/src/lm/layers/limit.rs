@@ -84,6 +84,10 @@ impl LanguageModel for LimitLayer {
         self.inner.capabilities()
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
+    }
+
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
     }
@@ -185,6 +189,10 @@ impl LanguageModel for RpmLayer {
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
     }
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {

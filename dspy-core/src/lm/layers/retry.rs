@@ -282,6 +282,10 @@ impl LanguageModel for RetryLayer {
         self.inner.capabilities()
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
+    }
+
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
     }

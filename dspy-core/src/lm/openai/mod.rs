@@ -30,7 +30,7 @@ use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// OpenAI's API.
 pub(crate) const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -38,8 +38,14 @@ pub(crate) const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub(crate) const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
 /// OpenRouter's API.
 pub(crate) const OPENROUTER_BASE_URL: &str = "https://openrouter.ai/api/v1";
-/// How long one request may take, unless [`OpenAiLmBuilder::timeout`] says otherwise.
+/// How long one request may take, unless [`OpenAiLmBuilder::timeout`] or [`TIMEOUT_VAR`] says
+/// otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The environment variable that sets the request timeout, in seconds (`30`, `2.5`), for every
+/// [`OpenAiLm`] built without an explicit [`OpenAiLmBuilder::timeout`].
+pub const TIMEOUT_VAR: &str = "DSPY_LM_TIMEOUT";
+/// How close to the timeout a broken stream counts as timed out (timers are not exact).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 
 /// Which endpoint to call.
 ///
@@ -133,7 +139,7 @@ impl OpenAiLm {
             structured_output: true,
             json_schema: true,
             stream_usage: true,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
         }
     }
 
@@ -264,6 +270,13 @@ impl OpenAiLm {
     async fn run_stream(&self, request: LmRequest, y: &mut Yielder<Result<LmChunk>>) -> Result<()> {
         let ctx = self.error_context();
         let fail = |e| error::from_openai(e, &ctx);
+        let started = Instant::now();
+        // A stream cut by the client's timeout surfaces as a bare stream error: tell it by the
+        // clock, so it is a Timeout like any other.
+        let fail_event = |e| match started.elapsed() + TIMEOUT_SLACK >= self.timeout {
+            true => error::stream_timeout(&ctx),
+            false => error::from_openai(e, &ctx),
+        };
         let mut assembler = convert::Assembler::new(request.n);
         match self.mode {
             Mode::Chat => {
@@ -286,7 +299,7 @@ impl OpenAiLm {
                 };
                 let mut events = self.with_json_fallback(request, open).await?;
                 while let Some(event) = events.next().await {
-                    let delta = assembler.add_chat(event.map_err(fail)?, &ctx)?;
+                    let delta = assembler.add_chat(event.map_err(fail_event)?, &ctx)?;
                     if !delta.is_empty() {
                         y.send(Ok(LmChunk::Delta(delta))).await;
                     }
@@ -302,7 +315,7 @@ impl OpenAiLm {
                     .await
                     .map_err(fail)?;
                 while let Some(event) = events.next().await {
-                    let delta = assembler.add_completion(event.map_err(fail)?, &ctx)?;
+                    let delta = assembler.add_completion(event.map_err(fail_event)?, &ctx)?;
                     if !delta.is_empty() {
                         y.send(Ok(LmChunk::Delta(delta))).await;
                     }
@@ -318,6 +331,10 @@ impl OpenAiLm {
 impl LanguageModel for OpenAiLm {
     fn model(&self) -> &str {
         &self.model
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.shown_url)
     }
 
     /// Chat in [`Mode::Chat`]; a `response_format` when enabled (the default) and in chat mode,
@@ -349,8 +366,9 @@ impl LanguageModel for OpenAiLm {
 impl fmt::Debug for OpenAiLm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OpenAiLm");
+        // Without user-info: `http://user:KEY@host` carries a secret too.
         d.field("model", &self.model)
-            .field("base_url", &self.base_url)
+            .field("base_url", &without_credentials(&self.base_url))
             .field("mode", &self.mode)
             .field("structured_output", &self.structured_output)
             .field("json_schema", &self.json_schema)
@@ -387,7 +405,7 @@ pub struct OpenAiLmBuilder {
     structured_output: bool,
     json_schema: bool,
     stream_usage: bool,
-    timeout: Duration,
+    timeout: Option<Duration>,
 }
 
 impl OpenAiLmBuilder {
@@ -464,10 +482,11 @@ impl OpenAiLmBuilder {
     }
 
     /// How long one request may take before it fails with
-    /// [`LmErrorKind::Timeout`](crate::LmErrorKind::Timeout) (default: 120 s).
+    /// [`LmErrorKind::Timeout`](crate::LmErrorKind::Timeout), a streamed one included (default:
+    /// `DSPY_LM_TIMEOUT` seconds if set, else 120 s).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
         self
     }
 
@@ -527,8 +546,12 @@ impl OpenAiLmBuilder {
             .unwrap_or_default();
         check_header_value(&project, "the OpenAI project id")?;
 
+        let timeout = match self.timeout {
+            Some(timeout) => timeout,
+            None => timeout_from(std::env::var(TIMEOUT_VAR).ok().as_deref())?,
+        };
         let http = reqwest::Client::builder()
-            .timeout(self.timeout)
+            .timeout(timeout)
             .build()
             .map_err(|e| Error::config(format!("could not set up the HTTP client: {e}")))?;
         // Every field is set here, so nothing async-openai reads from the environment remains.
@@ -537,8 +560,8 @@ impl OpenAiLmBuilder {
             .with_api_key(api_key.clone().unwrap_or_default())
             .with_org_id(organization)
             .with_project_id(project);
-        let client =
-            Client::build(http.clone(), config).with_http_service(transport::Transport::new(http));
+        let client = Client::build(http.clone(), config)
+            .with_http_service(transport::Transport::new(http, api_key.as_deref()));
         let endpoint = match self.mode {
             Mode::Chat => "/chat/completions",
             Mode::Completion => "/completions",
@@ -552,12 +575,29 @@ impl OpenAiLmBuilder {
             structured_output: self.structured_output,
             json_schema: self.json_schema,
             stream_usage: self.stream_usage,
-            timeout: self.timeout,
+            timeout,
             api_key,
             schema_refused: Default::default(),
             client,
         })
     }
+}
+
+/// The timeout [`TIMEOUT_VAR`] sets (its value given), or the default when it is unset.
+fn timeout_from(value: Option<&str>) -> Result<Duration> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{TIMEOUT_VAR}=`{value}` is not a timeout: give seconds, e.g. {TIMEOUT_VAR}=30"
+            ))
+        })
 }
 
 /// Whether `error` may be a server refusing a JSON-schema `response_format`, so the request is
@@ -580,7 +620,10 @@ impl fmt::Debug for OpenAiLmBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OpenAiLmBuilder");
         d.field("model", &self.model)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(without_credentials),
+            )
             .field("mode", &self.mode)
             .field("structured_output", &self.structured_output)
             .field("json_schema", &self.json_schema)
@@ -662,6 +705,45 @@ fn check_header_value(value: &str, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key in the base URL's user-info (`http://user:KEY@host`) is a secret too.
+    #[test]
+    fn debug_never_shows_credentials_in_the_base_url() {
+        let builder = OpenAiLm::builder("m").base_url("http://me:sk-url-SECRET@proxy.local/v1");
+        let lm = builder.clone().build().unwrap();
+        let handle = crate::LM::new(builder.clone().build().unwrap());
+        for text in [
+            format!("{builder:?}"),
+            format!("{lm:?}"),
+            format!("{lm:#?}"),
+            format!("{handle:?}"),
+        ] {
+            assert!(!text.contains("SECRET") && !text.contains("me:"), "{text}");
+            assert!(text.contains("proxy.local/v1"), "{text}");
+        }
+        assert_eq!(
+            lm.endpoint(),
+            Some("http://proxy.local/v1/chat/completions")
+        );
+    }
+
+    #[test]
+    fn timeouts_from_the_environment() {
+        assert_eq!(timeout_from(None).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some(" ")).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some("30")).unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            timeout_from(Some("2.5")).unwrap(),
+            Duration::from_millis(2500)
+        );
+        for bad in ["0", "-1", "soon", "inf", "NaN"] {
+            let error = timeout_from(Some(bad)).unwrap_err().to_string();
+            assert!(
+                error.contains("DSPY_LM_TIMEOUT") && error.contains(bad),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn debug_never_shows_the_key() {

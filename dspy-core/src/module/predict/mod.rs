@@ -171,14 +171,20 @@ impl<S: Signature> Predict<S> {
 
     /// The prompt this predictor would send for `input`, without sending it.
     pub fn render(&self, input: &S::Input) -> Result<Formatted> {
-        let adapter = match (&self.adapter, self.lm()) {
-            (Some(adapter), _) => adapter.clone(),
-            (None, Ok(lm)) => self.adapter_for(&lm),
-            (None, Err(_)) => Arc::new(ChatAdapter::new()),
-        };
+        let adapter = self.adapter_now();
         let input = to_fields(input)?;
         let demos = self.demo_fields()?;
         Ok(adapter.format(&self.format_request(&demos, &input)))
+    }
+
+    /// The adapter a call would use now: its own, else the one for the LM in effect, else
+    /// [`ChatAdapter`] (no LM: what rendering shows).
+    pub(crate) fn adapter_now(&self) -> Arc<dyn Adapter> {
+        match (&self.adapter, self.lm()) {
+            (Some(adapter), _) => adapter.clone(),
+            (None, Ok(lm)) => self.adapter_for(&lm),
+            (None, Err(_)) => Arc::new(ChatAdapter::new()),
+        }
     }
 
     /// Runs the predictor and returns the full [`Prediction`], in a `dspy.module` tracing span

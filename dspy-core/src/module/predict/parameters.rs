@@ -77,6 +77,15 @@ impl<S: Signature> DynPredictor for Predict<S> {
             })?;
         self.render(&typed)
     }
+
+    fn lm_calls_at_most(&self) -> u32 {
+        // As `run_adapter_from` tries: the first answer, the fallback's once, one re-ask (by
+        // the adapter in use by then).
+        let adapter = self.adapter_now();
+        let fallback = adapter.fallback();
+        let reask = fallback.as_deref().unwrap_or(&*adapter).reask_on_error();
+        1 + u32::from(fallback.is_some()) + u32::from(reask)
+    }
 }
 
 /// Demos as values of `S`; the first that does not fit is an [`Error::State`] naming it and, when

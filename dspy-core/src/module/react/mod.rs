@@ -19,7 +19,7 @@ use super::{
     WithReasoning, child_name, trace,
 };
 use crate::adapter::{FormatRequest, display_value};
-use crate::lm::{LM, Usage};
+use crate::lm::{LM, Usage, track_usage};
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, LmErrorKind, Result};
 use lenient::LenientStep;
@@ -228,7 +228,8 @@ impl<S: Signature> ReAct<S> {
         let mut lm_calls = 0;
         let mut stop = StopReason::MaxIters;
         for _ in 0..max_iters {
-            let step = with_truncation(&mut trajectory, |rendered| {
+            // Measured around the step: a step that fails made its calls all the same.
+            let (step, spent) = track_usage(with_truncation(&mut trajectory, |rendered| {
                 self.step(
                     WithTrajectory {
                         input: input.clone(),
@@ -236,19 +237,22 @@ impl<S: Signature> ReAct<S> {
                     },
                     events,
                 )
-            })
+            }))
             .await;
             let step = match step {
                 Ok(step) => step,
-                Err(e) if is_context_window(&e) => {
-                    stop = StopReason::ContextWindowExceeded(e.to_string());
+                Err(e) => {
+                    usage += spent.usage;
+                    lm_calls += u32::try_from(spent.calls + spent.cache_hits).unwrap_or(u32::MAX);
+                    stop = match e {
+                        e if is_context_window(&e) => {
+                            StopReason::ContextWindowExceeded(e.to_string())
+                        }
+                        e @ Error::Parse { .. } => StopReason::UnreadableStep(e.to_string()),
+                        e => return Err(e),
+                    };
                     break;
                 }
-                Err(e @ Error::Parse { .. }) => {
-                    stop = StopReason::UnreadableStep(e.to_string());
-                    break;
-                }
-                Err(e) => return Err(e),
             };
             usage += step.usage;
             lm_calls += step.lm_calls;
