@@ -34,7 +34,8 @@
 //!
 //! The crates behind the facade: [`dspy_core`] (signatures, adapters, LMs, modules),
 //! `dspy-macros` (the derives) and [`dspy_optimize`] (optimizers).
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use dspy_core::*;
 /// Derives [`Parameters`] for a struct of modules, naming every predictor inside by a dotted

@@ -14,7 +14,10 @@
 //! Inside a directory, too, the files use each other one way (`module/predict` uses
 //! `module/call`, never the reverse). `tests/layers.rs` checks both and names the `use` that
 //! breaks them.
-#![warn(missing_docs)]
+// The lints are the workspace's (Cargo.toml). `unsafe_code` is denied there, not forbidden
+// here as in the other crates: registering the sqlite-vec SQLite extension takes one
+// `#[allow(unsafe_code)]`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
 pub mod data;

@@ -147,6 +147,7 @@ impl<R> Ensemble<R> {
     }
 
     /// Runs a random subset of `size` programs per call (all of them by default).
+    #[must_use]
     pub fn size(mut self, size: usize) -> Self {
         self.size = Some(size.max(1));
         self

@@ -67,7 +67,8 @@
 //! println!("{}", compiled.report);
 //! # });
 //! ```
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::too_many_lines)]
 
 mod auto;

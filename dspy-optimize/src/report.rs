@@ -53,6 +53,7 @@ impl Trial {
     }
 
     /// The same trial, failed with `error`.
+    #[must_use]
     pub fn failed(mut self, error: &Error) -> Self {
         self.error = Some(error.to_string());
         self
@@ -263,11 +264,16 @@ mod seconds {
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        duration: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_f64(duration.as_secs_f64())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(deserializer)?;
         Duration::try_from_secs_f64(secs)
             .map_err(|e| D::Error::custom(format!("bad duration {secs}: {e}")))

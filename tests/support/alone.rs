@@ -9,7 +9,7 @@ const CHILD: &str = "DSPY_TEST_OWN_PROCESS";
 
 /// The name the test harness knows a test by: its module path without the crate, then its name.
 /// `module` is the caller's `module_path!()`.
-pub fn test_name(module: &str, test: &str) -> String {
+pub(crate) fn test_name(module: &str, test: &str) -> String {
     match module.split_once("::") {
         Some((_, path)) => format!("{path}::{test}"),
         None => test.to_string(),
@@ -24,13 +24,13 @@ pub fn test_name(module: &str, test: &str) -> String {
 ///     return;
 /// }
 /// ```
-pub fn in_own_process(module: &str, test: &str) -> bool {
+pub(crate) fn in_own_process(module: &str, test: &str) -> bool {
     in_own_process_with_env(module, test, &[])
 }
 
 /// [`in_own_process`], with environment variables set in the child (for tests of what the
 /// environment configures, which must not leak into the tests beside them).
-pub fn in_own_process_with_env(module: &str, test: &str, vars: &[(&str, &str)]) -> bool {
+pub(crate) fn in_own_process_with_env(module: &str, test: &str, vars: &[(&str, &str)]) -> bool {
     let name = test_name(module, test);
     if std::env::var_os(CHILD).is_some_and(|child| child == name.as_str()) {
         return true;

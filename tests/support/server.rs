@@ -34,11 +34,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The key tests send; it must never show up in errors, logs or caches.
-pub const KEY: &str = "sk-test-SECRET";
+pub(crate) const KEY: &str = "sk-test-SECRET";
 
 /// How often each fault happens, as a fraction of requests (their sum at most 1).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// 429 with `Retry-After`.
     pub rate_limited: f64,
     /// 500.
@@ -51,7 +51,7 @@ pub struct Faults {
 
 /// What the server answers.
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// These texts, in turn per choice.
     Fixed(Vec<String>),
     /// The content of the last message (or the prompt): tells calls apart.
@@ -60,7 +60,7 @@ pub enum Reply {
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     /// Wait before each answer.
     pub latency: Duration,
     /// Fault rates.
@@ -93,7 +93,7 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// Answers with `replies` in turn.
-    pub fn replies(replies: &[&str]) -> Self {
+    pub(crate) fn replies(replies: &[&str]) -> Self {
         ServerConfig {
             reply: Reply::Fixed(replies.iter().map(|r| r.to_string()).collect()),
             ..Default::default()
@@ -103,7 +103,7 @@ impl ServerConfig {
 
 /// One request the server saw.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
@@ -111,7 +111,7 @@ pub struct Hit {
 
 /// What happened, counted as it happens.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub requests: AtomicU64,
     pub rate_limited: AtomicU64,
     pub server_errors: AtomicU64,
@@ -124,7 +124,7 @@ pub struct Stats {
 
 impl Stats {
     /// Faults injected so far.
-    pub fn faults(&self) -> u64 {
+    pub(crate) fn faults(&self) -> u64 {
         [
             &self.rate_limited,
             &self.server_errors,
@@ -143,7 +143,7 @@ struct Shared {
 }
 
 /// A running server; it stops with the runtime that started it.
-pub struct TestServer {
+pub(crate) struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub root: String,
     pub stats: Arc<Stats>,
@@ -151,7 +151,7 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server on a free port of 127.0.0.1.
-    pub async fn start(config: ServerConfig) -> TestServer {
+    pub(crate) async fn start(config: ServerConfig) -> TestServer {
         let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
             config,
@@ -167,44 +167,44 @@ impl TestServer {
     }
 
     /// A server answering `replies` in turn, with no faults.
-    pub async fn with_replies(replies: &[&str]) -> TestServer {
+    pub(crate) async fn with_replies(replies: &[&str]) -> TestServer {
         Self::start(ServerConfig::replies(replies)).await
     }
 
     /// The API root for clients: `{root}/v1`.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("{}/v1", self.root)
     }
 
     /// Requests received.
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.stats.requests.load(Ordering::SeqCst)
     }
 
     /// The most requests that were in flight at once.
-    pub fn max_in_flight(&self) -> u64 {
+    pub(crate) fn max_in_flight(&self) -> u64 {
         self.stats.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Every request recorded so far.
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.stats.hits.lock().unwrap().clone()
     }
 
     /// A builder for `test-model` on `{root}{prefix}`, with the test key.
-    pub fn builder(&self, prefix: &str) -> dspy::lm::OpenAiLmBuilder {
+    pub(crate) fn builder(&self, prefix: &str) -> dspy::lm::OpenAiLmBuilder {
         dspy::lm::OpenAiLm::builder("test-model")
             .base_url(format!("{}{prefix}", self.root))
             .api_key(KEY)
     }
 
     /// The plain backend on `{root}/v1`, with no layers.
-    pub fn lm(&self) -> dspy::LM {
+    pub(crate) fn lm(&self) -> dspy::LM {
         dspy::LM::new(self.builder("/v1").build().expect("test backend"))
     }
 
     /// The one request received; fails the test otherwise.
-    pub fn only_hit(&self) -> Hit {
+    pub(crate) fn only_hit(&self) -> Hit {
         let hits = self.hits();
         assert_eq!(hits.len(), 1, "expected exactly one request: {hits:#?}");
         hits.into_iter().next().unwrap()
@@ -480,7 +480,7 @@ fn usage() -> Value {
 }
 
 /// Characters per streamed piece: few enough that field markers are split across chunks.
-pub const STREAM_PIECE_CHARS: usize = 4;
+pub(crate) const STREAM_PIECE_CHARS: usize = 4;
 
 fn is_streaming(body: &Value) -> bool {
     body.get("stream") == Some(&Value::Bool(true))

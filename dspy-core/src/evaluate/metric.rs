@@ -35,6 +35,7 @@ impl Score {
     }
 
     /// Adds feedback.
+    #[must_use]
     pub fn with_feedback(mut self, feedback: impl Into<String>) -> Self {
         self.feedback = Some(feedback.into());
         self

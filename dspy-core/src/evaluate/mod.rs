@@ -23,7 +23,7 @@ pub use comparison::{Change, ClassDelta, Comparison, Outcome, PairedExample, Rep
 pub use metric::{Metric, Score};
 pub use progress::Progress;
 pub use report::{EvaluationReport, ExampleResult, Stopped};
-pub use run::Evaluate;
+pub use run::{DEFAULT_MAX_LM_ERRORS, Evaluate};
 pub use semantic::{
     SemanticF1, SemanticRecallPrecision, SemanticRecallPrecisionInput,
     SemanticRecallPrecisionOutput,

@@ -82,12 +82,14 @@ impl<M> Evaluate<M> {
     }
 
     /// Runs up to `n` examples at a time.
+    #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
     }
 
     /// The score of an example whose call or metric failed.
+    #[must_use]
     pub fn failure_score(mut self, score: f64) -> Self {
         self.failure_score = score;
         self
@@ -95,6 +97,7 @@ impl<M> Evaluate<M> {
 
     /// Stops (with [`Error::TooManyErrors`] as the [cause](super::Stopped::cause)) once more
     /// than `n` examples have failed, for any reason.
+    #[must_use]
     pub fn max_errors(mut self, n: usize) -> Self {
         self.max_errors = Some(n);
         self
@@ -104,18 +107,21 @@ impl<M> Evaluate<M> {
     /// endpoint down, the key wrong, retries exhausted); default
     /// [`DEFAULT_MAX_LM_ERRORS`]. `usize::MAX` never stops. Answers that fail to parse do
     /// not count: they are a weak model's failed examples, scored and kept.
+    #[must_use]
     pub fn max_lm_errors(mut self, n: usize) -> Self {
         self.max_lm_errors = n;
         self
     }
 
     /// Shows or hides the progress bar (it is never drawn when stderr is not a terminal).
+    #[must_use]
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;
         self
     }
 
     /// The title beside the progress bar.
+    #[must_use]
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = title.into();
         self

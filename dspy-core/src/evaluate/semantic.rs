@@ -154,6 +154,7 @@ impl<E, O> SemanticF1<E, O> {
     }
 
     /// Judges with `lm` instead of the configured LM.
+    #[must_use]
     pub fn with_lm(mut self, lm: crate::lm::LM) -> Self {
         self.judge = self.judge.with_lm(lm);
         self

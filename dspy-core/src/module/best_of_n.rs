@@ -71,6 +71,7 @@ impl<M: Module> BestOfN<M> {
     }
 
     /// Stops at the first attempt whose reward is at least `threshold`.
+    #[must_use]
     pub fn threshold(mut self, threshold: f64) -> Self {
         self.threshold = Some(threshold);
         self
@@ -78,6 +79,7 @@ impl<M: Module> BestOfN<M> {
 
     /// How many attempts may fail before the next failure is returned as the error (default
     /// `n`). Unlike DSPy, where 0 means "the default", 0 here means the first failure is returned.
+    #[must_use]
     pub fn fail_count(mut self, fail_count: usize) -> Self {
         self.fail_count = fail_count;
         self

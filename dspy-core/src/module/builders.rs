@@ -50,6 +50,7 @@ use std::sync::Arc;
 /// ```
 pub trait ConfigureExt: Parameters + Sized {
     /// Calls `set` on every predictor's sampling settings.
+    #[must_use]
     fn configure(mut self, mut set: impl FnMut(&mut PredictConfig)) -> Self {
         for (_, predictor) in self.predictors_mut() {
             set(predictor.config_mut());
@@ -58,6 +59,7 @@ pub trait ConfigureExt: Parameters + Sized {
     }
 
     /// Calls `set` on every predictor, seen as a [`DynPredictor`](super::DynPredictor).
+    #[must_use]
     fn with_predictors(mut self, mut set: impl FnMut(&mut dyn super::DynPredictor)) -> Self {
         for (_, predictor) in self.predictors_mut() {
             set(predictor);
@@ -66,38 +68,45 @@ pub trait ConfigureExt: Parameters + Sized {
     }
 
     /// Uses `lm` for every predictor instead of the configured one.
+    #[must_use]
     fn with_lm(self, lm: LM) -> Self {
         self.with_predictors(|p| p.set_lm(Some(lm.clone())))
     }
 
     /// Uses `adapter` for every predictor (default: chosen by the LM's capabilities, see
     /// [`Predict::with_adapter`]).
+    #[must_use]
     fn with_adapter(self, adapter: impl Adapter + 'static) -> Self {
         let adapter: Arc<dyn Adapter> = Arc::new(adapter);
         self.with_predictors(|p| p.set_adapter(Some(adapter.clone())))
     }
 
     /// Replaces every predictor's sampling settings.
+    #[must_use]
     fn with_config(self, config: PredictConfig) -> Self {
         self.configure(|c| *c = config.clone())
     }
 
     /// Sets the temperature.
+    #[must_use]
     fn temperature(self, temperature: f32) -> Self {
         self.configure(|c| c.temperature = Some(temperature))
     }
 
     /// Sets the token limit per completion.
+    #[must_use]
     fn max_tokens(self, max_tokens: u32) -> Self {
         self.configure(|c| c.max_tokens = Some(max_tokens))
     }
 
     /// Asks for `n` completions per call (at least one).
+    #[must_use]
     fn n(self, n: u32) -> Self {
         self.configure(|c| c.n = n.max(1))
     }
 
     /// Adds a stop sequence.
+    #[must_use]
     fn stop(self, stop: impl Into<String>) -> Self {
         let stop = stop.into();
         self.configure(|c| c.stop.push(stop.clone()))
@@ -145,12 +154,14 @@ pub trait WrapsPredict: Sized {
     fn predict_mut(&mut self) -> &mut Predict<Self::Signature>;
 
     /// Overrides the predictor's instructions.
+    #[must_use]
     fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
         self.predict_mut().instructions = Some(instructions.into());
         self
     }
 
     /// Sets the predictor's demos: examples of its signature, or [`Demo`]s.
+    #[must_use]
     fn with_demos<D: Into<Demo<Self::Signature>>>(
         mut self,
         demos: impl IntoIterator<Item = D>,

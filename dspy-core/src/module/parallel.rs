@@ -119,6 +119,7 @@ impl<M: Module> Parallel<M> {
     }
 
     /// Sets how many calls run at once (at least one).
+    #[must_use]
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self

@@ -78,6 +78,7 @@ impl<E: Embedder + 'static> Embeddings<E> {
     }
 
     /// Texts per embedding request when indexing.
+    #[must_use]
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n.max(1);
         self
@@ -199,6 +200,7 @@ mod openai {
     /// let local = OpenAiEmbedder::new("nomic-embed-text").base_url("http://localhost:11434/v1");
     /// # let _ = (knn, local);
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
     pub struct OpenAiEmbedder {
         client: std::result::Result<reqwest::Client, String>,
         base_url: String,
@@ -242,18 +244,21 @@ mod openai {
         }
 
         /// The API root, e.g. `http://localhost:8000/v1`.
+        #[must_use]
         pub fn base_url(mut self, url: impl Into<String>) -> Self {
             self.base_url = url.into().trim_end_matches('/').to_string();
             self
         }
 
         /// The API key, sent as a bearer token.
+        #[must_use]
         pub fn api_key(mut self, key: impl Into<String>) -> Self {
             self.api_key = Some(key.into());
             self
         }
 
         /// Asks for vectors of `n` dimensions (models that support it).
+        #[must_use]
         pub fn dimensions(mut self, n: u32) -> Self {
             self.dimensions = Some(n);
             self

@@ -114,6 +114,7 @@ impl<S: Similarity> KNNFewShot<S> {
     /// use dspy_optimize::{Bm25, KNNFewShot};
     /// let knn = KNNFewShot::new(8, Bm25::new()).nearest_last(true);
     /// ```
+    #[must_use]
     pub fn nearest_last(mut self, yes: bool) -> Self {
         self.layout.nearest_last = yes;
         self
@@ -128,6 +129,7 @@ impl<S: Similarity> KNNFewShot<S> {
     /// use dspy_optimize::{Bm25, KNNFewShot};
     /// let knn = KNNFewShot::new(8, Bm25::new()).keep_demos(true);
     /// ```
+    #[must_use]
     pub fn keep_demos(mut self, yes: bool) -> Self {
         self.layout.keep_demos = yes;
         self

@@ -65,6 +65,7 @@ impl LineChart {
     }
 
     /// Adds a series drawn as dots; `values[i]` is at position `i + 1` (`None`: no dot).
+    #[must_use]
     pub fn dots<V: Into<Option<f64>>>(
         self,
         name: impl Into<String>,
@@ -74,6 +75,7 @@ impl LineChart {
     }
 
     /// Adds a series drawn as a step line (level until the next value), e.g. the best so far.
+    #[must_use]
     pub fn step<V: Into<Option<f64>>>(
         self,
         name: impl Into<String>,
@@ -83,6 +85,7 @@ impl LineChart {
     }
 
     /// Rings the first series' value at `position` (1-based) and writes `label` above it.
+    #[must_use]
     pub fn ring(mut self, position: usize, label: impl Into<String>) -> Self {
         self.ring = Some((position, label.into()));
         self
@@ -98,24 +101,28 @@ impl LineChart {
     /// assert!(svg.as_str().contains("data-x=\"0\" data-value=\"0.5\""));
     /// assert!(svg.as_str().contains("class=\"ring\" data-x=\"1\""));
     /// ```
+    #[must_use]
     pub fn numbered_from(mut self, first: usize) -> Self {
         self.origin = first;
         self
     }
 
     /// The value range of the y axis (by default the data's, padded).
+    #[must_use]
     pub fn domain(mut self, low: f64, high: f64) -> Self {
         self.domain = Some((low, high));
         self
     }
 
     /// Labels the y axis in percent (values are fractions).
+    #[must_use]
     pub fn percent(mut self) -> Self {
         self.percent = true;
         self
     }
 
     /// The chart's size in pixels (1040 × 280 by default).
+    #[must_use]
     pub fn size(mut self, width: f64, height: f64) -> Self {
         self.width = width.max(LEFT + RIGHT + 120.0);
         self.height = height.max(TOP + BOTTOM + 60.0);

@@ -98,24 +98,28 @@ impl CacheConfig {
     }
 
     /// Keeps `entries` responses in memory.
+    #[must_use]
     pub fn with_memory_entries(mut self, entries: usize) -> Self {
         self.memory_entries = entries;
         self
     }
 
     /// Lets the responses kept in memory weigh `bytes` at most.
+    #[must_use]
     pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
         self.memory_bytes = bytes;
         self
     }
 
     /// Stores the disk cache in `dir` (created when first written).
+    #[must_use]
     pub fn with_disk_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.disk_dir = Some(dir.into());
         self
     }
 
     /// No disk cache.
+    #[must_use]
     pub fn without_disk(mut self) -> Self {
         self.disk_dir = None;
         self

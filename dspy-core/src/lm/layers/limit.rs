@@ -137,6 +137,7 @@ impl RpmLayer {
     }
 
     /// Reads time and waits on `clock` instead of the real one.
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

@@ -66,6 +66,7 @@ impl PriceTable {
     }
 
     /// Adds (or replaces) the price of `model`.
+    #[must_use]
     pub fn with(mut self, model: impl Into<String>, price: Price) -> Self {
         self.insert(model, price);
         self
@@ -79,6 +80,7 @@ impl PriceTable {
     }
 
     /// The price of models that match no entry.
+    #[must_use]
     pub fn with_fallback(mut self, price: Price) -> Self {
         self.fallback = Some(price);
         self
@@ -136,18 +138,21 @@ impl Budget {
     }
 
     /// Limits the requests sent to the backend, retries included.
+    #[must_use]
     pub fn max_calls(mut self, calls: u64) -> Self {
         self.max_calls = Some(calls);
         self
     }
 
     /// Limits the tokens.
+    #[must_use]
     pub fn max_tokens(mut self, tokens: u64) -> Self {
         self.max_tokens = Some(tokens);
         self
     }
 
     /// Limits the cost.
+    #[must_use]
     pub fn max_cost(mut self, cost: f64) -> Self {
         self.max_cost = Some(cost);
         self
@@ -221,6 +226,7 @@ impl UsageReport {
     /// let step = after.since(&before);
     /// assert_eq!((step.calls, step.cost), (3, 0.25));
     /// ```
+    #[must_use]
     pub fn since(&self, earlier: &UsageReport) -> UsageReport {
         let tokens = |now: Usage, then: Usage| Usage {
             prompt_tokens: now.prompt_tokens.saturating_sub(then.prompt_tokens),

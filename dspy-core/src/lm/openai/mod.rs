@@ -54,6 +54,7 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 /// assert_eq!("completion".parse::<Mode>().unwrap(), Mode::Completion);
 /// assert_eq!(Mode::default(), Mode::Chat);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Mode {
     /// `/chat/completions`: chat models (the default).
@@ -100,6 +101,7 @@ impl fmt::Display for Mode {
 /// let lm = LM::new(lm); // what predictors hold
 /// assert_eq!(lm.model(), "llama3.2");
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub struct OpenAiLm {
     model: String,
     base_url: String,
@@ -391,6 +393,7 @@ impl fmt::Debug for OpenAiLm {
 /// assert_eq!(lm.base_url(), "http://localhost:8000/v1");
 /// assert!(!lm.capabilities().chat);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 #[derive(Clone)]
 pub struct OpenAiLmBuilder {
     model: String,
@@ -407,6 +410,7 @@ pub struct OpenAiLmBuilder {
 
 impl OpenAiLmBuilder {
     /// The API's base URL, up to and including `/v1` (default: `https://api.openai.com/v1`).
+    #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -414,24 +418,28 @@ impl OpenAiLmBuilder {
 
     /// The API key, sent as `Authorization: Bearer <key>`. Required for OpenAI and OpenRouter;
     /// local servers mostly need none.
+    #[must_use]
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
     /// The OpenAI organization (`OpenAI-Organization` header).
+    #[must_use]
     pub fn organization(mut self, id: impl Into<String>) -> Self {
         self.organization = Some(id.into());
         self
     }
 
     /// The OpenAI project (`OpenAI-Project` header).
+    #[must_use]
     pub fn project(mut self, id: impl Into<String>) -> Self {
         self.project = Some(id.into());
         self
     }
 
     /// Chat (`/chat/completions`, the default) or text completion (`/completions`).
+    #[must_use]
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -440,6 +448,7 @@ impl OpenAiLmBuilder {
     /// Whether the server honours `response_format` (default: true). Turn it off for servers
     /// that reject it; the JSON adapter then asks for JSON in the prompt only (as DSPy does for
     /// models it does not know support it).
+    #[must_use]
     pub fn structured_output(mut self, enabled: bool) -> Self {
         self.structured_output = enabled;
         self
@@ -457,6 +466,7 @@ impl OpenAiLmBuilder {
     /// let caps = lm.capabilities();
     /// assert!(caps.json_object && !caps.structured_output);
     /// ```
+    #[must_use]
     pub fn json_schema(mut self, enabled: bool) -> Self {
         self.json_schema = enabled;
         self
@@ -465,6 +475,7 @@ impl OpenAiLmBuilder {
     /// Whether streamed requests ask for the token usage in their last chunk
     /// (`stream_options: {"include_usage": true}`; default: true). Turn it off for servers that
     /// reject the option; streamed calls then report no usage.
+    #[must_use]
     pub fn stream_usage(mut self, enabled: bool) -> Self {
         self.stream_usage = enabled;
         self
@@ -473,6 +484,7 @@ impl OpenAiLmBuilder {
     /// How long one request may take before it fails with
     /// [`LmErrorKind::Timeout`](crate::LmErrorKind::Timeout), a streamed one included (default:
     /// `DSPY_LM_TIMEOUT` seconds if set, else 120 s).
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -480,6 +492,7 @@ impl OpenAiLmBuilder {
 
     /// Fills what is not set yet from `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID` and
     /// `OPENAI_PROJECT_ID`.
+    #[must_use]
     pub fn from_env_vars(self) -> Self {
         self.env_vars_from(|name| std::env::var(name).ok())
     }

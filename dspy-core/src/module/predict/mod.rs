@@ -94,18 +94,21 @@ impl<S: Signature> Predict<S> {
     /// let mixed = complete.clone().with_demos(complete.demos.iter().cloned().chain([partial]));
     /// assert_eq!(mixed.demos[1].missing_fields(), ["continent"]);
     /// ```
+    #[must_use]
     pub fn with_demos<D: Into<Demo<S>>>(mut self, demos: impl IntoIterator<Item = D>) -> Self {
         self.demos = demos.into_iter().map(Into::into).collect();
         self
     }
 
     /// Overrides the signature's instructions.
+    #[must_use]
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
         self.instructions = Some(instructions.into());
         self
     }
 
     /// Uses `lm` for this predictor instead of the configured one.
+    #[must_use]
     pub fn with_lm(mut self, lm: LM) -> Self {
         self.lm = Some(lm);
         self
@@ -113,36 +116,42 @@ impl<S: Signature> Predict<S> {
 
     /// Uses `adapter` for this predictor (default: [`ChatAdapter`] for chat models,
     /// [`CompletionAdapter`] for base models).
+    #[must_use]
     pub fn with_adapter(mut self, adapter: impl Adapter + 'static) -> Self {
         self.adapter = Some(Arc::new(adapter));
         self
     }
 
     /// Replaces the sampling settings.
+    #[must_use]
     pub fn with_config(mut self, config: PredictConfig) -> Self {
         self.config = config;
         self
     }
 
     /// Sets the temperature.
+    #[must_use]
     pub fn temperature(mut self, temperature: f32) -> Self {
         self.config.temperature = Some(temperature);
         self
     }
 
     /// Sets the token limit per completion.
+    #[must_use]
     pub fn max_tokens(mut self, max_tokens: u32) -> Self {
         self.config.max_tokens = Some(max_tokens);
         self
     }
 
     /// Asks for `n` completions per call.
+    #[must_use]
     pub fn n(mut self, n: u32) -> Self {
         self.config.n = n.max(1);
         self
     }
 
     /// Adds a stop sequence.
+    #[must_use]
     pub fn stop(mut self, stop: impl Into<String>) -> Self {
         self.config.stop.push(stop.into());
         self

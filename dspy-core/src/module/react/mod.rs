@@ -146,6 +146,7 @@ impl<S: Signature> ReAct<S> {
     }
 
     /// Sets the most steps before the outputs are extracted anyway (default 20).
+    #[must_use]
     pub fn max_iters(mut self, max_iters: usize) -> Self {
         self.max_iters = max_iters;
         self

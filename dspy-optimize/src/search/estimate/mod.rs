@@ -74,11 +74,13 @@ impl Count {
     }
 
     /// Both figures times `n`.
+    #[must_use]
     pub fn times(self, n: u64) -> Self {
         Count::new(self.at_most * n, self.expected * n)
     }
 
     /// Each figure times its own factor: `at_most * at_most_each`, `expected * expected_each`.
+    #[must_use]
     pub fn each(self, at_most_each: u64, expected_each: u64) -> Self {
         Count::new(self.at_most * at_most_each, self.expected * expected_each)
     }
