@@ -1,7 +1,7 @@
 //! One `Predict` call of a three-field signature on `DummyLm`: formatting and parsing, no network.
 //! Target: under 20 µs per call.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use dspy::prelude::*;
 use serde_json::json;
 use std::hint::black_box;
@@ -37,5 +37,10 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+// What `criterion_group!` and `criterion_main!` expand to, written out: the group function they
+// generate is `pub` and undocumented, which the workspace's `missing_docs` rejects.
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench(&mut criterion);
+    criterion.final_summary();
+}

@@ -254,6 +254,7 @@ async fn main() -> dspy::Result<()> {
     );
     compiled.save("gepa_pipeline.json")?;
     compiled.report.save("gepa_pipeline_report.json")?;
-    println!("saved gepa_pipeline.json (and the report beside it)");
+    compiled.report.write_html("gepa_pipeline_report.html")?;
+    println!("saved gepa_pipeline.json (and the report beside it, as JSON and HTML)");
     Ok(())
 }

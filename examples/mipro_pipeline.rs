@@ -279,6 +279,7 @@ async fn main() -> dspy::Result<()> {
     );
     compiled.save(&args.out)?;
     report.save(args.out.with_extension("report.json"))?;
+    report.write_html(args.out.with_extension("report.html"))?;
     println!("saved to {}", args.out.display());
     Ok(())
 }

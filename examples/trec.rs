@@ -36,8 +36,11 @@
 //! - `--dev N` (default 250), `--train N` (examples bootstrapping runs on, default 300),
 //!   `--per-class N` (labeled demos per class, default 8), `--neighbors N` (similar questions
 //!   per call for `knn`, default 20), `--seed N` (default 0), `--out FILE` (default
-//!   `trec_compiled.json`; the compile report goes beside it);
-//! - `--no-zero-shot`: skip evaluating the uncompiled program (quicker when tuning).
+//!   `trec_compiled.json`; the compile report goes beside it, as `.report.json` and a
+//!   `.report.html` page);
+//! - `--no-zero-shot`: skip evaluating the uncompiled program (quicker when tuning);
+//! - `--dry-run`: print what the compile would cost (LM calls at most and expected, tokens,
+//!   cost by the LM's prices) and exit without calling the LM (no LM configured is fine).
 //!
 //! The defaults suit a small local base model (about 50 demos per prompt, a dev split of 250):
 //! compiling takes a few minutes at a few hundred prompt tokens per second. Predict picks a
@@ -74,7 +77,7 @@ const CLASSES: usize = 6;
 
 const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble|mipro|copro|gepa|simba] \
 [--test FILE] [--dev N] [--train N] [--per-class N] [--neighbors N] [--seed N] [--out FILE] \
-[--no-zero-shot] [--over-knn] [--prompt-model instruct|FILE.gguf]";
+[--no-zero-shot] [--over-knn] [--prompt-model instruct|FILE.gguf] [--dry-run]";
 
 #[derive(Debug)]
 struct Args {
@@ -89,6 +92,7 @@ struct Args {
     zero_shot: bool,
     over_knn: bool,
     prompt_model: Option<PathBuf>,
+    dry_run: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -104,6 +108,7 @@ fn parse_args() -> Result<Args, String> {
         zero_shot: true,
         over_knn: false,
         prompt_model: None,
+        dry_run: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -116,6 +121,10 @@ fn parse_args() -> Result<Args, String> {
         }
         if flag == "--over-knn" {
             args.over_knn = true;
+            continue;
+        }
+        if flag == "--dry-run" {
+            args.dry_run = true;
             continue;
         }
         let value = given
@@ -251,7 +260,12 @@ async fn main() -> dspy::Result<()> {
         }
     };
     let lm = match LM::from_env() {
-        Ok(lm) => lm,
+        Ok(lm) => Some(lm),
+        // An estimate needs no LM: without one, its model and prices are unknown.
+        Err(_) if args.dry_run => {
+            println!("no LM configured: estimating without one (its model and prices unknown)");
+            None
+        }
         Err(e) => {
             eprintln!(
                 "{e}\n\nThis example needs an LM. For example:\n  \
@@ -263,8 +277,10 @@ async fn main() -> dspy::Result<()> {
             return Ok(());
         }
     };
-    println!("LM: {}", lm.model());
-    dspy::configure(lm);
+    if let Some(lm) = lm {
+        println!("LM: {}", lm.model());
+        dspy::configure(lm);
+    }
 
     // Held-out dev split first, then the pool the optimizers learn from.
     let all: Vec<ClassifyQuestion> = data::load_jsonl(examples_path())?;
@@ -279,7 +295,7 @@ async fn main() -> dspy::Result<()> {
     );
 
     let classify = Predict::<ClassifyQuestion>::new();
-    let zero_shot = if args.zero_shot {
+    let zero_shot = if args.zero_shot && !args.dry_run {
         let before = evaluate(&classify, &dev, "zero-shot").await?;
         Some(Row::of("zero-shot", &before))
     } else {
@@ -290,32 +306,32 @@ async fn main() -> dspy::Result<()> {
     let label = |name: &str| format!("{name} ({})", args.optimizer);
     let (rows, test_line) = match args.optimizer.as_str() {
         "labeled" => {
-            let compiled = LabeledFewShot::new(k)
-                .per_class("label")
-                .seed(args.seed)
-                .compile(&classify, &pool)
-                .await?;
+            let labeled = LabeledFewShot::new(k).per_class("label").seed(args.seed);
+            dry_run(&labeled, &classify, &pool, None, &args)?;
+            let compiled = labeled.compile(&classify, &pool).await?;
             finish(compiled, &dev, &args, &label).await?
         }
         "bootstrap" => {
-            let compiled = BootstrapFewShot::new(metric)
+            let bootstrap = BootstrapFewShot::new(metric)
                 .max_bootstrapped_demos(CLASSES)
                 .max_labeled_demos(k)
                 .labeled_per_class("label")
-                .seed(args.seed)
-                .compile(&classify, &train)
-                .await?;
+                .seed(args.seed);
+            dry_run(&bootstrap, &classify, &train, None, &args)?;
+            let compiled = bootstrap.compile(&classify, &train).await?;
             finish(compiled, &dev, &args, &label).await?
         }
         "random-search" => {
             // A validation split of its own, so the dev split stays unseen.
             let (valset, trainset) = train.split_at(train.len().min(50));
-            let compiled = BootstrapFewShotWithRandomSearch::new(metric)
+            let search = BootstrapFewShotWithRandomSearch::new(metric)
                 .max_bootstrapped_demos(CLASSES)
                 .max_labeled_demos(k)
                 .labeled_per_class("label")
                 .num_candidate_programs(3)
-                .seed(args.seed)
+                .seed(args.seed);
+            dry_run(&search, &classify, trainset, Some(valset), &args)?;
+            let compiled = search
                 .compile_with_valset(&classify, trainset, valset)
                 .await?;
             finish(compiled, &dev, &args, &label).await?
@@ -332,6 +348,11 @@ async fn main() -> dspy::Result<()> {
         "mipro" | "copro" | "gepa" | "simba" => {
             let compiled = compile_instructions(&classify, &train, &args).await?;
             finish(compiled, &dev, &args, &label).await?
+        }
+        "knn" | "ensemble" if args.dry_run => {
+            let knn = KNNFewShot::new(args.neighbors, Bm25::new());
+            dry_run(&knn, &classify, &pool, None, &args)?;
+            unreachable!("a dry run exits")
         }
         "knn" => {
             let started = Instant::now();
@@ -468,6 +489,7 @@ where
             if let Some(lm) = prompt_lm {
                 copro = copro.prompt_model(lm);
             }
+            dry_run(&copro, program, valset, None, args)?;
             return copro.compile(program, valset).await;
         }
         "gepa" => {
@@ -492,6 +514,7 @@ where
             if let Some(lm) = prompt_lm {
                 gepa = gepa.reflection_lm(lm);
             }
+            dry_run(&gepa, program, trainset, Some(valset), args)?;
             return gepa.compile_with_valset(program, trainset, valset).await;
         }
         "simba" => {
@@ -504,6 +527,7 @@ where
             if let Some(lm) = prompt_lm {
                 simba = simba.prompt_model(lm);
             }
+            dry_run(&simba, program, valset, None, args)?;
             return simba.compile(program, valset).await;
         }
         _ => {}
@@ -518,7 +542,27 @@ where
     if let Some(lm) = prompt_lm {
         mipro = mipro.prompt_model(lm);
     }
+    dry_run(&mipro, program, trainset, Some(valset), args)?;
     mipro.compile_with_valset(program, trainset, valset).await
+}
+
+/// With `--dry-run`: prints what compiling `program` with `optimizer` would cost, and exits
+/// without compiling (no LM is called).
+fn dry_run<O, P>(
+    optimizer: &O,
+    program: &P,
+    trainset: &[ClassifyQuestion],
+    valset: Option<&[ClassifyQuestion]>,
+    args: &Args,
+) -> dspy::Result<()>
+where
+    O: Optimizer<P, ClassifyQuestion>,
+{
+    if args.dry_run {
+        print!("{}", optimizer.estimate(program, trainset, valset)?);
+        std::process::exit(0);
+    }
+    Ok(())
 }
 
 /// Reports the compile, evaluates the compiled program on `dev` (and `--test`), and saves it:
@@ -552,10 +596,13 @@ where
     compiled.save(&args.out)?;
     let report_path = args.out.with_extension("report.json");
     compiled.report.save(&report_path)?;
+    let page_path = args.out.with_extension("report.html");
+    compiled.report.write_html(&page_path)?;
     println!(
-        "saved the compiled program to {} and its compile report to {}",
+        "saved the compiled program to {} and its compile report to {} (page: {})",
         args.out.display(),
-        report_path.display()
+        report_path.display(),
+        page_path.display()
     );
 
     let mut test_line = None;

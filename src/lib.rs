@@ -77,7 +77,8 @@
 //!
 //! The crates behind the facade: [`dspy_core`] (signatures, adapters, LMs, modules),
 //! `dspy-macros` (the derives) and [`dspy_optimize`] (optimizers).
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use dspy_core::*;
 /// Derives [`Parameters`] for a struct of modules, naming every predictor inside by a dotted
@@ -123,7 +124,6 @@ pub use dspy_optimize;
 /// Everything a program needs: `use dspy::prelude::*;`.
 pub mod prelude {
     pub use crate::{Module, Signature};
-    pub use dspy_core::ModuleExt;
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::Embedder;
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
@@ -136,14 +136,16 @@ pub mod prelude {
         BestOfN, CallBatch, MultiChainComparison, Parallel, ReAct, Refine, Tool, WithRationale,
     };
     pub use dspy_core::{
-        ChainOfThought, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
+        ChainOfThought, Demo, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
+    pub use dspy_core::{ConfigureExt, ModuleExt, WrapsPredict};
     pub use dspy_core::{PredictionStream, StreamEvent};
     pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{
-        Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, Compiled,
-        Embeddings, Ensemble, KNNFewShot, KnnProgram, LabeledFewShot, Optimizer, Trial,
+        Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, CompileWarning,
+        Compiled, Embeddings, Ensemble, Estimate, KNNFewShot, KnnProgram, LabeledFewShot,
+        Optimizer, Trial,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};

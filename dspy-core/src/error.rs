@@ -120,6 +120,12 @@ impl fmt::Display for Error {
                 f,
                 "budget exhausted: {message}; raise the budget or resume to continue"
             ),
+            Error::TooManyErrors { errors, last } if matches!(**last, Error::Lm { .. }) => write!(
+                f,
+                "stopped after {errors} examples failed on LM errors (more than max_lm_errors, \
+                 default 10, or max_errors allows); the last failure: {last}. Check that the LM \
+                 answers, or raise Evaluate::max_lm_errors / max_errors"
+            ),
             Error::TooManyErrors { errors, last } => write!(
                 f,
                 "stopped after {errors} failed examples (more than max_errors allows); the last \

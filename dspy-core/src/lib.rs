@@ -14,7 +14,10 @@
 //! Inside a directory, too, the files use each other one way (`module/predict` uses
 //! `module/call`, never the reverse). `tests/layers.rs` checks both and names the `use` that
 //! breaks them.
-#![warn(missing_docs)]
+// The lints are the workspace's (Cargo.toml). `unsafe_code` is denied there, not forbidden
+// here as in the other crates: registering the sqlite-vec SQLite extension takes one
+// `#[allow(unsafe_code)]`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
 pub mod data;
@@ -31,10 +34,10 @@ pub use error::{Error, LmErrorKind, Result, Source};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{
-    ChainOfThought, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
+    ChainOfThought, Demo, DynPredictor, Module, Parameters, Predict, PredictConfig, Prediction,
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
-pub use module::{Map, ModuleExt, Then};
+pub use module::{ConfigureExt, Map, ModuleExt, Then, WrapsPredict};
 pub use module::{PredictionStream, StreamEvent};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,

@@ -9,7 +9,7 @@ use syn::{Attribute, Error, Expr, ExprLit, Lit, LitStr, Meta, Path, Result, Toke
 
 /// Which side of the LM call a field is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// Given to the LM.
     Input,
     /// Produced by the LM.
@@ -18,7 +18,7 @@ pub enum Role {
 
 impl Role {
     /// The attribute name, `input` or `output`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Role::Input => "input",
             Role::Output => "output",
@@ -26,12 +26,12 @@ impl Role {
     }
 
     /// The first role among a field's attributes.
-    pub fn of_field(field: &syn::Field) -> Option<Role> {
+    pub(crate) fn of_field(field: &syn::Field) -> Option<Role> {
         field.attrs.iter().find_map(Role::of)
     }
 
     /// The role an attribute declares, if it is `#[input]` or `#[output]`.
-    pub fn of(attr: &Attribute) -> Option<Role> {
+    pub(crate) fn of(attr: &Attribute) -> Option<Role> {
         if attr.path().is_ident("input") {
             Some(Role::Input)
         } else if attr.path().is_ident("output") {
@@ -44,13 +44,13 @@ impl Role {
 
 /// The keys of one `#[input(..)]` or `#[output(..)]`.
 #[derive(Default)]
-pub struct RoleArgs {
+pub(crate) struct RoleArgs {
     pub desc: Option<LitStr>,
     pub prefix: Option<LitStr>,
 }
 
 /// Parses `#[input]`, `#[input(desc = "..", prefix = "..")]` (and the same for `output`).
-pub fn role_args(attr: &Attribute, role: Role) -> Result<RoleArgs> {
+pub(crate) fn role_args(attr: &Attribute, role: Role) -> Result<RoleArgs> {
     let mut args = RoleArgs::default();
     match &attr.meta {
         Meta::Path(_) => {}
@@ -86,7 +86,7 @@ pub fn role_args(attr: &Attribute, role: Role) -> Result<RoleArgs> {
 
 /// Parses the struct-level `#[dspy(crate = "path")]`; `item` names the kind of struct in
 /// messages (`a signature struct`).
-pub fn dspy_crate(attr: &Attribute, item: &str) -> Result<Option<Path>> {
+pub(crate) fn dspy_crate(attr: &Attribute, item: &str) -> Result<Option<Path>> {
     let mut krate: Option<LitStr> = None;
     let Meta::List(list) = &attr.meta else {
         return Err(Error::new_spanned(
@@ -109,7 +109,7 @@ pub fn dspy_crate(attr: &Attribute, item: &str) -> Result<Option<Path>> {
 }
 
 /// Parses a field's `#[dspy(skip)]` (the only field key of `#[derive(Module)]`).
-pub fn dspy_skip(attr: &Attribute) -> Result<()> {
+pub(crate) fn dspy_skip(attr: &Attribute) -> Result<()> {
     let Meta::List(list) = &attr.meta else {
         return Err(Error::new_spanned(
             attr,
@@ -144,7 +144,7 @@ pub fn dspy_skip(attr: &Attribute) -> Result<()> {
 }
 
 /// A `rename` or `rename_all` that may differ between serializing and deserializing.
-pub struct Directional<T> {
+pub(crate) struct Directional<T> {
     pub ser: Option<T>,
     pub de: Option<T>,
     /// Where it was written, for errors.
@@ -163,7 +163,7 @@ impl<T> Default for Directional<T> {
 }
 
 /// What a field's `#[serde(..)]` attributes say about its name on the wire.
-pub fn serde_field(attrs: &[Attribute]) -> Result<Directional<String>> {
+pub(crate) fn serde_field(attrs: &[Attribute]) -> Result<Directional<String>> {
     let mut rename = Directional::<String>::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
@@ -189,7 +189,7 @@ pub fn serde_field(attrs: &[Attribute]) -> Result<Directional<String>> {
 }
 
 /// What the struct's `#[serde(..)]` attributes say about field names on the wire.
-pub fn serde_container(attrs: &[Attribute]) -> Result<Directional<RenameRule>> {
+pub(crate) fn serde_container(attrs: &[Attribute]) -> Result<Directional<RenameRule>> {
     let mut rename_all = Directional::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
@@ -308,13 +308,13 @@ fn path_name(path: &Path) -> String {
 }
 
 /// One `#[doc = ..]`: `///` comments are string literals; `#[doc = include_str!(..)]` is not.
-pub enum DocPiece {
+pub(crate) enum DocPiece {
     Text(String),
     Expr(Expr),
 }
 
 /// The `#[doc = ..]` attributes among `attrs`, in order.
-pub fn doc_pieces(attrs: &[Attribute]) -> Vec<DocPiece> {
+pub(crate) fn doc_pieces(attrs: &[Attribute]) -> Vec<DocPiece> {
     attrs
         .iter()
         .filter(|a| a.path().is_ident("doc"))
@@ -332,7 +332,7 @@ pub fn doc_pieces(attrs: &[Attribute]) -> Vec<DocPiece> {
 
 /// Doc comment text as rustdoc shows it: lines joined, their common indentation removed (`/// a`
 /// gives `a`), and surrounding blank space trimmed.
-pub fn unindent(lines: &[String]) -> String {
+pub(crate) fn unindent(lines: &[String]) -> String {
     let text = lines.join("\n");
     let indent = text
         .lines()

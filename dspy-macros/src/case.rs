@@ -3,7 +3,7 @@
 
 /// One `#[serde(rename_all = "...")]` rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RenameRule {
+pub(crate) enum RenameRule {
     Lower,
     Upper,
     Pascal,
@@ -15,7 +15,7 @@ pub enum RenameRule {
 }
 
 /// The rule names serde accepts, in the order its error message lists them.
-pub const RULE_NAMES: &[(&str, RenameRule)] = &[
+pub(crate) const RULE_NAMES: &[(&str, RenameRule)] = &[
     ("lowercase", RenameRule::Lower),
     ("UPPERCASE", RenameRule::Upper),
     ("PascalCase", RenameRule::Pascal),
@@ -28,7 +28,7 @@ pub const RULE_NAMES: &[(&str, RenameRule)] = &[
 
 impl RenameRule {
     /// The rule named `name`, as written in the attribute.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         RULE_NAMES
             .iter()
             .find(|(n, _)| *n == name)
@@ -36,7 +36,7 @@ impl RenameRule {
     }
 
     /// The allowed names, quoted and comma-separated, for error messages.
-    pub fn expected() -> String {
+    pub(crate) fn expected() -> String {
         RULE_NAMES
             .iter()
             .map(|(n, _)| format!("\"{n}\""))
@@ -45,7 +45,7 @@ impl RenameRule {
     }
 
     /// Renames a snake_case field name (serde assumes fields are snake_case).
-    pub fn apply_to_field(self, field: &str) -> String {
+    pub(crate) fn apply_to_field(self, field: &str) -> String {
         match self {
             // serde leaves fields alone for these two: they are already lowercase snake_case.
             RenameRule::Lower | RenameRule::Snake => field.to_owned(),

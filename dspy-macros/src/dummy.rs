@@ -17,7 +17,7 @@ use syn::{Generics, WhereClause, parse_quote};
 
 /// `XInput`, `XOutput` and their wiring as the derive would write them, from the fields that
 /// could be read; `Signature`, `Example`, serde and the inherent methods as stubs.
-pub fn signature(mut model: SignatureModel, generics: &Generics) -> TokenStream {
+pub(crate) fn signature(mut model: SignatureModel, generics: &Generics) -> TokenStream {
     // Generics are refused, and `XInput` has none: a field whose type names one is left out.
     let names = param_names(generics, true);
     model
@@ -160,7 +160,7 @@ fn assumed(generics: &Generics, this: &TokenStream, bounds: TokenStream) -> Wher
 }
 
 /// `impl Parameters` whose visits are `unimplemented!()`.
-pub fn module(model: &ModuleModel) -> TokenStream {
+pub(crate) fn module(model: &ModuleModel) -> TokenStream {
     let ModuleModel {
         ident,
         generics,

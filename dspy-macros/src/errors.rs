@@ -3,11 +3,11 @@
 
 /// A growing set of spanned errors.
 #[derive(Default)]
-pub struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
     /// Adds one error.
-    pub fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
@@ -15,13 +15,13 @@ impl Errors {
     }
 
     /// Keeps the value of `result`, recording its error if it failed.
-    pub fn ok<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+    pub(crate) fn ok<T>(&mut self, result: syn::Result<T>) -> Option<T> {
         result.map_err(|e| self.push(e)).ok()
     }
 
     /// `Ok(value)` when no error was recorded, else every error at once, with `value` as far
     /// as it could be read.
-    pub fn finish<T>(self, value: T) -> Result<T, Failed<T>> {
+    pub(crate) fn finish<T>(self, value: T) -> Result<T, Failed<T>> {
         match self.0 {
             Some(error) => Err(Failed {
                 error,
@@ -34,7 +34,7 @@ impl Errors {
 
 /// A derive input that did not pass its checks: every error, and the model as far as it could be
 /// read, from which the derive still emits the items the user's code names (see `dummy`).
-pub struct Failed<T> {
+pub(crate) struct Failed<T> {
     pub error: syn::Error,
     /// Boxed: the model is large, and an `Err` is the rare case.
     pub partial: Box<T>,

@@ -9,7 +9,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 /// Everything `#[derive(Signature)]` emits for one struct.
-pub fn expand(model: &SignatureModel) -> TokenStream {
+pub(crate) fn expand(model: &SignatureModel) -> TokenStream {
     let parts = [
         value_struct(model, Role::Input),
         value_struct(model, Role::Output),
@@ -32,7 +32,7 @@ pub fn expand(model: &SignatureModel) -> TokenStream {
 }
 
 /// `XInput` or `XOutput`: the fields of one role, with their docs and serde attributes.
-pub fn value_struct(model: &SignatureModel, role: Role) -> TokenStream {
+pub(crate) fn value_struct(model: &SignatureModel, role: Role) -> TokenStream {
     let SignatureModel {
         ident, vis, krate, ..
     } = model;
@@ -286,7 +286,7 @@ fn clone_into(model: &SignatureModel, role: Role) -> TokenStream {
 }
 
 /// `XInput` / `XOutput`, spanned on the struct's name.
-pub fn part_ident(model: &SignatureModel, role: Role) -> syn::Ident {
+pub(crate) fn part_ident(model: &SignatureModel, role: Role) -> syn::Ident {
     let suffix = match role {
         Role::Input => "Input",
         Role::Output => "Output",

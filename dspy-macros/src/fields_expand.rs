@@ -18,7 +18,11 @@ use syn::ext::IdentExt;
 const FIELDS: &str = "__dspy_fields";
 
 /// Everything wiring needs for one signature, in one anonymous const.
-pub fn expand(model: &SignatureModel, input: &syn::Ident, output: &syn::Ident) -> TokenStream {
+pub(crate) fn expand(
+    model: &SignatureModel,
+    input: &syn::Ident,
+    output: &syn::Ident,
+) -> TokenStream {
     let krate = &model.krate;
     let fields = format_ident!("{}", FIELDS);
     let access = [(Role::Input, input), (Role::Output, output)]

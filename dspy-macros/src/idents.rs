@@ -6,7 +6,7 @@ use syn::{GenericParam, Generics, Ident};
 
 /// The names of `generics`' type and const parameters, and of its lifetimes (without the `'`)
 /// when `lifetimes` is set.
-pub fn param_names(generics: &Generics, lifetimes: bool) -> HashSet<String> {
+pub(crate) fn param_names(generics: &Generics, lifetimes: bool) -> HashSet<String> {
     generics
         .params
         .iter()
@@ -19,7 +19,7 @@ pub fn param_names(generics: &Generics, lifetimes: bool) -> HashSet<String> {
 }
 
 /// Whether `tokens` contain one of `names` as an identifier (a lifetime's name included).
-pub fn mentions(tokens: TokenStream, names: &HashSet<String>) -> bool {
+pub(crate) fn mentions(tokens: TokenStream, names: &HashSet<String>) -> bool {
     let mut found = false;
     visit_idents(tokens, &mut |ident| {
         found |= names.contains(&ident.to_string())
@@ -28,7 +28,7 @@ pub fn mentions(tokens: TokenStream, names: &HashSet<String>) -> bool {
 }
 
 /// Calls `f` on every identifier in `tokens`, at any depth.
-pub fn visit_idents(tokens: TokenStream, f: &mut dyn FnMut(&Ident)) {
+pub(crate) fn visit_idents(tokens: TokenStream, f: &mut dyn FnMut(&Ident)) {
     for tree in tokens {
         match tree {
             TokenTree::Ident(ident) => f(&ident),

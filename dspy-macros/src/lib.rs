@@ -5,6 +5,7 @@
 //! every misuse as a spanned compile error, then generates code from it (`expand`,
 //! `module_expand`). On a misuse it also emits stand-ins for what the user's code names
 //! (`dummy`), so the errors are the misuses alone.
+#![forbid(unsafe_code)]
 
 mod attr;
 mod case;

@@ -11,7 +11,7 @@ use syn::{
 };
 
 /// A `#[derive(Signature)]` struct.
-pub struct SignatureModel {
+pub(crate) struct SignatureModel {
     pub ident: Ident,
     pub vis: Visibility,
     /// The path generated code reaches dspy through (`::dspy` unless `#[dspy(crate = "..")]`).
@@ -25,13 +25,13 @@ pub struct SignatureModel {
 }
 
 /// The instructions, known now or (for `#[doc = include_str!(..)]`) only once compiled.
-pub enum Instructions {
+pub(crate) enum Instructions {
     Text(String),
     Concat(Vec<DocPiece>),
 }
 
 /// One field of the struct.
-pub struct FieldModel {
+pub(crate) struct FieldModel {
     pub ident: Ident,
     pub ty: Type,
     pub role: Role,
@@ -46,7 +46,10 @@ pub struct FieldModel {
 
 impl FieldModel {
     /// The fields of `fields` with role `role`.
-    pub fn with_role(fields: &[FieldModel], role: Role) -> impl Iterator<Item = &FieldModel> {
+    pub(crate) fn with_role(
+        fields: &[FieldModel],
+        role: Role,
+    ) -> impl Iterator<Item = &FieldModel> {
         fields.iter().filter(move |f| f.role == role)
     }
 }
@@ -54,7 +57,7 @@ impl FieldModel {
 impl SignatureModel {
     /// Reads and checks a derive input, reporting every problem at once (with what could be
     /// read).
-    pub fn from_input(input: &DeriveInput) -> Result<Self, Failed<Self>> {
+    pub(crate) fn from_input(input: &DeriveInput) -> Result<Self, Failed<Self>> {
         let mut errors = Errors::default();
         let named = named_fields(input, &mut errors);
         check_generics(input, &mut errors);

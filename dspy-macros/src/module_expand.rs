@@ -12,7 +12,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{GenericParam, WherePredicate};
 
 /// Everything `#[derive(Module)]` emits for one struct.
-pub fn expand(model: &ModuleModel) -> TokenStream {
+pub(crate) fn expand(model: &ModuleModel) -> TokenStream {
     let ModuleModel {
         ident,
         generics,

@@ -12,7 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Error, Generics, Ident, Member, Path, Type};
 
 /// A `#[derive(Module)]` struct.
-pub struct ModuleModel {
+pub(crate) struct ModuleModel {
     pub ident: Ident,
     pub generics: Generics,
     /// The path generated code reaches dspy through (`::dspy` unless `#[dspy(crate = "..")]`).
@@ -22,7 +22,7 @@ pub struct ModuleModel {
 }
 
 /// A field searched for predictors.
-pub struct ModuleFieldModel {
+pub(crate) struct ModuleFieldModel {
     /// How the struct reaches it: `self.answer` or `self.0`.
     pub member: Member,
     /// The segment it adds to its predictors' dotted names: `answer`, or `0` in a tuple struct.
@@ -40,7 +40,7 @@ pub struct ModuleFieldModel {
 impl ModuleModel {
     /// Reads and checks a derive input, reporting every problem at once (with what could be
     /// read).
-    pub fn from_input(input: &DeriveInput) -> Result<Self, Failed<Self>> {
+    pub(crate) fn from_input(input: &DeriveInput) -> Result<Self, Failed<Self>> {
         let mut errors = Errors::default();
         let mut krate = None;
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("dspy")) {

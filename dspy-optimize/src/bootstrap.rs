@@ -1,5 +1,7 @@
 //! `BootstrapFewShot`: demos from the traces of the runs a metric accepts.
 
+mod estimate;
+
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::failure::{is_budget, is_fatal};
 use crate::search::fields::{all_fields, fits, is_example};
@@ -8,8 +10,9 @@ use crate::search::sampling::assign_labeled;
 use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
 use crate::search::traces::trace_demos;
+use crate::search::warnings::why_none_fit;
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
-use crate::{Compiled, Optimizer, Trial};
+use crate::{CompileWarning, Compiled, Estimate, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
@@ -41,9 +44,13 @@ use std::collections::BTreeMap;
 ///    finished first. Runs already started past the last needed example are dropped; their
 ///    calls count in the report's usage, not in its trials.
 /// 4. Every predictor of the program gets, as demos, its own call from each of the first
-///    successful traces (all predictors of a multi-stage program from the same runs; a
-///    predictor called twice in a run gives one of its calls), then labeled demos drawn from the
-///    examples that did not succeed and fit its signature, up to `max_labeled_demos` in all.
+///    successful traces (all predictors of a multi-stage program from the same runs, so an
+///    intermediate stage learns from the runs whose end result passed; a predictor called twice
+///    in a run gives one of its calls), then labeled demos drawn from the examples that did not
+///    succeed, up to `max_labeled_demos` in all. A labeled demo holds the fields of the example
+///    that the predictor's signature has, as with [`LabeledFewShot`](crate::LabeledFewShot):
+///    partial where the example lacks some (shown first, as DSPy shows incomplete demos). A
+///    predictor left with no demos is named in a [`CompileWarning`] of the report, with why.
 ///
 /// The seed (default 0) drives every draw. When an LM budget runs out, the compile stops and
 /// returns the program built from the traces found so far, with
@@ -76,7 +83,7 @@ use std::collections::BTreeMap;
 ///     BootstrapFewShot::new(metric).max_labeled_demos(0).progress(false)
 ///         .compile(&Predict::<Capital>::new(), &trainset).await
 /// }).await.unwrap();
-/// let cities: Vec<&str> = compiled.demos.iter().map(|d| d.city.as_str()).collect();
+/// let cities: Vec<&str> = compiled.demos.iter().map(|d| d.example().unwrap().city.as_str()).collect();
 /// assert_eq!(cities, ["Paris", "Madrid"]);
 /// assert_eq!(compiled.report.trials.len(), 3);
 /// # });
@@ -120,7 +127,7 @@ impl<M> BootstrapFewShot<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, metric);
-    compile_methods!(compile);
+    compile_methods!(compile, estimate);
 
     /// As [`compile`](Optimizer::compile), with `teacher` (a program of the same structure,
     /// often a compiled one or one on a stronger LM) producing the traces, used as it is.
@@ -175,6 +182,11 @@ where
             .build(frame, student, self.teacher.clone(), trainset)
             .await
     }
+
+    fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.bootstrap
+            .estimate_with(student, Some(self.teacher), trainset)
+    }
 }
 
 /// Bootstrapping ignores a validation set: it only runs the training examples.
@@ -208,6 +220,10 @@ where
         }
         self.run(frame, student, teacher, trainset, examples, rng)
             .await
+    }
+
+    fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_with(student, None, trainset)
     }
 }
 
@@ -285,6 +301,7 @@ impl<M> BootstrapFewShot<M> {
         let rest: Vec<usize> = (0..trainset.len())
             .filter(|&i| !traces.succeeded[i])
             .collect();
+        let successes = trainset.len() - rest.len();
         for (name, predictor) in program.predictors_mut() {
             let mut demos = traces.demos.remove(&name).unwrap_or_default();
             demos.truncate(self.bootstrap.max_bootstrapped_demos);
@@ -299,9 +316,39 @@ impl<M> BootstrapFewShot<M> {
                 .labeled
                 .pick(&pool, &examples, room, &mut rng);
             demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
+            if demos.is_empty() {
+                let rest: Vec<FieldValues> = rest.iter().map(|&i| examples[i].clone()).collect();
+                let why = self.why_empty(&*predictor, successes, &rest);
+                frame.report.warn(CompileWarning::predictor(name, why));
+            }
             predictor.set_demos_json(demos)?;
         }
         Ok(program)
+    }
+
+    /// Why `predictor` got no demos: no trace of it, and no labeled demo from `rest` (the
+    /// examples that did not succeed).
+    fn why_empty(
+        &self,
+        predictor: &dyn dspy_core::DynPredictor,
+        successes: usize,
+        rest: &[FieldValues],
+    ) -> String {
+        let traced = match successes {
+            _ if self.bootstrap.max_bootstrapped_demos == 0 => {
+                "bootstrapping is off (max_bootstrapped_demos = 0)".to_string()
+            }
+            0 => "no run of the program passed the metric".to_string(),
+            n => format!("it was not called in the {n} runs that passed"),
+        };
+        let labeled = if self.bootstrap.max_labeled_demos == 0 {
+            "labeled demos are off (max_labeled_demos = 0)".to_string()
+        } else if rest.is_empty() {
+            "every training example became a trace".to_string()
+        } else {
+            why_none_fit(predictor, rest).unwrap_or_else(|| "no labeled demo was drawn".into())
+        };
+        format!("no demos: {traced}, and {labeled}")
     }
 
     /// Runs the teacher on the training examples, concurrently but taken in order, until

@@ -1,6 +1,7 @@
 //! `COPRO`: instructions proposed by a prompt model, refined over rounds from their scores.
 
-use crate::Trial;
+mod estimate;
+
 use crate::search::fields::all_fields;
 use crate::search::prompting::{clean_instruction, describe_predictor, propose_all, read_proposal};
 use crate::search::resume::Resume;
@@ -8,6 +9,7 @@ use crate::search::scoring::score_on;
 use crate::search::seed::derive_seed;
 use crate::search::step_log::{Logged, StepLog, scored};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Estimate, Trial};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::{Metric, Progress};
 use dspy_core::lm::UsageReport;
@@ -175,7 +177,7 @@ impl<M> COPRO<M> {
     }
 
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
-    compile_methods!(compile);
+    compile_methods!(compile, estimate);
 }
 
 /// COPRO scores on the training set; it takes no validation set.
@@ -215,6 +217,10 @@ where
             apply(&mut best, &winner.program);
         }
         Ok(best)
+    }
+
+    fn estimate(&self, program: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_on(program, trainset)
     }
 }
 

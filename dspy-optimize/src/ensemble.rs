@@ -1,8 +1,9 @@
 //! `Ensemble`: several programs answer, one answer comes back.
 
-use crate::Trial;
+use crate::search::estimate::Estimator;
 use crate::search::seed::derive_seed;
-use crate::search::{Frame, Search, SearchOptions, search_setters};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Estimate, Trial};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::normalize_text;
 use dspy_core::module::child_name;
@@ -146,6 +147,7 @@ impl<R> Ensemble<R> {
     }
 
     /// Runs a random subset of `size` programs per call (all of them by default).
+    #[must_use]
     pub fn size(mut self, size: usize) -> Self {
         self.size = Some(size.max(1));
         self
@@ -153,6 +155,7 @@ impl<R> Ensemble<R> {
 
     // The seed draws the subsets of `size`.
     search_setters!([options] seed);
+    compile_methods!(estimate);
 
     /// The ensemble of `programs`, a module itself.
     pub fn compile<P>(&self, programs: Vec<P>) -> EnsembleProgram<P, R>
@@ -199,6 +202,17 @@ where
         let trial = Trial::new(what, None, &Default::default(), Default::default());
         frame.report.trials.push(trial);
         Ok(self.compile(programs.clone()))
+    }
+
+    /// No LM call: the programs are put together as they are (each call of the ensemble then
+    /// runs `size` of them, or all).
+    fn estimate(&self, programs: &Vec<P>, _: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        let mut estimate = Estimator::new("Ensemble", &self.options);
+        estimate.note(format!(
+            "the {} programs are put together as they are: no LM call",
+            programs.len()
+        ));
+        Ok(estimate.finish())
     }
 }
 

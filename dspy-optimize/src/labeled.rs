@@ -1,10 +1,12 @@
 //! `LabeledFewShot`: demos straight from the training set.
 
-use crate::Compiled;
 use crate::Trial;
+use crate::search::estimate::Estimator;
 use crate::search::fields::all_fields;
 use crate::search::sampling::{Sampling, assign_labeled};
-use crate::search::{Frame, Search, SearchOptions, compile_now, search_setters};
+use crate::search::warnings::warn_demoless;
+use crate::search::{Frame, Search, SearchOptions, compile_methods, compile_now, search_setters};
+use crate::{Compiled, Estimate};
 use dspy_core::data::Rng;
 use dspy_core::{Parameters, Result};
 use serde::Serialize;
@@ -16,11 +18,15 @@ const NAME: &str = "LabeledFewShot";
 /// `LabeledFewShot`: no LM calls, no metric.
 ///
 /// Examples are drawn at random with the seed (default 0; `.sample(false)` takes the first `k`
-/// instead). A predictor only gets the examples that fit its signature: an example serializes to
-/// one JSON object, and it becomes a predictor's demo only if the predictor accepts it
-/// ([`DynPredictor::check_demos_json`](dspy_core::DynPredictor::check_demos_json)) — in a
-/// multi-stage program, the stages whose fields the examples do not carry get no demos. Demos the
-/// program had before are replaced.
+/// instead). Each predictor gets the fields of the example that its signature has: an example
+/// serializes to one JSON object, and it is a demo of every predictor for which it has at least
+/// one input and one output field, each of the field's type
+/// ([`DynPredictor::check_demos_json`](dspy_core::DynPredictor::check_demos_json)). So one
+/// training set of a whole pipeline gives each stage demos: complete ones where the example has
+/// all the stage's fields, partial ones (shown as DSPy shows an incomplete demo) where it lacks
+/// some, e.g. an intermediate stage's output given as its input. A stage none of whose output
+/// fields the examples carry gets no demos, and the report says so in a
+/// [`CompileWarning`](crate::CompileWarning). Demos the program had before are replaced.
 ///
 /// `.per_class("label")` balances the draw over the values of a field: `k` demos dealt out class
 /// by class, so each class gets about `k / classes`.
@@ -76,6 +82,7 @@ impl LabeledFewShot {
     }
 
     search_setters!([options] seed);
+    compile_methods!(estimate);
 
     /// A copy of `program` whose predictors carry labeled demos from `trainset`.
     ///
@@ -104,6 +111,7 @@ impl LabeledFewShot {
         let examples = all_fields(trainset)?;
         let mut rng = Rng::new(self.options.seed);
         assign_labeled(&mut student, &examples, self.k, &self.sampling, &mut rng)?;
+        warn_demoless(&mut frame.report, &student, &examples, "k is 0");
         let demos: usize = student
             .predictors()
             .iter()
@@ -148,5 +156,11 @@ where
         _: Option<&[E]>,
     ) -> Result<P> {
         self.assign(frame, program, trainset)
+    }
+
+    fn estimate(&self, _: &P, _: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        let mut estimate = Estimator::new(NAME, &self.options);
+        estimate.note("labeled demos are drawn from the training set: no LM call");
+        Ok(estimate.finish())
     }
 }

@@ -67,7 +67,8 @@
 //! println!("{}", compiled.report);
 //! # });
 //! ```
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::too_many_lines)]
 
 mod auto;
@@ -100,5 +101,6 @@ pub use labeled::LabeledFewShot;
 pub use mipro::MIPROv2;
 pub use optimizer::Optimizer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
-pub use report::{CompileReport, Trial};
+pub use report::{CompileReport, CompileWarning, Trial};
+pub use search::estimate::Estimate;
 pub use simba::SIMBA;

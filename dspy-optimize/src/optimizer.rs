@@ -1,6 +1,6 @@
 //! The trait every optimizer implements.
 
-use crate::Compiled;
+use crate::{Compiled, Estimate};
 use dspy_core::Result;
 use std::future::Future;
 
@@ -51,4 +51,10 @@ pub trait Optimizer<P, E>: Send + Sync {
         let _ = valset;
         self.compile(program, trainset)
     }
+
+    /// What compiling `program` on `trainset` (scoring on `valset`, when given) would cost,
+    /// before it runs: the LM calls at most and expected, split between the task and the prompt
+    /// model, the prompt tokens (from the prompts rendered with the program's adapters) and the
+    /// cost by the LMs' price tables. No LM is called. See [`Estimate`].
+    fn estimate(&self, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<Estimate>;
 }

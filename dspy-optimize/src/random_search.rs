@@ -1,12 +1,16 @@
 //! `BootstrapFewShotWithRandomSearch`: several demo sets, the best on a validation set.
 
-use crate::Trial;
+mod estimate;
+
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::failure::is_budget;
+use crate::search::fields::all_fields;
 use crate::search::measure::measure;
 use crate::search::scoring::{ByRef, score_of};
+use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Estimate, Trial};
 use dspy_core::evaluate::{Evaluate, Metric, Progress};
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
@@ -101,7 +105,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, metric);
-    compile_methods!(compile, compile_with_valset);
+    compile_methods!(compile, compile_with_valset, estimate);
 
     /// How many shuffled bootstrap candidates to try after the three fixed ones (default 16).
     #[must_use]
@@ -201,7 +205,19 @@ where
                 break;
             }
         }
-        Ok(best.map_or_else(|| program.clone(), |(program, _)| program))
+        let chosen = best.map_or_else(|| program.clone(), |(program, _)| program);
+        let otherwise = chosen_has_none(&frame.report);
+        warn_demoless(
+            &mut frame.report,
+            &chosen,
+            &all_fields(trainset)?,
+            &otherwise,
+        );
+        Ok(chosen)
+    }
+
+    fn estimate(&self, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_on(program, trainset, valset.unwrap_or(trainset))
     }
 }
 
@@ -282,8 +298,10 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
             .concurrency(self.options.concurrency)
             .progress(show)
             .title(title)
+            .max_lm_errors(usize::MAX)
             .run(candidate, valset)
-            .await?;
+            .await?
+            .into_complete()?;
         score_of(evaluation)
     }
 }

@@ -1,4 +1,7 @@
-//! What a compile did: every trial with its score, LM calls and time, as JSON.
+//! What a compile did: every trial with its score, LM calls and time, as JSON (and as an HTML
+//! page, `page`).
+
+mod page;
 
 use dspy_core::lm::UsageReport;
 use dspy_core::{Error, Result};
@@ -50,14 +53,55 @@ impl Trial {
     }
 
     /// The same trial, failed with `error`.
+    #[must_use]
     pub fn failed(mut self, error: &Error) -> Self {
         self.error = Some(error.to_string());
         self
     }
 }
 
+/// Something about a compiled program its user should know: a predictor the compile left
+/// without demos, and why.
+///
+/// ```
+/// use dspy_optimize::CompileWarning;
+/// let warning = CompileWarning::predictor("shortlist", "no training example has any of its output fields (`shortlist`)");
+/// assert_eq!(
+///     warning.to_string(),
+///     "predictor `shortlist`: no training example has any of its output fields (`shortlist`)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompileWarning {
+    /// The predictor it is about, by its name in the program, when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictor: Option<String>,
+    /// What happened, and why.
+    pub message: String,
+}
+
+impl CompileWarning {
+    /// A warning about predictor `name`.
+    pub fn predictor(name: impl Into<String>, message: impl Into<String>) -> Self {
+        CompileWarning {
+            predictor: Some(name.into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CompileWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.predictor {
+            Some(name) => write!(f, "predictor `{name}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// The report every compile returns with its program (see [`Compiled`](crate::Compiled)):
-/// which optimizer ran with which seed, every trial, the one chosen, and what it all cost.
+/// which optimizer ran with which seed, every trial, the one chosen, what it all cost, and
+/// warnings about the program it returned.
 ///
 /// It serializes to JSON (durations as seconds), for logs and comparisons between runs:
 ///
@@ -97,6 +141,10 @@ pub struct CompileReport {
     /// Wall time of the whole compile.
     #[serde(with = "seconds")]
     pub elapsed: Duration,
+    /// What the caller should know about the program returned: every predictor it left
+    /// without demos, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<CompileWarning>,
 }
 
 impl CompileReport {
@@ -111,6 +159,15 @@ impl CompileReport {
             stopped_by_budget: false,
             usage: UsageReport::default(),
             elapsed: Duration::ZERO,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Adds `warning` (once: the same warning twice is kept once), and logs it.
+    pub fn warn(&mut self, warning: CompileWarning) {
+        if !self.warnings.contains(&warning) {
+            tracing::warn!(optimizer = %self.optimizer, "{warning}");
+            self.warnings.push(warning);
         }
     }
 
@@ -148,6 +205,11 @@ impl CompileReport {
             )
         })
     }
+    /// [`save`](Self::save) by the name [`EvaluationReport::write_json`](dspy_core::evaluate::EvaluationReport::write_json)
+    /// has: writes the report to `path` as JSON, atomically.
+    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save(path)
+    }
 }
 
 impl fmt::Display for CompileReport {
@@ -168,6 +230,9 @@ impl fmt::Display for CompileReport {
             f.write_str(", stopped by the LM budget")?;
         }
         writeln!(f)?;
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
         writeln!(
             f,
             "{:>4}  {:<40} {:>7} {:>7} {:>8}",
@@ -199,11 +264,16 @@ mod seconds {
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        duration: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_f64(duration.as_secs_f64())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(deserializer)?;
         Duration::try_from_secs_f64(secs)
             .map_err(|e| D::Error::custom(format!("bad duration {secs}: {e}")))

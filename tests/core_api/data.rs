@@ -161,6 +161,58 @@ fn a_missing_file_says_so() {
     assert!(text.contains("check the path"), "{text}");
 }
 
+/// Non-UTF-8 bytes are located; a byte-order mark is dropped; an empty file is an error, not
+/// zero examples; a state file that does not fit is named.
+#[test]
+fn encodings_empty_files_and_state_files_are_explained() {
+    let dir = TempDir::new("encodings");
+    let latin1 = dir.0.join("latin1.jsonl");
+    let mut bytes =
+        b"{\"question\": \"Who?\", \"label\": \"human\"}\n{\"question\": \"Caf".to_vec();
+    bytes.extend([0xE9, b'?', b'"']);
+    bytes.extend(b", \"label\": \"entity\"}\n");
+    std::fs::write(&latin1, bytes).unwrap();
+    let (file, line, message) = data_error(data::load_jsonl::<Classify>(&latin1).unwrap_err());
+    assert_eq!((file, line), (latin1, Some(2)));
+    assert!(
+        message.contains("not UTF-8") && message.contains("column 18"),
+        "{message}"
+    );
+
+    let bom = "\u{feff}{\"question\": \"Who?\", \"label\": \"human\"}\n";
+    let rows: Vec<Classify> = data::load_jsonl(dir.file("bom.jsonl", bom)).unwrap();
+    assert_eq!(rows[0].label, Kind::Human);
+    let csv = "\u{feff}question,label\nWho?,human\n";
+    let rows: Vec<Classify> = data::load_csv(dir.file("bom.csv", csv)).unwrap();
+    assert_eq!(rows[0].question, "Who?");
+
+    for name in ["empty.jsonl", "blank.csv", "empty.json"] {
+        let path = dir.file(name, if name == "blank.csv" { " \n\n" } else { "" });
+        let loaded = match name {
+            "empty.jsonl" => data::load_jsonl::<Classify>(&path).map(|r| r.len()),
+            "blank.csv" => data::load_csv::<Classify>(&path).map(|r| r.len()),
+            _ => data::load_json::<Classify>(&path).map(|r| r.len()),
+        };
+        let (file, _, message) = data_error(loaded.unwrap_err());
+        assert_eq!(file, path);
+        assert!(message.contains("empty"), "{message}");
+    }
+
+    /// Another signature: its saved state does not fit `Classify`.
+    #[derive(Signature, Clone, Debug)]
+    struct Other {
+        #[input]
+        text: String,
+        #[output]
+        summary: String,
+    }
+    let saved = dir.0.join("other.json");
+    Predict::<Other>::new().save(&saved).unwrap();
+    let err = Predict::<Classify>::new().load(&saved).unwrap_err();
+    assert!(matches!(err, Error::State(_)), "{err}");
+    assert!(err.to_string().contains("other.json"), "{err}");
+}
+
 #[test]
 fn splits_are_deterministic_disjoint_and_complete() {
     let examples: Vec<Classify> = data::load_jsonl(TREC).unwrap();

@@ -1,7 +1,7 @@
 //! Evaluate: concurrent runs in dev-set order, failures scored, early stops, exports that parse back.
 
 use dspy::evaluate::{Evaluate, SemanticF1};
-use dspy::lm::{BoxFuture, LmRequest, LmResponse};
+use dspy::lm::{BoxFuture, LmRequest, LmResponse, OpenAiLm};
 use dspy::prelude::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -125,13 +125,26 @@ async fn results_come_back_in_dev_set_order_with_failures_scored() {
 async fn max_errors_stops_the_run_with_the_last_failure() {
     let (devset, lm) = setup(60);
     let program = Predict::<Capital>::new().with_lm(lm);
-    let err = Evaluate::new(exact)
+    let report = Evaluate::new(exact)
         .concurrency(4)
         .max_errors(3)
         .progress(false)
         .run(&program, &devset)
         .await
-        .unwrap_err();
+        .unwrap();
+    // What was evaluated comes back, with why it stopped.
+    let stopped = report.stopped.as_ref().unwrap();
+    assert_eq!(stopped.total, 60);
+    assert_eq!(stopped.evaluated, report.results.len());
+    assert!(report.results.len() < 60 && report.errors == 3, "{report}");
+    assert!(report.table(3).starts_with("STOPPED after"), "{report}");
+    assert!(
+        report.to_json()["stopped"]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("max_errors")
+    );
+    let err = report.into_complete().unwrap_err();
     match &err {
         Error::TooManyErrors { errors, last } => {
             assert_eq!(*errors, 4);
@@ -151,6 +164,75 @@ async fn max_errors_stops_the_run_with_the_last_failure() {
         .await
         .unwrap();
     assert_eq!(report.errors, 20);
+}
+
+/// Against a dead endpoint, an evaluation stops after 10 LM errors by default (it sent 4,000
+/// requests over 114 s before) and returns what it evaluated; unreadable answers never stop it.
+#[tokio::test]
+async fn a_dead_endpoint_stops_the_evaluation_by_default() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = format!("http://{}/v1", listener.local_addr().unwrap());
+    drop(listener);
+    let lm = LM::new(
+        OpenAiLm::builder("m")
+            .base_url(root)
+            .api_key("EMPTY")
+            .build()
+            .unwrap(),
+    );
+    let (devset, _) = setup(500);
+    let program = Predict::<Capital>::new().with_lm(lm.clone());
+    let report = Evaluate::new(exact)
+        .concurrency(4)
+        .progress(false)
+        .run(&program, &devset)
+        .await
+        .unwrap();
+    let stopped = report.stopped.as_ref().expect("stopped");
+    assert!(
+        matches!(&stopped.cause, Error::TooManyErrors { errors: 11, last } if matches!(**last, Error::Lm { .. })),
+        "{:?}",
+        stopped.cause
+    );
+    assert!(
+        stopped.cause.to_string().contains("max_lm_errors"),
+        "{}",
+        stopped.cause
+    );
+    assert_eq!(report.errors, 10);
+    assert_eq!(report.results.len(), 10);
+    assert!(lm.usage().requests <= 11 + 4, "{:?}", lm.usage());
+
+    // Parse failures are examples, not LM errors: 20 of them never stop a run.
+    let (devset, lm) = setup(60);
+    let report = Evaluate::new(exact)
+        .progress(false)
+        .run(&Predict::<Capital>::new().with_lm(lm), &devset)
+        .await
+        .unwrap();
+    assert!(report.is_complete());
+    assert_eq!(report.errors, 20);
+}
+
+/// A budget that runs out mid-evaluation returns the examples evaluated before it.
+#[tokio::test]
+async fn a_budget_stop_keeps_what_was_evaluated() {
+    let (devset, _) = setup(30);
+    let answers = (0..30).map(|i| (country(i), json!({"city": format!("City{i}")})));
+    let lm = LM::builder(DummyLm::keyed(answers))
+        .budget(dspy::lm::Budget::new().max_calls(12))
+        .build();
+    let report = Evaluate::new(exact)
+        .concurrency(1)
+        .progress(false)
+        .run(&Predict::<Capital>::new().with_lm(lm), &devset)
+        .await
+        .unwrap();
+    assert_eq!(report.results.len(), 12);
+    assert_eq!(report.score, 1.0, "the mean over the 12 evaluated");
+    let stopped = report.stopped.as_ref().unwrap();
+    assert_eq!((stopped.evaluated, stopped.total), (12, 30));
+    assert!(matches!(report.into_complete(), Err(Error::Budget(_))));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod builders;
 mod chain_of_thought;
 mod combinators;
 mod data;

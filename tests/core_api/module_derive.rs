@@ -156,8 +156,21 @@ fn mutation_through_predictors_mut_is_visible() {
         program.first.answer.predict.instructions.as_deref(),
         Some("Instructions for first.answer.predict.")
     );
-    assert_eq!(program.first.answer.predict.demos[0].reasoning, "Add.");
-    assert_eq!(program.first.answer.predict.demos[0].example.answer, "4");
+    assert_eq!(
+        program.first.answer.predict.demos[0]
+            .example()
+            .unwrap()
+            .reasoning,
+        "Add."
+    );
+    assert_eq!(
+        program.first.answer.predict.demos[0]
+            .example()
+            .unwrap()
+            .example
+            .answer,
+        "4"
+    );
     assert_eq!(
         program.steps[1].effective_instructions(),
         "Instructions for steps.1."

@@ -369,6 +369,10 @@ async fn an_unreadable_step_ends_the_loop_and_extracts_from_the_steps_so_far() {
     assert_eq!(run.answer, "Paris");
     let requests = dummy.requests();
     assert_eq!(requests.len(), 5);
+    assert_eq!(
+        run.lm_calls, 5,
+        "the unreadable step's three calls count too (they were 2 in all before)"
+    );
     let extraction_input = user(&requests[4]);
     assert!(extraction_input.contains("[[ ## observation_0 ## ]]\nParis"));
     assert!(!extraction_input.contains("thought_1"));
@@ -507,9 +511,16 @@ fn predictors_are_named_as_in_dspy_and_the_step_carries_the_tool_list() {
         .unwrap()
         .set_demos_json(vec![demo.as_object().unwrap().clone()])
         .unwrap();
-    assert_eq!(agent.react.demos[0].output.next_tool_name, "capital");
     assert_eq!(
-        agent.react.demos[0].input.input.question,
+        agent.react.demos[0]
+            .example()
+            .unwrap()
+            .output
+            .next_tool_name,
+        "capital"
+    );
+    assert_eq!(
+        agent.react.demos[0].example().unwrap().input.input.question,
         "Capital of Japan?"
     );
 

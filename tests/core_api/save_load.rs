@@ -139,7 +139,7 @@ fn loaded_program_renders_the_saved_prompts() {
     assert_eq!(loaded.state().unwrap(), saved.state().unwrap());
     assert_eq!(loaded.answer.predict.instructions, None, "not overridden");
     assert_eq!(
-        loaded.answer.predict.demos[0].reasoning,
+        loaded.answer.predict.demos[0].example().unwrap().reasoning,
         "Hamlet is a play by Shakespeare."
     );
 }
@@ -159,7 +159,7 @@ fn file_is_versioned_json_by_predictor_name() {
     );
     assert_eq!(
         classify["demos"],
-        json!([{"question": "How many legs does a spider have?", "label": "number"}])
+        json!([{"fields": {"question": "How many legs does a spider have?", "label": "number"}}])
     );
     assert_eq!(classify["signature"]["name"], "Classify");
     assert_eq!(classify["signature"]["outputs"][0]["name"], "label");
@@ -298,7 +298,7 @@ fn a_demo_that_does_not_fit_names_predictor_and_field() {
     let path = dir.file("pipeline.json");
     tuned().save(&path).unwrap();
     let mut file = read_json(&path);
-    file["predictors"]["answer.predict"]["demos"][0]["answer"] = json!(3);
+    file["predictors"]["answer.predict"]["demos"][0]["fields"]["answer"] = json!(3);
     write_json(&path, &file);
 
     let mut program = fresh();
@@ -318,7 +318,7 @@ fn a_demo_that_does_not_fit_names_predictor_and_field() {
     assert!(program.classify.demos.is_empty());
     assert_eq!(program.classify.instructions, None);
 
-    file["predictors"]["classify"]["demos"][0]["label"] = json!("banana");
+    file["predictors"]["classify"]["demos"][0]["fields"]["label"] = json!("banana");
     write_json(&path, &file);
     let message = program.load(&path).unwrap_err().to_string();
     assert!(
@@ -417,7 +417,7 @@ fn state_round_trips_through_json_for_a_single_predictor() {
     );
     let mut loaded = Predict::<Classify>::new();
     loaded.load_state(state).unwrap();
-    assert_eq!(loaded.demos[0].label, Kind::Number);
+    assert_eq!(loaded.demos[0].example().unwrap().label, Kind::Number);
     assert_eq!(loaded.instructions, tuned.instructions);
 }
 
@@ -431,4 +431,71 @@ fn boxed_programs_save_and_load_too() {
     loaded.load(&path).unwrap();
     assert_eq!(loaded.state().unwrap(), saved.state().unwrap());
     assert_eq!(prompts(&loaded), prompts(&saved));
+}
+
+#[test]
+fn partial_demos_save_load_and_render_the_same() {
+    // A labeled example of the whole pipeline gives the chain of thought no `reasoning`.
+    let fields = json!({"question": "Who wrote Emma?", "answer": "Jane Austen"});
+    let partial = dspy::Demo::from_fields(fields.as_object().cloned().unwrap()).unwrap();
+    let mut saved = tuned();
+    saved.answer.predict.demos.push(partial);
+    let dir = TempDir::new("partial");
+    let path = dir.file("pipeline.json");
+    saved.save(&path).unwrap();
+    let file = read_json(&path);
+    assert_eq!(
+        file["predictors"]["answer.predict"]["demos"][1],
+        json!({"fields": {"question": "Who wrote Emma?", "answer": "Jane Austen"}})
+    );
+
+    let mut loaded = fresh();
+    loaded.load(&path).unwrap();
+    let demos = &loaded.answer.predict.demos;
+    assert_eq!(
+        (demos[0].is_complete(), demos[1].is_complete()),
+        (true, false)
+    );
+    assert_eq!(demos[1].missing_fields(), ["reasoning"]);
+    assert_eq!(prompts(&loaded), prompts(&saved));
+    // The partial demo comes first, introduced as DSPy introduces an incomplete one.
+    let rendered = prompts(&loaded);
+    let (name, answer) = &rendered[1];
+    assert_eq!(name, "answer.predict");
+    let dspy::adapter::Prompt::Chat(messages) = &answer.prompt else {
+        panic!("a chat prompt")
+    };
+    assert!(messages[1].content.starts_with(
+        "This is an example of the task, though some input or output fields are not supplied."
+    ));
+    assert!(
+        messages[2]
+            .content
+            .contains("Not supplied for this particular example.")
+    );
+}
+
+#[test]
+fn a_file_of_format_1_still_loads() {
+    // What `save` wrote before demos could be partial: each demo the bare object of its fields.
+    let mut file: Value =
+        serde_json::from_str(&tuned().state().unwrap().to_json().unwrap()).unwrap();
+    file["format_version"] = json!(1);
+    for predictor in file["predictors"].as_object_mut().unwrap().values_mut() {
+        let demos: Vec<Value> = predictor["demos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["fields"].clone())
+            .collect();
+        predictor["demos"] = Value::Array(demos);
+    }
+    let dir = TempDir::new("v1");
+    let path = dir.file("old.json");
+    write_json(&path, &file);
+
+    let mut loaded = fresh();
+    loaded.load(&path).unwrap();
+    assert_eq!(loaded.state().unwrap(), tuned().state().unwrap());
+    assert_eq!(prompts(&loaded), prompts(&tuned()));
 }

@@ -411,6 +411,9 @@ mod tasks {
 
     /// Summarize the document in one sentence.
     #[derive(Signature, Clone, Debug)]
+    // `pub` on purpose, though nothing outside the test binary can reach it: the test below pins
+    // that a `pub` signature's generated types and fields are `pub`.
+    #[allow(unreachable_pub)]
     pub struct Summarize {
         #[input]
         document: String,

@@ -406,20 +406,29 @@ async fn the_budget_is_checked_before_a_stream_starts() {
     assert_eq!(lm.usage().refused_calls, 1);
 }
 
+/// A stream dropped midway was sent: its request counts in the usage and against the budget
+/// (issue 18, item 13: before, it counted nothing and a budget of 1 let a second call through),
+/// though it answered nothing. A stream dropped before it was ever polled sent nothing and
+/// frees its place.
 #[tokio::test]
-async fn a_dropped_stream_frees_its_place_and_counts_nothing() {
+async fn a_dropped_stream_still_counts_its_request() {
     let dummy = DummyLm::keyed([("", answer())]);
     let lm = LM::builder(dummy.clone())
         .budget(Budget::new().max_calls(1))
         .build();
+    drop(lm.stream(ask("never polled")));
+    assert_eq!(lm.usage().requests, 0);
     let mut stream = lm.stream(ask("a"));
     assert!(matches!(stream.next().await, Some(Ok(LmChunk::Delta(_)))));
     drop(stream);
-    assert_eq!(lm.usage().calls, 0);
-    assert!(matches!(
-        chunks(&lm, ask("b")).await.last(),
-        Some(Ok(LmChunk::Done(_)))
-    ));
+    let usage = lm.usage();
+    assert_eq!((usage.requests, usage.calls), (1, 0));
+    let refused = chunks(&lm, ask("b")).await;
+    assert!(
+        matches!(refused.last(), Some(Err(Error::Budget(_)))),
+        "{refused:?}"
+    );
+    assert_eq!(dummy.requests().len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------

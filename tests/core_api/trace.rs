@@ -278,7 +278,7 @@ fn parameters_name_and_mutate_each_predictor() {
     answer
         .set_demos_json(vec![demo.as_object().cloned().unwrap()])
         .unwrap();
-    assert_eq!(program.answer.demos[0].answer, "a");
+    assert_eq!(program.answer.demos[0].example().unwrap().answer, "a");
     assert_eq!(
         program.answer.effective_instructions(),
         "Answer in one word."

@@ -5,7 +5,10 @@
 use crate::support;
 
 use dspy::LmErrorKind;
-use dspy::lm::{Budget, CacheConfig, EmbedRequest, Embedder, RetryPolicy};
+use dspy::lm::{
+    BoxFuture, Budget, CacheConfig, EmbedRequest, EmbedResponse, Embedder, LanguageModel,
+    LmRequest, LmResponse, RetryPolicy,
+};
 use dspy::prelude::*;
 use dspy::retrieve::{Passage, Retriever, VectorIndex};
 use std::time::Duration;
@@ -89,12 +92,38 @@ async fn the_cache_keeps_each_text_so_only_new_ones_are_sent() {
     assert_eq!((usage.calls, usage.cache_hits), (3, 1), "{usage:?}");
 }
 
+/// An embedding model in process: the test server's vectors, or a failure when it is down.
+#[derive(Debug)]
+struct Letters {
+    down: bool,
+}
+
+impl LanguageModel for Letters {
+    fn model(&self) -> &str {
+        "letters"
+    }
+
+    fn complete(&self, _: LmRequest) -> BoxFuture<'_, dspy::Result<LmResponse>> {
+        Box::pin(async { Err(dspy::Error::config("an embedding model only")) })
+    }
+
+    fn embed(&self, request: EmbedRequest) -> BoxFuture<'_, dspy::Result<EmbedResponse>> {
+        let answer = match self.down {
+            true => Err(dspy::Error::lm(LmErrorKind::Server, "down")),
+            false => Ok(EmbedResponse {
+                vectors: request.texts.iter().map(|t| expected(t)).collect(),
+                ..Default::default()
+            }),
+        };
+        Box::pin(async move { answer })
+    }
+}
+
 #[tokio::test]
 async fn vectors_on_disk_survive_a_new_lm() {
     let dir = TempDir::new("embed-disk");
     let config = CacheConfig::off().with_disk_dir(dir.path());
-    let server = TestServer::with_replies(&["unused"]).await;
-    let lm = LM::builder(server.builder("/v1").build().unwrap())
+    let lm = LM::builder(Letters { down: false })
         .cache(config.clone())
         .build();
     let first = lm
@@ -102,24 +131,9 @@ async fn vectors_on_disk_survive_a_new_lm() {
         .await
         .unwrap();
     assert!(!files_under(dir.path()).is_empty(), "written to disk");
-    let stored: String = files_under(dir.path())
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .collect();
-    assert!(!stored.contains(KEY), "the key never reaches the cache");
 
-    // A new LM on a server that fails everything: only the disk can answer.
-    let down = TestServer::start(ServerConfig {
-        faults: Faults {
-            server_error: 1.0,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await;
-    let lm = LM::builder(down.builder("/v1").build().unwrap())
-        .cache(config)
-        .build();
+    // A new LM (nothing in memory) on a model that fails everything: only the disk answers.
+    let lm = LM::builder(Letters { down: true }).cache(config).build();
     let again = lm
         .embed(EmbedRequest::new(["a dog", "a cat"]))
         .await
@@ -129,7 +143,22 @@ async fn vectors_on_disk_survive_a_new_lm() {
         again.vectors,
         [first.vectors[1].clone(), first.vectors[0].clone()]
     );
-    assert_eq!(down.requests(), 0);
+    assert!(lm.embed(EmbedRequest::new(["a bird"])).await.is_err());
+
+    // Over HTTP, the key never reaches the stored entries.
+    let keyed = TempDir::new("embed-disk-key");
+    let server = TestServer::with_replies(&["unused"]).await;
+    let lm = LM::builder(server.builder("/v1").build().unwrap())
+        .cache(CacheConfig::off().with_disk_dir(keyed.path()))
+        .build();
+    lm.embed(EmbedRequest::new(["a cat"])).await.unwrap();
+    let stored: Vec<u8> = files_under(keyed.path())
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .flatten()
+        .collect();
+    assert!(!stored.is_empty());
+    assert!(!String::from_utf8_lossy(&stored).contains(KEY));
 }
 
 #[tokio::test]
@@ -147,7 +176,7 @@ async fn failed_embedding_calls_are_retried_and_budgeted() {
     let lm = LM::builder(server.builder("/v1").build().unwrap())
         .retry_policy(RetryPolicy::new(20).base_delay(Duration::from_millis(1)))
         .clock(clock.clone())
-        .budget(Budget::new().max_calls(12))
+        .budget(Budget::new().max_calls(40))
         .build();
     for i in 0..12 {
         let text = format!("text number {i}");
@@ -157,9 +186,21 @@ async fn failed_embedding_calls_are_retried_and_budgeted() {
     assert!(server.stats.faults() > 0, "some attempts failed");
     assert_eq!(server.requests(), 12 + server.stats.faults());
     assert!(!clock.waits().is_empty(), "retries waited");
-    let err = lm.embed(EmbedRequest::new(["one more"])).await.unwrap_err();
-    assert!(matches!(err, dspy::Error::Budget(_)), "{err}");
-    assert_eq!(lm.usage().calls, 12);
+    let usage = lm.usage();
+    assert_eq!(
+        (usage.calls, usage.requests),
+        (12, server.requests()),
+        "{usage:?}"
+    );
+    // The budget bounds requests, retries included: embedding goes on until it refuses.
+    let refused = loop {
+        match lm.embed(EmbedRequest::new(["one more"])).await {
+            Ok(_) => assert!(server.requests() <= 40),
+            Err(err) => break err,
+        }
+    };
+    assert!(matches!(refused, dspy::Error::Budget(_)), "{refused}");
+    assert!(server.requests() <= 40, "{}", server.requests());
 }
 
 #[tokio::test]

@@ -591,6 +591,117 @@ async fn budget_stops_work_and_keeps_counts() {
     assert!(matches!(error, Error::Budget(_)), "{error}");
 }
 
+/// The call limit bounds requests sent, retries included: a server that always fails gets at
+/// most `max_calls` requests however many calls are retried (before, 20 calls × 4 attempts).
+#[tokio::test]
+async fn the_call_limit_bounds_requests_with_retries() {
+    let server = TestServer::start(ServerConfig {
+        faults: Faults {
+            server_error: 1.0,
+            ..Default::default()
+        },
+        record: false,
+        ..Default::default()
+    })
+    .await;
+    let lm = LM::builder(server.builder("/v1").build().unwrap())
+        .retry_policy(RetryPolicy::new(3).base_delay(Duration::from_millis(1)))
+        .clock(RecordingClock::new())
+        .budget(Budget::new().max_calls(20))
+        .build();
+    let mut refused = 0;
+    for i in 0..20 {
+        match lm.complete(ask(&format!("q{i}"))).await {
+            Err(Error::Budget(message)) => {
+                assert!(message.contains("limit of 20 LM calls"), "{message}");
+                refused += 1;
+            }
+            Err(error) => assert_eq!(kind_of(&error), LmErrorKind::Server, "{error}"),
+            Ok(_) => panic!("the server always fails"),
+        }
+    }
+    assert_eq!(
+        server.requests(),
+        20,
+        "exactly the budget reached the server"
+    );
+    let usage = lm.usage();
+    assert_eq!(usage.requests, 20);
+    // 5 calls ran their 4 attempts; the rest were refused, at a retry or at the door.
+    assert_eq!(usage.failed_calls, 5);
+    assert_eq!(usage.refused_calls, refused);
+    assert_eq!(refused, 15);
+}
+
+/// A call whose caller gives up mid-flight still spent a request: it counts in the usage and
+/// against the budget (before, a budget of 10 let 40 such requests through).
+#[tokio::test]
+async fn calls_dropped_mid_flight_count_against_the_budget() {
+    let server = TestServer::start(ServerConfig {
+        latency: Duration::from_millis(300),
+        reply: Reply::Echo,
+        record: false,
+        ..Default::default()
+    })
+    .await;
+    let lm = LM::builder(server.builder("/v1").build().unwrap())
+        .budget(Budget::new().max_calls(10))
+        .build();
+    let mut gave_up = 0;
+    let mut refused = 0;
+    for i in 0..40 {
+        let call = lm.complete(ask(&format!("q{i}")));
+        match tokio::time::timeout(Duration::from_millis(50), call).await {
+            Err(_) => gave_up += 1,
+            Ok(Err(Error::Budget(_))) => refused += 1,
+            Ok(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    // Give the server time to see the last requests arrive.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!((gave_up, refused), (10, 30));
+    assert_eq!(server.requests(), 10);
+    let usage = lm.usage();
+    assert_eq!(
+        (usage.requests, usage.calls, usage.refused_calls),
+        (10, 0, 30)
+    );
+}
+
+/// The same model name on two servers is two models: the cache (on a shared disk here) does
+/// not answer one with the other's reply.
+#[tokio::test]
+async fn the_cache_keys_on_the_endpoint() {
+    let one = TestServer::with_replies(&["from one"]).await;
+    let two = TestServer::with_replies(&["from two"]).await;
+    let dir = TempDir::new("endpoint-cache");
+    let lm = |server: &TestServer| {
+        LM::builder(server.builder("/v1").build().unwrap())
+            .cache(CacheConfig::new().with_disk_dir(dir.path()))
+            .build()
+    };
+    let (a, b) = (lm(&one), lm(&two));
+    assert_eq!(
+        a.complete(ask("q")).await.unwrap().choices[0].text,
+        "from one"
+    );
+    let answer = b.complete(ask("q")).await.unwrap();
+    assert_eq!(answer.choices[0].text, "from two");
+    assert!(!answer.cached);
+    assert_eq!((one.requests(), two.requests()), (1, 1));
+    // The same endpoint is still answered from the cache, by another LM too.
+    assert!(lm(&one).complete(ask("q")).await.unwrap().cached);
+    assert_eq!(one.requests(), 1);
+    // The key holds no endpoint in the clear (it is a hash), and no key at all.
+    for file in files_under(dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("SECRET"),
+            "{text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn token_and_cost_budgets() {
     let dummy = endless();

@@ -320,6 +320,83 @@ async fn slow_server_times_out() {
     assert!(error.is_retryable());
 }
 
+/// A stream the client's timeout cuts off midway is a Timeout, like any other (it was a server
+/// error).
+#[tokio::test]
+async fn a_stalled_stream_times_out() {
+    use futures_util::StreamExt;
+    let server = TestServer::with_replies(&["Paris is the capital"]).await;
+    let lm = LM::new(
+        server
+            .builder("/stall-stream/v1")
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap(),
+    );
+    let mut stream = lm.stream(chat_request());
+    let mut last = None;
+    while let Some(item) = stream.next().await {
+        last = Some(item);
+    }
+    let error = last.unwrap().unwrap_err();
+    assert_eq!(kind_of(&error).0, LmErrorKind::Timeout, "{error}");
+    assert!(error.to_string().contains("DSPY_LM_TIMEOUT"), "{error}");
+}
+
+/// `DSPY_LM_TIMEOUT` sets the timeout of every OpenAI-compatible LM built without one.
+#[tokio::test]
+async fn the_timeout_comes_from_the_environment() {
+    let vars = [("DSPY_LM_TIMEOUT", "0.3")];
+    if !support::alone::in_own_process_with_env(
+        module_path!(),
+        "the_timeout_comes_from_the_environment",
+        &vars,
+    ) {
+        return;
+    }
+    let server = TestServer::with_replies(&["unused"]).await;
+    let lm = LM::new(server.builder("/slow/v1").build().unwrap());
+    let started = std::time::Instant::now();
+    let error = lm.complete(chat_request()).await.unwrap_err();
+    assert_eq!(kind_of(&error).0, LmErrorKind::Timeout, "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the 5 s stall was cut at 0.3 s"
+    );
+    assert!(error.to_string().contains("300ms"), "{error}");
+    // An explicit timeout wins over the variable.
+    let lm = LM::new(
+        server
+            .builder("/slow/v1")
+            .timeout(Duration::from_millis(700))
+            .build()
+            .unwrap(),
+    );
+    assert!(
+        lm.complete(chat_request())
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("700ms")
+    );
+}
+
+/// A 200 with an empty `choices` list is an LM error at once, not a parse failure re-asked
+/// three times.
+#[tokio::test]
+async fn empty_choices_is_an_lm_error() {
+    let server = TestServer::with_replies(&["unused"]).await;
+    let lm = LM::new(server.builder("/empty-choices/v1").build().unwrap());
+    let error = Predict::<CapitalQa>::new()
+        .with_lm(lm)
+        .call(ask())
+        .await
+        .unwrap_err();
+    assert_eq!(kind_of(&error).0, LmErrorKind::Server, "{error}");
+    assert!(error.to_string().contains("`choices`"), "{error}");
+    assert_eq!(server.requests(), 1);
+}
+
 #[tokio::test]
 async fn refused_connection_is_a_server_error() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

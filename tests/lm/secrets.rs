@@ -37,6 +37,8 @@ struct Capture(Arc<Mutex<CaptureState>>);
 
 #[derive(Default)]
 struct CaptureState {
+    /// Whether to keep other crates' events too (async-openai's, for one).
+    every_target: bool,
     spans: Vec<(&'static str, Option<u64>, String)>,
     stack: Vec<u64>,
     events: Vec<String>,
@@ -53,7 +55,7 @@ impl tracing::field::Visit for Fields<'_> {
 impl tracing::Subscriber for Capture {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
         // dspy's own spans and events (the HTTP client's would name the endpoint, by design).
-        metadata.target().starts_with("dspy")
+        metadata.target().starts_with("dspy") || self.0.lock().unwrap().every_target
     }
 
     fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
@@ -226,4 +228,43 @@ async fn api_key_never_leaks_and_calls_are_traced() {
         "the retry is logged: {}",
         capture.everything()
     );
+}
+
+/// async-openai logs every answer it cannot decode in full, at ERROR: a server that echoes the
+/// key in such an answer (whole, or as a stream event) must not put it in the logs, nor in the
+/// error the caller sees.
+#[tokio::test]
+async fn undecodable_answers_never_log_the_key() {
+    if !in_own_process(module_path!(), "undecodable_answers_never_log_the_key") {
+        return;
+    }
+    use futures_util::StreamExt;
+    let capture = Capture::default();
+    capture.0.lock().unwrap().every_target = true;
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let server = TestServer::with_replies(&["unused"]).await;
+    let whole = LM::new(server.builder("/echo-key/v1").build().unwrap());
+    let error = whole.complete(ask("q")).await.unwrap_err();
+    let streamed = LM::new(server.builder("/echo-key-stream/v1").build().unwrap());
+    let mut items = Vec::new();
+    let mut stream = streamed.stream(ask("q"));
+    while let Some(item) = stream.next().await {
+        items.push(format!("{item:?}"));
+    }
+    assert_eq!(server.requests(), 2);
+    let logs = capture.everything();
+    assert!(
+        logs.contains("failed deserialization of: oops, your key is"),
+        "async-openai logged the body (the test sees its events): {logs}"
+    );
+    for (what, text) in [
+        ("logs", logs),
+        ("the error", error.to_string()),
+        ("the stream", items.join("\n")),
+    ] {
+        assert!(
+            !text.contains("SECRET"),
+            "the key leaked into {what}: {text}"
+        );
+    }
 }

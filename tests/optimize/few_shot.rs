@@ -225,6 +225,7 @@ fn demo_pairs(program: &Predict<Capital>) -> Vec<(String, String)> {
     program
         .demos
         .iter()
+        .map(|d| d.example().unwrap())
         .map(|d| (d.country.clone(), d.city.clone()))
         .collect()
 }
@@ -282,7 +283,11 @@ async fn the_design_example_runs_on_a_dummy_lm() -> dspy::Result<()> {
         compiled.save(&saved)?;
 
         // Four traces (the default) from the first four right answers, then the one left.
-        let questions: Vec<&str> = compiled.demos.iter().map(|d| d.question.as_str()).collect();
+        let questions: Vec<&str> = compiled
+            .demos
+            .iter()
+            .map(|d| d.example().unwrap().question.as_str())
+            .collect();
         assert_eq!(
             questions,
             [
@@ -342,6 +347,13 @@ async fn bootstrapping_keeps_exactly_the_traces_that_pass() {
     let json: Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
     assert_eq!(json["optimizer"], "BootstrapFewShot");
     assert_eq!(json["trials"].as_array().unwrap().len(), SCRIPT.len());
+    // write_json, named as EvaluationReport's, writes the same JSON.
+    let path =
+        std::env::temp_dir().join(format!("dspy-compile-report-{}.json", std::process::id()));
+    report.write_json(&path).unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(written, json);
+    std::fs::remove_file(&path).ok();
 }
 
 #[tokio::test]
@@ -505,6 +517,7 @@ async fn a_multi_stage_program_gets_demos_for_every_predictor_from_the_same_runs
         .topic
         .demos
         .iter()
+        .map(|d| d.example().unwrap())
         .map(|d| (d.question.as_str(), d.topic.as_str()))
         .collect();
     assert_eq!(
@@ -518,6 +531,7 @@ async fn a_multi_stage_program_gets_demos_for_every_predictor_from_the_same_runs
         .answer
         .demos
         .iter()
+        .filter_map(|d| d.example())
         .map(|d| (d.question.as_str(), d.topic.as_str(), d.answer.as_str()))
         .collect();
     assert_eq!(
@@ -527,14 +541,29 @@ async fn a_multi_stage_program_gets_demos_for_every_predictor_from_the_same_runs
             ("Capital of Spain?", "T-Spain", "Madrid")
         ]
     );
-    // QA examples fit neither stage's signature, so no labeled demos were added.
+    // The example that failed is a labeled demo where its fields make one: the answer stage's
+    // `question` and `answer` (a partial demo, without `topic`, after the traces); the topic
+    // stage has no `topic` to learn from.
+    let partial: Vec<Value> = compiled
+        .answer
+        .demos
+        .iter()
+        .map(|d| (d.is_complete(), Value::Object(d.fields().unwrap())))
+        .filter_map(|(complete, fields)| (!complete).then_some(fields))
+        .collect();
+    assert_eq!(
+        partial,
+        [json!({"question": "Capital of Italy?", "answer": "Rome"})]
+    );
+    assert_eq!(compiled.answer.demos.len(), 3);
+    assert!(compiled.report.warnings.is_empty());
     let state: Value = serde_json::from_str(&state_json(&compiled)).unwrap();
     let names: Vec<&String> = state["predictors"].as_object().unwrap().keys().collect();
     assert_eq!(names, ["answer", "topic"]);
 }
 
 #[tokio::test]
-async fn labeled_demos_go_only_where_they_fit() {
+async fn labeled_demos_go_where_their_fields_fit() {
     let trainset: Vec<Capital> = capitals();
     let compiled = LabeledFewShot::new(3)
         .compile(&Predict::<Capital>::new(), &trainset)
@@ -549,7 +578,22 @@ async fn labeled_demos_go_only_where_they_fit() {
         .compile(&TwoStage::new(), &qa)
         .await
         .unwrap();
-    assert!(two_stage.topic.demos.is_empty() && two_stage.answer.demos.is_empty());
+    // Each stage gets the example's fields that its signature has: the answer stage a partial
+    // demo without `topic`; the topic stage nothing (no example has a `topic`), and the report
+    // says so.
+    assert!(two_stage.topic.demos.is_empty());
+    assert_eq!(two_stage.answer.demos.len(), 1);
+    assert_eq!(two_stage.answer.demos[0].missing_fields(), ["topic"]);
+    let warnings: Vec<String> = two_stage
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert_eq!(
+        warnings,
+        ["predictor `topic`: no demos: no training example has any of its output fields (`topic`)"]
+    );
 }
 
 #[tokio::test]
@@ -574,7 +618,7 @@ async fn labeled_demos_balance_classes() {
     let locations = compiled
         .demos
         .iter()
-        .filter(|d| d.label == QuestionKind::Location)
+        .filter(|d| d.example().unwrap().label == QuestionKind::Location)
         .count();
     assert_eq!((compiled.demos.len(), locations), (6, 3));
 }
@@ -637,7 +681,12 @@ async fn random_search_returns_the_best_candidate() {
     let first_best = scores.iter().position(|s| *s == 1.0).unwrap();
     assert_eq!(report.best, Some(first_best));
     assert_eq!(report.best_score, Some(1.0));
-    assert!(compiled.demos.iter().any(|d| d.question.contains("GOLDEN")));
+    assert!(
+        compiled
+            .demos
+            .iter()
+            .any(|d| d.example().unwrap().question.contains("GOLDEN"))
+    );
     let (_, _, backend) = golden_task();
     let rescored = with_lm(
         LM::new(backend),
@@ -988,7 +1037,7 @@ async fn knn_can_put_the_nearest_last_and_keep_the_programs_own_demos() {
 
     // A program that already has a demo keeps it, first; the neighbours follow.
     let mut program = Predict::<QA>::new();
-    program.demos = vec![trainset[3].clone()];
+    program.demos = vec![trainset[3].clone().into()];
     let compiled = KNNFewShot::new(2, Bm25::new())
         .keep_demos(true)
         .compile(&program, &trainset)

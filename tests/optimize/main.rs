@@ -8,4 +8,5 @@ mod copro;
 mod few_shot;
 mod gepa;
 mod mipro;
+mod pipeline;
 mod simba;

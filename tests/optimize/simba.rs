@@ -136,7 +136,10 @@ async fn simba_adds_the_demos_that_help() {
     assert!(!compiled.demos.is_empty());
     // Every demo is a right answer from a sampled run.
     for demo in &compiled.demos {
-        assert!(CAPITALS.contains(&(demo.country.as_str(), demo.city.as_str())));
+        assert!(CAPITALS.contains(&(
+            demo.example().unwrap().country.as_str(),
+            demo.example().unwrap().city.as_str()
+        )));
     }
     // With no demos allowed, only rules are tried, and none helps this model.
     let rules_only = with_lm(

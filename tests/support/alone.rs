@@ -9,7 +9,7 @@ const CHILD: &str = "DSPY_TEST_OWN_PROCESS";
 
 /// The name the test harness knows a test by: its module path without the crate, then its name.
 /// `module` is the caller's `module_path!()`.
-pub fn test_name(module: &str, test: &str) -> String {
+pub(crate) fn test_name(module: &str, test: &str) -> String {
     match module.split_once("::") {
         Some((_, path)) => format!("{path}::{test}"),
         None => test.to_string(),
@@ -24,7 +24,13 @@ pub fn test_name(module: &str, test: &str) -> String {
 ///     return;
 /// }
 /// ```
-pub fn in_own_process(module: &str, test: &str) -> bool {
+pub(crate) fn in_own_process(module: &str, test: &str) -> bool {
+    in_own_process_with_env(module, test, &[])
+}
+
+/// [`in_own_process`], with environment variables set in the child (for tests of what the
+/// environment configures, which must not leak into the tests beside them).
+pub(crate) fn in_own_process_with_env(module: &str, test: &str, vars: &[(&str, &str)]) -> bool {
     let name = test_name(module, test);
     if std::env::var_os(CHILD).is_some_and(|child| child == name.as_str()) {
         return true;
@@ -32,6 +38,7 @@ pub fn in_own_process(module: &str, test: &str) -> bool {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([name.as_str(), "--exact", "--test-threads=1"])
         .env(CHILD, &name)
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

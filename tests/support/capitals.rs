@@ -9,14 +9,14 @@ use std::path::PathBuf;
 
 /// Answer with the capital city.
 #[derive(Signature, Clone, Debug, PartialEq)]
-pub struct Capital {
+pub(crate) struct Capital {
     #[input]
     pub country: String,
     #[output]
     pub city: String,
 }
 
-pub const CAPITALS: [(&str, &str); 6] = [
+pub(crate) const CAPITALS: [(&str, &str); 6] = [
     ("France", "Paris"),
     ("Peru", "Lima"),
     ("Egypt", "Cairo"),
@@ -25,7 +25,7 @@ pub const CAPITALS: [(&str, &str); 6] = [
     ("Norway", "Oslo"),
 ];
 
-pub fn capitals() -> Vec<Capital> {
+pub(crate) fn capitals() -> Vec<Capital> {
     CAPITALS
         .iter()
         .map(|(country, city)| Capital {
@@ -36,7 +36,7 @@ pub fn capitals() -> Vec<Capital> {
 }
 
 /// The capital of the country named in `user`, or `Atlantis`.
-pub fn city_of(user: &str) -> &'static str {
+pub(crate) fn city_of(user: &str) -> &'static str {
     CAPITALS
         .iter()
         .find(|(country, _)| user.contains(country))
@@ -45,7 +45,7 @@ pub fn city_of(user: &str) -> &'static str {
 
 /// A model that answers by a rule over the request, rendered by a `DummyLm` so the answer goes
 /// through the real parsers.
-pub struct Scripted<F>(pub F);
+pub(crate) struct Scripted<F>(pub F);
 
 impl<F> std::fmt::Debug for Scripted<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,7 +69,7 @@ where
 
 /// The system message (instructions, fields), the last user message, and how many messages a
 /// prompt has.
-pub fn system_and_user(prompt: &Prompt) -> (String, String, usize) {
+pub(crate) fn system_and_user(prompt: &Prompt) -> (String, String, usize) {
     match prompt {
         Prompt::Chat(messages) => {
             let system = messages
@@ -91,7 +91,7 @@ pub fn system_and_user(prompt: &Prompt) -> (String, String, usize) {
 }
 
 /// Each trial of a compile as (candidate, score).
-pub fn summary(report: &CompileReport) -> Vec<(String, Option<f64>)> {
+pub(crate) fn summary(report: &CompileReport) -> Vec<(String, Option<f64>)> {
     report
         .trials
         .iter()
@@ -100,6 +100,6 @@ pub fn summary(report: &CompileReport) -> Vec<(String, Option<f64>)> {
 }
 
 /// A checkpoint path of this test process.
-pub fn temp(prefix: &str, name: &str) -> PathBuf {
+pub(crate) fn temp(prefix: &str, name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("dspy-{prefix}-{}-{name}.json", std::process::id()))
 }

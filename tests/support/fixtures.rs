@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(label: &str) -> TempDir {
+    pub(crate) fn new(label: &str) -> TempDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -25,7 +25,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -37,7 +37,7 @@ impl Drop for TempDir {
 }
 
 /// Every file under `dir`, at any depth.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(dir) = todo.pop() {
@@ -56,20 +56,20 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// A clock that records every wait asked of it and returns at once; its "now" moves by the
 /// waits, so rate limits compute exact delays.
 #[derive(Debug)]
-pub struct RecordingClock {
+pub(crate) struct RecordingClock {
     start: Instant,
     waits: Mutex<Vec<Duration>>,
 }
 
 impl RecordingClock {
-    pub fn new() -> Arc<RecordingClock> {
+    pub(crate) fn new() -> Arc<RecordingClock> {
         Arc::new(RecordingClock {
             start: Instant::now(),
             waits: Mutex::new(Vec::new()),
         })
     }
 
-    pub fn waits(&self) -> Vec<Duration> {
+    pub(crate) fn waits(&self) -> Vec<Duration> {
         self.waits.lock().unwrap().clone()
     }
 }

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The phrase that makes the task model right.
-pub const MAGIC: &str = "MAGIC";
+pub(crate) const MAGIC: &str = "MAGIC";
 
 /// Answer the question.
 #[derive(Signature, Clone, Debug, PartialEq)]
-pub struct QA {
+pub(crate) struct QA {
     #[input]
     pub question: String,
     #[output]
@@ -21,12 +21,12 @@ pub struct QA {
 }
 
 /// The exact-match metric.
-pub fn exact(ex: &QA, out: &QAOutput) -> bool {
+pub(crate) fn exact(ex: &QA, out: &QAOutput) -> bool {
     ex.answer == out.answer
 }
 
 /// `n` questions `q{i}` answered `a{i}`.
-pub fn qa_set(n: usize) -> Vec<QA> {
+pub(crate) fn qa_set(n: usize) -> Vec<QA> {
     (0..n)
         .map(|i| QA {
             question: format!("q{i}?"),
@@ -36,13 +36,13 @@ pub fn qa_set(n: usize) -> Vec<QA> {
 }
 
 /// A request's temperature and rollout id.
-pub type Sampling = (Option<f32>, Option<u64>);
+pub(crate) type Sampling = (Option<f32>, Option<u64>);
 
 /// A prompt model: the k-th request with a given prompt (with [`Proposer::sequential`], the
 /// k-th request of all) gets `proposals[k % len]` as its proposed instruction, along with fixed
 /// answers for every other proposer field. Records every prompt.
 #[derive(Debug, Clone)]
-pub struct Proposer {
+pub(crate) struct Proposer {
     proposals: Vec<String>,
     sequential: bool,
     seen: Arc<Mutex<HashMap<String, usize>>>,
@@ -51,7 +51,7 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    pub fn new(proposals: &[&str]) -> Self {
+    pub(crate) fn new(proposals: &[&str]) -> Self {
         Proposer {
             proposals: proposals.iter().map(|p| p.to_string()).collect(),
             sequential: false,
@@ -62,7 +62,7 @@ impl Proposer {
     }
 
     /// Counts requests over all prompts (for proposers whose every prompt differs).
-    pub fn sequential(proposals: &[&str]) -> Self {
+    pub(crate) fn sequential(proposals: &[&str]) -> Self {
         Proposer {
             sequential: true,
             ..Proposer::new(proposals)
@@ -70,12 +70,12 @@ impl Proposer {
     }
 
     /// The temperature and rollout id of every request.
-    pub fn samplings(&self) -> Vec<Sampling> {
+    pub(crate) fn samplings(&self) -> Vec<Sampling> {
         self.samplings.lock().unwrap().clone()
     }
 
     /// Every prompt received, as text.
-    pub fn prompts(&self) -> Vec<String> {
+    pub(crate) fn prompts(&self) -> Vec<String> {
         self.prompts.lock().unwrap().clone()
     }
 }
@@ -113,14 +113,14 @@ impl LanguageModel for Proposer {
 /// A task model right (as `right` answers) only when the prompt's instructions contain
 /// [`MAGIC`], else answering as `wrong` does.
 #[derive(Debug, Clone)]
-pub struct MagicSensitive {
+pub(crate) struct MagicSensitive {
     pub right: DummyLm,
     pub wrong: DummyLm,
 }
 
 impl MagicSensitive {
     /// Right answers for `set`; wrong ones (`x{i}`) except for the first `lucky` examples.
-    pub fn new(set: &[QA], lucky: usize) -> Self {
+    pub(crate) fn new(set: &[QA], lucky: usize) -> Self {
         let right = DummyLm::keyed(
             set.iter()
                 .map(|ex| (ex.question.clone(), json!({ "answer": ex.answer }))),
@@ -137,7 +137,7 @@ impl MagicSensitive {
     }
 
     /// Requests both halves received.
-    pub fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.right.requests().len() + self.wrong.requests().len()
     }
 }

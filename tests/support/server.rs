@@ -16,7 +16,10 @@
 //! - Fixed failures by path prefix, for error-mapping tests: `/status/{429,401,500,400}/v1/..`
 //!   (401 on `/embeddings` too),
 //!   `/no-schema/v1/..` (refuses a JSON-schema `response_format`),
-//!   `/html/v1/..` (a web page), `/slow/v1/..` (5 s stall); anything else is 404.
+//!   `/html/v1/..` (a web page), `/slow/v1/..` (5 s stall), `/empty-choices/v1/..` (a 200 with
+//!   `choices: []`), `/echo-key/v1/..` and `/echo-key-stream/v1/..` (a 200 that is not JSON and
+//!   quotes the key, whole or as a stream event), `/stall-stream/v1/..` (a stream that stalls 5 s
+//!   after its first events); anything else is 404.
 //! - It counts requests, faults and the most requests in flight at once, and records each
 //!   request (path, `Authorization`, body) unless told not to.
 //!
@@ -34,11 +37,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The key tests send; it must never show up in errors, logs or caches.
-pub const KEY: &str = "sk-test-SECRET";
+pub(crate) const KEY: &str = "sk-test-SECRET";
 
 /// How often each fault happens, as a fraction of requests (their sum at most 1).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// 429 with `Retry-After`.
     pub rate_limited: f64,
     /// 500.
@@ -51,7 +54,7 @@ pub struct Faults {
 
 /// What the server answers.
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// These texts, in turn per choice.
     Fixed(Vec<String>),
     /// The content of the last message (or the prompt): tells calls apart.
@@ -60,7 +63,7 @@ pub enum Reply {
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     /// Wait before each answer.
     pub latency: Duration,
     /// Fault rates.
@@ -93,7 +96,7 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// Answers with `replies` in turn.
-    pub fn replies(replies: &[&str]) -> Self {
+    pub(crate) fn replies(replies: &[&str]) -> Self {
         ServerConfig {
             reply: Reply::Fixed(replies.iter().map(|r| r.to_string()).collect()),
             ..Default::default()
@@ -103,7 +106,7 @@ impl ServerConfig {
 
 /// One request the server saw.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
@@ -111,7 +114,7 @@ pub struct Hit {
 
 /// What happened, counted as it happens.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub requests: AtomicU64,
     pub rate_limited: AtomicU64,
     pub server_errors: AtomicU64,
@@ -124,7 +127,7 @@ pub struct Stats {
 
 impl Stats {
     /// Faults injected so far.
-    pub fn faults(&self) -> u64 {
+    pub(crate) fn faults(&self) -> u64 {
         [
             &self.rate_limited,
             &self.server_errors,
@@ -143,7 +146,7 @@ struct Shared {
 }
 
 /// A running server; it stops with the runtime that started it.
-pub struct TestServer {
+pub(crate) struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub root: String,
     pub stats: Arc<Stats>,
@@ -151,7 +154,7 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server on a free port of 127.0.0.1.
-    pub async fn start(config: ServerConfig) -> TestServer {
+    pub(crate) async fn start(config: ServerConfig) -> TestServer {
         let stats = Arc::new(Stats::default());
         let shared = Arc::new(Shared {
             config,
@@ -167,44 +170,44 @@ impl TestServer {
     }
 
     /// A server answering `replies` in turn, with no faults.
-    pub async fn with_replies(replies: &[&str]) -> TestServer {
+    pub(crate) async fn with_replies(replies: &[&str]) -> TestServer {
         Self::start(ServerConfig::replies(replies)).await
     }
 
     /// The API root for clients: `{root}/v1`.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("{}/v1", self.root)
     }
 
     /// Requests received.
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.stats.requests.load(Ordering::SeqCst)
     }
 
     /// The most requests that were in flight at once.
-    pub fn max_in_flight(&self) -> u64 {
+    pub(crate) fn max_in_flight(&self) -> u64 {
         self.stats.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Every request recorded so far.
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.stats.hits.lock().unwrap().clone()
     }
 
     /// A builder for `test-model` on `{root}{prefix}`, with the test key.
-    pub fn builder(&self, prefix: &str) -> dspy::lm::OpenAiLmBuilder {
+    pub(crate) fn builder(&self, prefix: &str) -> dspy::lm::OpenAiLmBuilder {
         dspy::lm::OpenAiLm::builder("test-model")
             .base_url(format!("{}{prefix}", self.root))
             .api_key(KEY)
     }
 
     /// The plain backend on `{root}/v1`, with no layers.
-    pub fn lm(&self) -> dspy::LM {
+    pub(crate) fn lm(&self) -> dspy::LM {
         dspy::LM::new(self.builder("/v1").build().expect("test backend"))
     }
 
     /// The one request received; fails the test otherwise.
-    pub fn only_hit(&self) -> Hit {
+    pub(crate) fn only_hit(&self) -> Hit {
         let hits = self.hits();
         assert_eq!(hits.len(), 1, "expected exactly one request: {hits:#?}");
         hits.into_iter().next().unwrap()
@@ -383,6 +386,45 @@ async fn handle(
             "<html>a web page, not an API</html>",
         )
             .into_response(),
+        "/empty-choices/v1/chat/completions" => axum::Json(
+            json!({"id": "x", "object": "chat.completion", "model": "test-model", "choices": []}),
+        )
+        .into_response(),
+        // A 200 that is not JSON and quotes the key sent (async-openai logs such bodies).
+        "/echo-key/v1/chat/completions" => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            format!("oops, your key is {}", sent_key(&authorization)),
+        )
+            .into_response(),
+        // The same inside a stream: an event that is not JSON.
+        "/echo-key-stream/v1/chat/completions" => {
+            let frame = format!("data: oops, your key is {}\n\n", sent_key(&authorization));
+            (
+                [(header::CONTENT_TYPE, "text/event-stream")],
+                Body::from(frame),
+            )
+                .into_response()
+        }
+        // A stream that starts, then stalls past the client's timeout.
+        "/stall-stream/v1/chat/completions" => {
+            let mut events = stream_events(config, "/v1/chat/completions", &body);
+            events.truncate(2);
+            let frames: Vec<Result<axum::body::Bytes, std::io::Error>> = events
+                .iter()
+                .map(|event| Ok(format!("data: {event}\n\n").into()))
+                .collect();
+            let stall = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"data: [DONE]\n\n"))
+            });
+            use futures_util::StreamExt;
+            (
+                [(header::CONTENT_TYPE, "text/event-stream")],
+                Body::from_stream(futures_util::stream::iter(frames).chain(stall)),
+            )
+                .into_response()
+        }
         "/slow/v1/chat/completions" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             StatusCode::OK.into_response()
@@ -393,6 +435,14 @@ async fn handle(
         )
             .into_response(),
     }
+}
+
+fn sent_key(authorization: &Option<String>) -> String {
+    authorization
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches("Bearer ")
+        .to_string()
 }
 
 fn rate_limited(retry_after_secs: u64) -> Response {
@@ -433,7 +483,7 @@ fn usage() -> Value {
 }
 
 /// Characters per streamed piece: few enough that field markers are split across chunks.
-pub const STREAM_PIECE_CHARS: usize = 4;
+pub(crate) const STREAM_PIECE_CHARS: usize = 4;
 
 fn is_streaming(body: &Value) -> bool {
     body.get("stream") == Some(&Value::Bool(true))

@@ -46,12 +46,14 @@ impl ChatAdapter {
     }
 
     /// Whether to retry once with [`JsonAdapter`] when an answer cannot be parsed.
+    #[must_use]
     pub fn json_fallback(mut self, on: bool) -> Self {
         self.json_fallback = on;
         self
     }
 
     /// Whether to re-ask once, showing the parse error, when an answer cannot be parsed.
+    #[must_use]
     pub fn reask(mut self, on: bool) -> Self {
         self.reask = on;
         self

@@ -23,7 +23,7 @@ pub(super) struct Demo<'a> {
 
 impl Demo<'_> {
     /// The demo's outputs with the missing ones [`NOT_SUPPLIED`], for its assistant turn.
-    pub fn answer(&self, sig: &SignatureInfo) -> FieldValues {
+    pub(super) fn answer(&self, sig: &SignatureInfo) -> FieldValues {
         let mut values = self.values.clone();
         for field in &sig.outputs {
             values

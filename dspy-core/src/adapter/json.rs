@@ -47,6 +47,7 @@ impl JsonAdapter {
     }
 
     /// Whether to re-ask once, showing the parse error, when an answer cannot be parsed.
+    #[must_use]
     pub fn reask(mut self, on: bool) -> Self {
         self.reask = on;
         self

@@ -157,15 +157,46 @@ fn csv_row<T: DeserializeOwned>(
     }
 }
 
+/// The file's text: UTF-8 (a byte-order mark dropped), or an error naming the line and column
+/// of the first byte that is not; a file with nothing in it is an error too, since an empty
+/// dev set silently scores 0.
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
             " (check the path; relative paths start from the current directory)"
         } else {
             ""
         };
         Error::data_caused_by(path, None, format!("cannot read the file: {e}{hint}"), e)
-    })
+    })?;
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let (line, column) = position(&bytes[..e.valid_up_to()]);
+        let message = format!(
+            "the file is not UTF-8 text: byte {} (line {line}, column {column}) is not; save it \
+             as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+            e.valid_up_to() + 1
+        );
+        Error::data_caused_by(path, Some(line), message, e)
+    })?;
+    if text.trim().is_empty() {
+        return Err(Error::data(
+            path,
+            None,
+            "the file is empty: it holds no examples",
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// The 1-based line and column just after `prefix`.
+fn position(prefix: &[u8]) -> (usize, usize) {
+    let line = 1 + prefix.iter().filter(|b| **b == b'\n').count();
+    let start = prefix
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, prefix.len() - start + 1)
 }
 
 /// A JSON record that does not fit: the message names the field, the parser's error is the

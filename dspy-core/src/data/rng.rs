@@ -80,6 +80,7 @@ impl Rng {
     }
 
     /// A derived generator, for handing independent streams to parts of a computation.
+    #[must_use]
     pub fn fork(&mut self) -> Rng {
         Rng::new(self.next_u64())
     }

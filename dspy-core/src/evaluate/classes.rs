@@ -18,7 +18,7 @@ pub(crate) struct ClassField {
 impl ClassField {
     /// The first string-enum field of `schema` (an output type's JSON schema) that the
     /// examples also have, so there is a gold label to group by.
-    pub fn detect(schema: &Value, rows: &[Row]) -> Option<ClassField> {
+    pub(crate) fn detect(schema: &Value, rows: &[Row]) -> Option<ClassField> {
         let properties = schema.get("properties")?.as_object()?;
         properties.iter().find_map(|(name, field)| {
             let labels = enum_labels(field)?;
@@ -31,7 +31,7 @@ impl ClassField {
     }
 
     /// The field `name`, with the labels its schema lists (none when it is not an enum).
-    pub fn named(name: &str, schema: Option<&Value>) -> ClassField {
+    pub(crate) fn named(name: &str, schema: Option<&Value>) -> ClassField {
         let labels = schema
             .and_then(|s| s.get("properties")?.get(name))
             .and_then(enum_labels)
@@ -44,7 +44,7 @@ impl ClassField {
 
     /// The known labels, then any other label `rows` hold (sorted), so a class seen only in
     /// the data still gets a row.
-    pub fn labels_in<'a>(&self, rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
+    pub(crate) fn labels_in<'a>(&self, rows: impl Iterator<Item = &'a Row>) -> Vec<String> {
         let mut labels = self.labels.clone();
         let mut extra: Vec<String> = Vec::new();
         for row in rows {
@@ -61,12 +61,12 @@ impl ClassField {
     }
 
     /// The example's gold label.
-    pub fn gold(&self, row: &Row) -> Option<String> {
+    pub(crate) fn gold(&self, row: &Row) -> Option<String> {
         label(row.example.get(&self.name))
     }
 
     /// The label the program predicted.
-    pub fn predicted(&self, row: &Row) -> Option<String> {
+    pub(crate) fn predicted(&self, row: &Row) -> Option<String> {
         label(row.output.as_ref()?.get(&self.name))
     }
 }

@@ -108,6 +108,7 @@ impl Comparer {
     }
 
     /// Names the two sides in tables and pages (e.g. the two models).
+    #[must_use]
     pub fn names(mut self, first: impl Into<String>, second: impl Into<String>) -> Self {
         self.names = (first.into(), second.into());
         self
@@ -115,6 +116,7 @@ impl Comparer {
 
     /// Pairs examples by the value of their field `name` (a string, or any JSON value shown as
     /// text). Every example must have it, and no two examples of one report may share it.
+    #[must_use]
     pub fn id_field(mut self, name: impl Into<String>) -> Self {
         self.ids = IdRule::Field(name.into());
         self
@@ -122,6 +124,7 @@ impl Comparer {
 
     /// Pairs examples by the id `id` gives for the example's JSON (`None` is an error). No two
     /// examples of one report may share an id.
+    #[must_use]
     pub fn id_by(mut self, id: impl Fn(&Value) -> Option<String> + Send + Sync + 'static) -> Self {
         self.ids = IdRule::By(Arc::new(id));
         self
@@ -129,24 +132,28 @@ impl Comparer {
 
     /// Groups per-class deltas by this field (the example's gold value) instead of the first
     /// string-enum field of the output schema.
+    #[must_use]
     pub fn class_field(mut self, name: impl Into<String>) -> Self {
         self.class_field = Some(name.into());
         self
     }
 
     /// How many bootstrap resamples to draw (10,000 by default).
+    #[must_use]
     pub fn resamples(mut self, n: usize) -> Self {
         self.resamples = n;
         self
     }
 
     /// The confidence level of the interval (0.95 by default).
+    #[must_use]
     pub fn confidence(mut self, level: f64) -> Self {
         self.confidence = level;
         self
     }
 
     /// The bootstrap's seed (0 by default).
+    #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self

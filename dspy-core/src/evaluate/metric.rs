@@ -35,6 +35,7 @@ impl Score {
     }
 
     /// Adds feedback.
+    #[must_use]
     pub fn with_feedback(mut self, feedback: impl Into<String>) -> Self {
         self.feedback = Some(feedback.into());
         self
@@ -80,6 +81,13 @@ impl<S: Into<String>> From<(f64, S)> for Score {
 /// assert_eq!(score.score, 1.0);
 /// # });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a metric for examples `{E}` and outputs `{O}`",
+    label = "not a metric",
+    note = "a metric is a closure of two arguments, `|example: &{E}, output: &{O}| ...` returning \
+            f64, bool or Score (DSPy's third `trace` argument has no counterpart: traces are in \
+            dspy::module::Trace), or a type implementing `Metric`"
+)]
 pub trait Metric<E, O>: Send + Sync {
     /// Scores `output` for `example`. An error counts as a failed example.
     fn score(&self, example: &E, output: &O) -> impl Future<Output = Result<Score>> + Send;

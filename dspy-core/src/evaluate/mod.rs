@@ -9,6 +9,7 @@ mod files;
 pub mod html;
 mod metric;
 mod progress;
+mod progress_lines;
 mod report;
 mod rows;
 mod run;
@@ -21,8 +22,8 @@ pub use compare::{Comparer, compare};
 pub use comparison::{Change, ClassDelta, Comparison, Outcome, PairedExample, ReportSummary};
 pub use metric::{Metric, Score};
 pub use progress::Progress;
-pub use report::{EvaluationReport, ExampleResult};
-pub use run::Evaluate;
+pub use report::{EvaluationReport, ExampleResult, Stopped};
+pub use run::{DEFAULT_MAX_LM_ERRORS, Evaluate};
 pub use semantic::{
     SemanticF1, SemanticRecallPrecision, SemanticRecallPrecisionInput,
     SemanticRecallPrecisionOutput,

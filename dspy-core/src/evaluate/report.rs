@@ -28,8 +28,22 @@ pub struct ExampleResult<E, O> {
     pub elapsed: Duration,
 }
 
+/// Why an evaluation ended before its last example: a budget ran out, more examples failed
+/// than `max_errors` allows, or the LM kept failing (see
+/// [`Evaluate::max_lm_errors`](super::Evaluate::max_lm_errors)).
+#[derive(Debug)]
+pub struct Stopped {
+    /// Examples evaluated before the stop (the report holds exactly these).
+    pub evaluated: usize,
+    /// Examples in the dev set.
+    pub total: usize,
+    /// The error that stopped it: [`Error::Budget`] or [`Error::TooManyErrors`].
+    pub cause: Error,
+}
+
 /// What [`Evaluate`](super::Evaluate) returns: the mean score and every example's result, in
-/// dev-set order.
+/// dev-set order. An evaluation that stopped early holds what it evaluated, and says why in
+/// [`stopped`](Self::stopped); [`into_complete`](Self::into_complete) turns that into the error.
 #[derive(Debug)]
 pub struct EvaluationReport<E, O> {
     /// Mean score over all examples, failures counted at the failure score, as a fraction.
@@ -42,9 +56,26 @@ pub struct EvaluationReport<E, O> {
     pub usage: UsageReport,
     /// Wall time of the whole evaluation.
     pub elapsed: Duration,
+    /// Set when the evaluation stopped before its last example; `score` is then the mean over
+    /// the examples evaluated.
+    pub stopped: Option<Stopped>,
 }
 
 impl<E, O> EvaluationReport<E, O> {
+    /// Whether every example of the dev set was evaluated.
+    pub fn is_complete(&self) -> bool {
+        self.stopped.is_none()
+    }
+
+    /// The report if the evaluation ran to its end, else the error that stopped it (what
+    /// optimizers need: a partial score is no candidate's score).
+    pub fn into_complete(self) -> Result<Self> {
+        match self.stopped {
+            Some(stopped) => Err(stopped.cause),
+            None => Ok(self),
+        }
+    }
+
     /// The mean score as a percentage, as DSPy prints it.
     pub fn percent(&self) -> f64 {
         self.score * 100.0
@@ -75,6 +106,11 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
             "errors": self.errors,
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "usage": usage_json(&self.usage),
+            "stopped": self.stopped.as_ref().map(|s| json!({
+                "evaluated": s.evaluated,
+                "total": s.total,
+                "cause": s.cause.to_string(),
+            })),
             "results": results,
         })
     }
@@ -150,6 +186,13 @@ impl<E: Serialize, O: Serialize> EvaluationReport<E, O> {
     /// A readable summary with a table of the `n` worst examples.
     pub fn table(&self, n: usize) -> String {
         let mut out = String::new();
+        if let Some(stopped) = &self.stopped {
+            let _ = writeln!(
+                out,
+                "STOPPED after {} of {} examples: {}",
+                stopped.evaluated, stopped.total, stopped.cause
+            );
+        }
         let _ = writeln!(
             out,
             "score {:.1}% over {} examples ({} failed) in {:.1?}; {} LM calls, {} cache hits, {} tokens{}",

@@ -31,7 +31,7 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    pub fn of<E: Serialize, O: Serialize>(report: &EvaluationReport<E, O>) -> Self {
+    pub(super) fn of<E: Serialize, O: Serialize>(report: &EvaluationReport<E, O>) -> Self {
         let rows = report
             .results
             .iter()
@@ -53,7 +53,7 @@ impl Rows {
     }
 
     /// A report saved by [`EvaluationReport::write_json`], read back.
-    pub fn from_json(report: &Value) -> Result<Self> {
+    pub(super) fn from_json(report: &Value) -> Result<Self> {
         let results = report
             .get("results")
             .and_then(Value::as_array)
@@ -79,7 +79,7 @@ impl Rows {
     }
 
     /// The mean score (0 with no rows).
-    pub fn mean(&self) -> f64 {
+    pub(super) fn mean(&self) -> f64 {
         mean(self.rows.iter().map(|r| r.score))
     }
 }

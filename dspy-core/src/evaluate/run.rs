@@ -12,11 +12,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Examples that may fail on LM errors before an [`Evaluate`] stops, by default.
+pub const DEFAULT_MAX_LM_ERRORS: usize = 10;
+
 /// Runs a program over a dev set with bounded concurrency and scores each output with a metric.
 ///
 /// A failed call (an LM error, an answer that would not parse) is a failed example scored at
-/// `failure_score`, not a failed evaluation — unless more than `max_errors` examples fail, or a
-/// budget runs out. A progress bar with the running score is drawn on a terminal.
+/// `failure_score`, not a failed evaluation. It stops early when a budget runs out, when more
+/// than [`max_errors`](Self::max_errors) examples fail (off by default), or when more than
+/// [`max_lm_errors`](Self::max_lm_errors) examples fail on LM errors (10 by default: a dead
+/// endpoint should not be sent thousands of requests). A stopped evaluation still returns what
+/// it evaluated, with [`EvaluationReport::stopped`] saying why; use
+/// [`EvaluationReport::into_complete`] to treat a stop as the error. A progress bar with the
+/// running score is drawn on a terminal (a line every few seconds elsewhere).
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -53,49 +61,67 @@ pub struct Evaluate<M> {
     concurrency: usize,
     failure_score: f64,
     max_errors: Option<usize>,
+    max_lm_errors: usize,
     progress: bool,
     title: String,
 }
 
 impl<M> Evaluate<M> {
-    /// An evaluation scored by `metric`: concurrency 16, failures scored 0, never stopping on
-    /// errors, progress shown on a terminal.
+    /// An evaluation scored by `metric`: concurrency 16, failures scored 0, stopping after more
+    /// than 10 LM errors (answers that do not parse never stop it), progress shown.
     pub fn new(metric: M) -> Self {
         Evaluate {
             metric,
             concurrency: 16,
             failure_score: 0.0,
             max_errors: None,
+            max_lm_errors: DEFAULT_MAX_LM_ERRORS,
             progress: true,
             title: "Evaluate".into(),
         }
     }
 
     /// Runs up to `n` examples at a time.
+    #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
     }
 
     /// The score of an example whose call or metric failed.
+    #[must_use]
     pub fn failure_score(mut self, score: f64) -> Self {
         self.failure_score = score;
         self
     }
 
-    /// Stops with [`Error::TooManyErrors`] once more than `n` examples have failed.
+    /// Stops (with [`Error::TooManyErrors`] as the [cause](super::Stopped::cause)) once more
+    /// than `n` examples have failed, for any reason.
+    #[must_use]
     pub fn max_errors(mut self, n: usize) -> Self {
         self.max_errors = Some(n);
         self
     }
 
+    /// Stops once more than `n` examples have failed on an LM error ([`Error::Lm`]: the
+    /// endpoint down, the key wrong, retries exhausted); default
+    /// [`DEFAULT_MAX_LM_ERRORS`]. `usize::MAX` never stops. Answers that fail to parse do
+    /// not count: they are a weak model's failed examples, scored and kept.
+    #[must_use]
+    pub fn max_lm_errors(mut self, n: usize) -> Self {
+        self.max_lm_errors = n;
+        self
+    }
+
     /// Shows or hides the progress bar (it is never drawn when stderr is not a terminal).
+    #[must_use]
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;
         self
     }
 
     /// The title beside the progress bar.
+    #[must_use]
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = title.into();
         self
@@ -127,6 +153,7 @@ impl<M> Evaluate<M> {
             tally: Mutex::new(Tally {
                 results: Vec::with_capacity(devset.len()),
                 errors: 0,
+                lm_errors: 0,
                 total: 0.0,
                 failure: None,
             }),
@@ -145,15 +172,27 @@ impl<M> Evaluate<M> {
         progress.finish();
 
         let tally = shared.tally.into_inner().unwrap_or_else(|e| e.into_inner());
-        if let Some(failure) = tally.failure {
-            return Err(failure);
-        }
         let Tally {
             mut results,
             errors,
             total,
+            failure,
             ..
         } = tally;
+        let stopped = failure.map(|cause| super::Stopped {
+            evaluated: results.len(),
+            total: devset.len(),
+            cause,
+        });
+        if let Some(stopped) = &stopped {
+            tracing::warn!(
+                target: "dspy::evaluate",
+                evaluated = stopped.evaluated,
+                total = stopped.total,
+                "evaluation stopped early: {}",
+                stopped.cause
+            );
+        }
         results.sort_by_key(|r| r.index);
         let usage = results.iter().fold(UsageReport::default(), |mut sum, r| {
             sum += r.usage;
@@ -185,6 +224,7 @@ impl<M> Evaluate<M> {
             errors,
             usage,
             elapsed: started.elapsed(),
+            stopped,
         })
     }
 
@@ -213,33 +253,22 @@ impl<M> Evaluate<M> {
             result.elapsed = end - last_end;
             last_end = end;
             let mut tally = shared.tally.lock().unwrap_or_else(|e| e.into_inner());
-            tally.total += result.score;
-            if result.output.is_err() {
-                tally.errors += 1;
-                let too_many = self.max_errors.is_some_and(|max| tally.errors > max);
-                match result.output {
-                    Err(Error::Budget(_)) => {
-                        let message = format!(
-                            "evaluation stopped after {} of {} examples",
-                            tally.results.len(),
-                            devset.len()
-                        );
-                        tally.failure.get_or_insert(Error::Budget(message));
-                        shared.stop.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    Err(last) if too_many => {
-                        let errors = tally.errors;
-                        tally.failure.get_or_insert(Error::TooManyErrors {
-                            errors,
-                            last: Box::new(last),
-                        });
-                        shared.stop.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    _ => {}
+            let stop = match &result.output {
+                Err(error) => self.stop_for(error, &mut tally),
+                Ok(_) => None,
+            };
+            if let Some(stop) = stop {
+                // The example that stops the run is not counted: a refused one never ran.
+                let evaluated = tally.results.len();
+                if let Err(error) = result.output {
+                    let cause = stop.cause(error, evaluated, devset.len());
+                    tally.failure.get_or_insert(cause);
                 }
+                shared.stop.store(true, Ordering::Relaxed);
+                return;
             }
+            tally.errors += usize::from(result.output.is_err());
+            tally.total += result.score;
             tally.results.push(result);
             progress.step(|| {
                 format!(
@@ -249,6 +278,24 @@ impl<M> Evaluate<M> {
                 )
             });
         }
+    }
+
+    /// Whether `error` stops the evaluation. Counts LM errors as it goes.
+    fn stop_for<O>(&self, error: &Error, tally: &mut Tally<O>) -> Option<Stop> {
+        if matches!(error, Error::Budget(_)) {
+            return Some(Stop::Budget);
+        }
+        let errors = tally.errors + 1;
+        if self.max_errors.is_some_and(|max| errors > max) {
+            return Some(Stop::TooMany(errors));
+        }
+        if matches!(error, Error::Lm { .. }) {
+            tally.lm_errors += 1;
+            if tally.lm_errors > self.max_lm_errors {
+                return Some(Stop::TooMany(tally.lm_errors));
+            }
+        }
+        None
     }
 
     async fn one<P, E>(
@@ -289,6 +336,27 @@ impl<M> Evaluate<M> {
     }
 }
 
+/// Why a run stops.
+enum Stop {
+    Budget,
+    /// Too many failures (of this count).
+    TooMany(usize),
+}
+
+impl Stop {
+    fn cause(self, error: Error, evaluated: usize, total: usize) -> Error {
+        match self {
+            Stop::Budget => Error::Budget(format!(
+                "evaluation stopped after {evaluated} of {total} examples"
+            )),
+            Stop::TooMany(errors) => Error::TooManyErrors {
+                errors,
+                last: Box::new(error),
+            },
+        }
+    }
+}
+
 /// What the workers of one evaluation share.
 struct Shared<O> {
     next: AtomicUsize,
@@ -300,6 +368,8 @@ struct Tally<O> {
     /// Results without their example, copied in after the run (see `run`).
     results: Vec<ExampleResult<(), O>>,
     errors: usize,
+    /// Examples that failed on an LM error.
+    lm_errors: usize,
     total: f64,
     /// Why the evaluation stopped early, if it did.
     failure: Option<Error>,

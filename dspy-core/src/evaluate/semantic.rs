@@ -2,7 +2,7 @@
 
 use super::{Metric, Score};
 use crate::Result;
-use crate::module::{ChainOfThought, DynPredictor, Module, Parameters, child_name};
+use crate::module::{ChainOfThought, ConfigureExt, DynPredictor, Module, Parameters, child_name};
 use crate::signature::{Signature, SignatureInfo, info_for};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -154,6 +154,7 @@ impl<E, O> SemanticF1<E, O> {
     }
 
     /// Judges with `lm` instead of the configured LM.
+    #[must_use]
     pub fn with_lm(mut self, lm: crate::lm::LM) -> Self {
         self.judge = self.judge.with_lm(lm);
         self

@@ -3,7 +3,7 @@
 use super::handle::Shared;
 use super::layers::{
     Budget, CacheConfig, CacheLayer, Clock, History, LimitLayer, Meter, Price, PriceTable,
-    RetryLayer, RetryPolicy, RpmLayer,
+    RetryLayer, RetryPolicy, RpmLayer, SendLayer,
 };
 use super::{LM, LanguageModel};
 use std::fmt;
@@ -68,6 +68,7 @@ impl LmBuilder {
     /// The production set: memory and disk cache ([`CacheConfig::from_env`]), 3 retries with
     /// backoff ([`RetryPolicy::default`]), at most [`DEFAULT_MAX_IN_FLIGHT`] calls in flight,
     /// and a history of the last [`DEFAULT_HISTORY`] calls. No rate limit, prices or budget.
+    #[must_use]
     pub fn with_defaults(mut self) -> Self {
         self.cache = Some(CacheConfig::from_env());
         self.retry = Some(RetryPolicy::default());
@@ -77,18 +78,21 @@ impl LmBuilder {
     }
 
     /// Caches answers as `config` says ([`CacheConfig::off`] turns the cache off).
+    #[must_use]
     pub fn cache(mut self, config: CacheConfig) -> Self {
         self.cache = (!config.is_off()).then_some(config);
         self
     }
 
     /// No cache.
+    #[must_use]
     pub fn no_cache(mut self) -> Self {
         self.cache = None;
         self
     }
 
     /// Retries failed calls up to `retries` times with the default backoff (0: no retries).
+    #[must_use]
     pub fn retries(self, retries: u32) -> Self {
         let policy = RetryPolicy {
             max_retries: retries,
@@ -98,42 +102,49 @@ impl LmBuilder {
     }
 
     /// Retries per `policy`.
+    #[must_use]
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = (policy.max_retries > 0).then_some(policy);
         self
     }
 
     /// At most `max` calls in flight at once, over all clones (0: no limit).
+    #[must_use]
     pub fn max_in_flight(mut self, max: usize) -> Self {
         self.max_in_flight = (max > 0).then_some(max);
         self
     }
 
     /// At most `rpm` requests per minute sent to the backend, retries included (0: no limit).
+    #[must_use]
     pub fn rpm(mut self, rpm: u32) -> Self {
         self.rpm = (rpm > 0).then_some(rpm);
         self
     }
 
     /// The price of this LM's model (the fallback of its price table).
+    #[must_use]
     pub fn price(mut self, price: Price) -> Self {
         self.prices = self.prices.with_fallback(price);
         self
     }
 
     /// Prices by model name, for backends that answer with a more precise model name.
+    #[must_use]
     pub fn prices(mut self, prices: PriceTable) -> Self {
         self.prices = prices;
         self
     }
 
     /// Stops calls with [`Error::Budget`](crate::Error::Budget) once `budget` is spent.
+    #[must_use]
     pub fn budget(mut self, budget: Budget) -> Self {
         self.budget = Some(budget);
         self
     }
 
     /// Keeps the last `n` calls for [`LM::history`] and [`LM::inspect_history`] (0: none).
+    #[must_use]
     pub fn history(mut self, n: usize) -> Self {
         self.history = n;
         self
@@ -141,6 +152,7 @@ impl LmBuilder {
 
     /// Reads time and waits on `clock` (retry backoff and the rate limit); tests pass a clock
     /// that records the waits and returns at once.
+    #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
@@ -148,7 +160,9 @@ impl LmBuilder {
 
     /// Stacks the layers and returns the handle.
     pub fn build(self) -> LM {
-        let mut stack = self.backend;
+        let meter = Arc::new(Meter::new(self.prices, self.budget));
+        let mut stack: Arc<dyn LanguageModel> =
+            Arc::new(SendLayer::new(self.backend, meter.clone()));
         if let Some(rpm) = self.rpm {
             let mut layer = RpmLayer::new(stack, rpm);
             if let Some(clock) = &self.clock {
@@ -170,7 +184,8 @@ impl LmBuilder {
             stack = Arc::new(CacheLayer::new(stack, config));
         }
         let shared = Shared {
-            meter: Meter::new(self.prices, self.budget),
+            meter,
+            sends_counted: true,
             history: (self.history > 0).then(|| History::new(self.history)),
             cache: self.cache,
         };

@@ -101,6 +101,7 @@ impl DummyLm {
     }
 
     /// Renames the model.
+    #[must_use]
     pub fn named(mut self, name: &str) -> Self {
         self.name = name.into();
         self
@@ -108,12 +109,14 @@ impl DummyLm {
 
     /// Pretends to be a base model that only completes text (so predictors use
     /// [`CompletionAdapter`](crate::CompletionAdapter)).
+    #[must_use]
     pub fn completion_model(mut self) -> Self {
         self.capabilities.chat = false;
         self
     }
 
     /// Pretends to support structured output (so `response_schema` is sent).
+    #[must_use]
     pub fn structured_output(mut self, on: bool) -> Self {
         self.capabilities.structured_output = on;
         self
@@ -121,6 +124,7 @@ impl DummyLm {
 
     /// Pretends to honour JSON mode (`json_object`), so `response_schema` is sent and a backend
     /// would ask for any JSON object.
+    #[must_use]
     pub fn json_object(mut self, on: bool) -> Self {
         self.capabilities.json_object = on;
         self
@@ -133,6 +137,7 @@ impl DummyLm {
     /// use dspy_core::lm::{DummyLm, LanguageModel};
     /// assert!(DummyLm::new([]).schema_enforced(true).capabilities().schema_enforced);
     /// ```
+    #[must_use]
     pub fn schema_enforced(mut self, on: bool) -> Self {
         self.capabilities.schema_enforced = on;
         self
@@ -153,12 +158,14 @@ impl DummyLm {
     /// assert!(matches!(&chunks[3], LmChunk::Done(r) if r.choices[0].text == "abcdefg"));
     /// # });
     /// ```
+    #[must_use]
     pub fn chunk_chars(mut self, chars: usize) -> Self {
         self.chunk_chars = chars.max(1);
         self
     }
 
     /// Stops recording requests (for benchmarks and long runs, where the record would grow).
+    #[must_use]
     pub fn without_recording(self) -> Self {
         self.lock().forget_requests = true;
         self

@@ -30,6 +30,7 @@ impl EmbedRequest {
     }
 
     /// Asks for vectors of `n` dimensions.
+    #[must_use]
     pub fn with_dimensions(mut self, n: u32) -> Self {
         self.dimensions = Some(n);
         self

@@ -51,7 +51,10 @@ struct Started<'a> {
 /// What the clones of one LM share besides the backend.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
-    pub(crate) meter: Meter,
+    pub(crate) meter: Arc<Meter>,
+    /// Whether a send counter below counts each request (the builder puts one there); without
+    /// it, the handle counts the one request each call sends.
+    pub(crate) sends_counted: bool,
     pub(crate) history: Option<History>,
     pub(crate) cache: Option<CacheConfig>,
 }
@@ -85,6 +88,12 @@ impl LM {
     /// What the backend supports.
     pub fn capabilities(&self) -> Capabilities {
         self.backend.capabilities()
+    }
+
+    /// Where the model is served, without credentials; `None` in process (see
+    /// [`LanguageModel::endpoint`]).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.backend.endpoint()
     }
 
     /// Runs one request through the layers.
@@ -138,7 +147,7 @@ impl LM {
                 };
                 let kept = self.shared.history.as_ref().map(|_| request.clone());
                 let mut inner = self.backend.stream(request);
-                let outcome = loop {
+                let outcome = started.admission.run(async { loop {
                     match inner.next().await {
                         Some(Ok(LmChunk::Delta(text))) => y.send(Ok(LmChunk::Delta(text))).await,
                         Some(Ok(LmChunk::Done(response))) => break Ok(response),
@@ -153,7 +162,7 @@ impl LM {
                             ));
                         }
                     }
-                };
+                }}).await;
                 drop(inner);
                 self.finish(started, &recorder, kept, &outcome);
                 y.send(outcome.map(LmChunk::Done)).await;
@@ -201,7 +210,7 @@ impl LM {
         let span = self.span();
         async {
             let started = self.start(&span)?;
-            let outcome = self.backend.embed(request).await;
+            let outcome = started.admission.run(self.backend.embed(request)).await;
             let latency = started.instant.elapsed();
             started.admission.finish_embed(self.model(), &outcome);
             span.record("latency_ms", latency.as_millis() as u64);
@@ -236,7 +245,7 @@ impl LM {
     async fn run(&self, request: LmRequest, span: tracing::Span) -> Result<LmResponse> {
         let started = self.start(&span)?;
         let kept = self.shared.history.as_ref().map(|_| request.clone());
-        let outcome = self.backend.complete(request).await;
+        let outcome = started.admission.run(self.backend.complete(request)).await;
         self.finish(started, &span, kept, &outcome);
         outcome
     }
@@ -246,6 +255,9 @@ impl LM {
         let admission = self.shared.meter.admit(self.model()).inspect_err(|e| {
             span.record("error", tracing::field::display(e));
         })?;
+        if !self.shared.sends_counted {
+            admission.mark_sent();
+        }
         Ok(Started {
             admission,
             timestamp: SystemTime::now(),

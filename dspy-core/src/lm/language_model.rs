@@ -41,6 +41,14 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
         Capabilities::default()
     }
 
+    /// Where the model is served, without credentials (e.g.
+    /// `https://api.openai.com/v1/chat/completions`); `None` for in-process backends. The cache
+    /// keys on it, so the same model name on another server is not answered from the cache.
+    /// Layers pass their inner model's on.
+    fn endpoint(&self) -> Option<&str> {
+        None
+    }
+
     /// Runs one request.
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>>;
 

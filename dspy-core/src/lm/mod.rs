@@ -31,8 +31,8 @@ pub use layers::{
 #[cfg(feature = "local")]
 pub use local::{LocalLm, LocalLmBuilder, LocalStats};
 #[cfg(feature = "openai")]
-pub use openai::{Mode, OpenAiEmbedder, OpenAiLm, OpenAiLmBuilder};
+pub use openai::{Mode, OpenAiEmbedder, OpenAiLm, OpenAiLmBuilder, TIMEOUT_VAR};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
-pub use settings::{configure, current_lm, inspect_history, with_lm};
+pub use settings::{configure, current_lm, inspect_history, with_lm, with_lm_sync};
 pub use stream::{ChunkStream, LmChunk, response_stream};
 pub(crate) use stream::{Yielder, generate};

@@ -16,6 +16,17 @@ impl LM {
     /// and the `local` feature on, this is [`LM::local`] (`DSPY_LM=local-instruct`:
     /// [`LM::local_instruct`]); otherwise
     /// [`Error::Config`](crate::Error::Config) saying what to set.
+    ///
+    // Without `local` the two methods are not in this build, so their links go to the docs.rs
+    // build (every feature on) instead of failing to resolve.
+    #[cfg_attr(
+        not(feature = "local"),
+        doc = "[`LM::local`]: https://docs.rs/dspy-core/latest/dspy_core/lm/struct.LM.html#method.local"
+    )]
+    #[cfg_attr(
+        not(feature = "local"),
+        doc = "[`LM::local_instruct`]: https://docs.rs/dspy-core/latest/dspy_core/lm/struct.LM.html#method.local_instruct"
+    )]
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -77,6 +88,7 @@ impl LM {
     /// `DSPY_LOCAL_MODEL` names another GGUF file, fetched on first use. Handles from this
     /// function share one engine while any of them lives.
     #[cfg(feature = "local")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
     pub fn local() -> Result<Self> {
         // The production layers, but no retries: a local engine does not fail transiently.
         Ok(LM::builder(super::LocalLm::shared()?)
@@ -97,6 +109,7 @@ impl LM {
     /// # Ok::<(), dspy_core::Error>(())
     /// ```
     #[cfg(feature = "local")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
     pub fn local_instruct() -> Result<Self> {
         let local = super::LocalLm::builder().instruct_model().build()?;
         Ok(LM::builder(local).with_defaults().retries(0).build())
@@ -105,6 +118,7 @@ impl LM {
     /// An OpenAI chat model (`OPENAI_API_KEY`, and `OPENAI_BASE_URL` if set, from the
     /// environment), with the production layers on, as [`LM::from_env`].
     #[cfg(feature = "openai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
     pub fn openai(model: &str) -> Result<Self> {
         let backend = super::openai::OpenAiLm::builder(model)
             .from_env_vars()

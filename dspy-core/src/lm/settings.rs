@@ -39,6 +39,18 @@ pub async fn with_lm<F: Future>(lm: LM, future: F) -> F::Output {
     TASK_LM.scope(lm, future).await
 }
 
+/// Runs `f` with `lm` as the default LM for it, as [`with_lm`] does for a future: for work that
+/// does not wait, such as rendering the prompts a predictor would send under another LM.
+///
+/// ```
+/// use dspy_core::lm::{current_lm, with_lm_sync, DummyLm, LM};
+/// let lm = LM::new(DummyLm::new([]).named("scoped"));
+/// assert_eq!(with_lm_sync(lm, || current_lm().unwrap().model().to_string()), "scoped");
+/// ```
+pub fn with_lm_sync<R>(lm: LM, f: impl FnOnce() -> R) -> R {
+    TASK_LM.sync_scope(lm, f)
+}
+
 /// The LM in effect here: the task-local one from [`with_lm`], else the [`configure`]d one.
 pub fn current_lm() -> Option<LM> {
     if let Ok(lm) = TASK_LM.try_with(LM::clone) {

@@ -1,6 +1,6 @@
 use super::overrides::{CallOverrides, with_overrides};
 use super::trace::{self, Trace};
-use super::{DynPredictor, Module, Parameters, child_name};
+use super::{DynPredictor, Module, Parameters, Predict, WrapsPredict, child_name};
 use crate::{Error, Result};
 use std::fmt;
 use std::future::Future;
@@ -71,6 +71,7 @@ impl<M: Module> BestOfN<M> {
     }
 
     /// Stops at the first attempt whose reward is at least `threshold`.
+    #[must_use]
     pub fn threshold(mut self, threshold: f64) -> Self {
         self.threshold = Some(threshold);
         self
@@ -78,6 +79,7 @@ impl<M: Module> BestOfN<M> {
 
     /// How many attempts may fail before the next failure is returned as the error (default
     /// `n`). Unlike DSPy, where 0 means "the default", 0 here means the first failure is returned.
+    #[must_use]
     pub fn fail_count(mut self, fail_count: usize) -> Self {
         self.fail_count = fail_count;
         self
@@ -236,6 +238,15 @@ impl<M: Module + fmt::Debug> fmt::Debug for BestOfN<M> {
 }
 
 /// The wrapped module's predictors, under `module`, as DSPy names them.
+/// Around a module built around a predictor, it is built around the same one.
+impl<M: Module + WrapsPredict> WrapsPredict for BestOfN<M> {
+    type Signature = M::Signature;
+
+    fn predict_mut(&mut self) -> &mut Predict<M::Signature> {
+        self.module.predict_mut()
+    }
+}
+
 impl<M: Module + Parameters> Parameters for BestOfN<M> {
     fn visit_predictors<'a>(
         &'a self,

@@ -1,6 +1,8 @@
-use super::{DynPredictor, Module, Parameters, Predict, Prediction, PredictionStream, child_name};
+use super::{
+    DynPredictor, Module, Parameters, Predict, Prediction, PredictionStream, WrapsPredict,
+    child_name,
+};
 use crate::Result;
-use crate::lm::LM;
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
 use schemars::JsonSchema;
 use serde::de::{DeserializeOwned, Error as _};
@@ -110,7 +112,13 @@ impl<'de, S: DeserializeOwned> Deserialize<'de> for Reasoned<S> {
 /// Asks the LM to reason step by step before giving the outputs of `S` (DSPy's
 /// `ChainOfThought`): a `reasoning` output is added before the signature's own.
 ///
+/// It takes `Predict`'s builders: `with_lm`, `with_adapter`, `with_config`, `temperature`,
+/// `max_tokens`, `n` and `stop` from [`ConfigureExt`](super::ConfigureExt), and
+/// `with_instructions` and `with_demos` (each a [`Reasoned`] example or a
+/// [`Demo`](super::Demo), e.g. a labeled one without reasoning) from [`WrapsPredict`].
+///
 /// ```
+/// use dspy_core::module::ConfigureExt;
 /// use dspy_core::{ChainOfThought, DummyLm, LM, Module};
 /// # use dspy_macros::Signature;
 /// /// Answer with a number.
@@ -139,27 +147,6 @@ impl<S: Signature> ChainOfThought<S> {
         }
     }
 
-    /// Uses `lm` instead of the configured one.
-    pub fn with_lm(self, lm: LM) -> Self {
-        ChainOfThought {
-            predict: self.predict.with_lm(lm),
-        }
-    }
-
-    /// Overrides the instructions.
-    pub fn with_instructions(self, instructions: impl Into<String>) -> Self {
-        ChainOfThought {
-            predict: self.predict.with_instructions(instructions),
-        }
-    }
-
-    /// Sets the demos, each an example with its reasoning.
-    pub fn with_demos(self, demos: impl IntoIterator<Item = Reasoned<S>>) -> Self {
-        ChainOfThought {
-            predict: self.predict.with_demos(demos),
-        }
-    }
-
     /// Runs it and returns the full [`Prediction`].
     pub async fn forward(&self, input: S::Input) -> Result<Prediction<WithReasoning<S::Output>>> {
         self.predict.forward(input).await
@@ -172,7 +159,7 @@ impl<S: Signature> ChainOfThought<S> {
     ///
     /// ```
     /// use dspy_core::{ChainOfThought, DummyLm, LM};
-    /// use dspy_core::module::StreamEvent;
+    /// use dspy_core::module::{ConfigureExt, StreamEvent};
     /// # use dspy_macros::Signature;
     /// /// Answer with a number.
     /// #[derive(Signature, Clone, Debug)]
@@ -229,6 +216,15 @@ impl<S: Signature> Module for ChainOfThought<S> {
 
     async fn call(&self, input: S::Input) -> Result<Self::Output> {
         self.predict.call(input).await
+    }
+}
+
+/// Its demos are examples with their reasoning.
+impl<S: Signature> WrapsPredict for ChainOfThought<S> {
+    type Signature = Reasoned<S>;
+
+    fn predict_mut(&mut self) -> &mut Predict<Reasoned<S>> {
+        &mut self.predict
     }
 }
 

@@ -12,9 +12,11 @@
 use super::{DynPredictor, Parameters};
 
 /// `Kind` of the impl for modules.
+#[derive(Debug)]
 pub struct IsModule;
 
 /// `Kind` of the impl that never applies (see the module docs).
+#[derive(Debug)]
 pub struct NeverApplies;
 
 mod sealed {

@@ -2,16 +2,21 @@
 //! state see it.
 
 use super::config::PredictConfig;
+use super::demo::DemoState;
 use super::id::PredictorId;
 use crate::Result;
-use crate::adapter::{FieldValues, Formatted};
+use crate::adapter::{Adapter, FieldValues, Formatted};
 use crate::lm::LM;
 use crate::signature::SignatureInfo;
+use std::sync::Arc;
 
 /// A predictor seen without its signature type: what optimizers read and change.
 ///
-/// Demos cross this boundary as JSON objects (one complete example each) and are checked against
-/// the signature when set, so a bad demo is an error, never a broken prompt.
+/// Demos cross this boundary as JSON objects of fields ([`DemoState`]s, or their bare fields
+/// through the `_json` methods) and are checked against the signature when set, so a bad demo is
+/// an error, never a broken prompt. A demo may have only some of the signature's fields (see
+/// [`Demo`](super::Demo)); fields the signature does not have are left out, so a training example
+/// of a whole pipeline can be given to each of its predictors as it is.
 ///
 /// ```
 /// use dspy_core::{DynPredictor, Predict};
@@ -26,7 +31,7 @@ use crate::signature::SignatureInfo;
 /// let dynamic: &mut dyn DynPredictor = &mut predict;
 /// dynamic.set_demos_json(vec![demo.as_object().unwrap().clone()]).unwrap();
 /// dynamic.set_instructions(Some("Answer with a number.".into()));
-/// assert_eq!(predict.demos[0].answer, "4");
+/// assert_eq!(predict.demos[0].example().unwrap().answer, "4");
 /// assert_eq!(predict.effective_instructions(), "Answer with a number.");
 /// ```
 pub trait DynPredictor: Send + Sync {
@@ -44,14 +49,29 @@ pub trait DynPredictor: Send + Sync {
     /// demos, say): giving the copy's predictors the original ids makes traces of the copy's
     /// calls name the original predictors, which is what optimizers look them up by.
     fn set_id(&mut self, id: PredictorId);
-    /// Its demos, each as one JSON object of inputs and outputs.
-    fn demos_json(&self) -> Result<Vec<FieldValues>>;
-    /// Replaces its demos; each must deserialize into the signature, else [`Error::State`](crate::Error::State) names
-    /// the demo and field, and nothing is changed.
-    fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()>;
+    /// Its demos, as saved state holds them.
+    fn demo_states(&self) -> Result<Vec<DemoState>>;
+    /// Replaces its demos; each must make a [`Demo`](super::Demo) of the signature (all its
+    /// fields, or at least one input and one output, each of its type), else
+    /// [`Error::State`](crate::Error::State) names the demo and field, and nothing is changed.
+    fn set_demo_states(&mut self, demos: Vec<DemoState>) -> Result<()>;
+    /// Checks demos as [`set_demo_states`](DynPredictor::set_demo_states) would, without
+    /// setting them.
+    fn check_demo_states(&self, demos: &[DemoState]) -> Result<()>;
+    /// Its demos' fields, each as one JSON object of inputs and outputs.
+    fn demos_json(&self) -> Result<Vec<FieldValues>> {
+        Ok(self.demo_states()?.into_iter().map(|d| d.fields).collect())
+    }
+    /// Replaces its demos by these fields, as [`set_demo_states`](DynPredictor::set_demo_states).
+    fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()> {
+        self.set_demo_states(demos.into_iter().map(DemoState::new).collect())
+    }
     /// Checks demos as [`set_demos_json`](DynPredictor::set_demos_json) would, without setting
     /// them.
-    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()>;
+    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()> {
+        let states: Vec<DemoState> = demos.iter().cloned().map(DemoState::new).collect();
+        self.check_demo_states(&states)
+    }
     /// How many demos it has.
     fn demo_count(&self) -> usize;
     /// Its sampling settings.
@@ -60,6 +80,30 @@ pub trait DynPredictor: Send + Sync {
     fn config_mut(&mut self) -> &mut PredictConfig;
     /// Gives it its own LM (`None`: use the configured one).
     fn set_lm(&mut self, lm: Option<LM>);
+    /// Gives it its own adapter (`None`: chosen by the LM's capabilities).
+    fn set_adapter(&mut self, adapter: Option<Arc<dyn Adapter>>);
     /// The prompt it would send for `input` (a JSON object of the input fields).
     fn render_json(&self, input: &FieldValues) -> Result<Formatted>;
+    /// The most LM calls one call of it can make with the adapter it would use now: the first,
+    /// then, when the answer cannot be read, one with the adapter's fallback and one re-ask.
+    /// Three unless the adapter has fewer of those (the call loop never makes more).
+    ///
+    /// ```
+    /// use dspy_core::{ChatAdapter, CompletionAdapter, DynPredictor, JsonAdapter, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let calls = |p: Predict<QA>| p.lm_calls_at_most();
+    /// assert_eq!(calls(Predict::new()), 3); // no LM: chat markers, JSON fallback, re-ask
+    /// assert_eq!(calls(Predict::new().with_adapter(JsonAdapter::new())), 2);
+    /// assert_eq!(calls(Predict::new().with_adapter(CompletionAdapter::new())), 1);
+    /// let strict = ChatAdapter::new().json_fallback(false).reask(false);
+    /// assert_eq!(calls(Predict::new().with_adapter(strict)), 1);
+    /// ```
+    fn lm_calls_at_most(&self) -> u32 {
+        3
+    }
 }

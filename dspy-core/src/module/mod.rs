@@ -2,10 +2,12 @@
 //! input to a typed output.
 
 mod best_of_n;
+mod builders;
 mod call;
 mod chain_of_thought;
 mod config;
 mod convert;
+mod demo;
 pub(crate) mod derive_support;
 mod dyn_predictor;
 mod id;
@@ -26,9 +28,11 @@ pub mod trace;
 mod wrapper_fields;
 
 pub use best_of_n::{BestOfN, Reward};
+pub use builders::{ConfigureExt, WrapsPredict};
 pub use call::run_adapter;
 pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use config::PredictConfig;
+pub use demo::{Demo, DemoState};
 pub use dyn_predictor::DynPredictor;
 pub use id::PredictorId;
 pub use multi_chain::{Compare, CompareInput, MultiChainComparison, WithRationale};

@@ -1,7 +1,9 @@
 use super::overrides::{CallOverrides, with_overrides};
-use super::{ChainOfThought, DynPredictor, Module, Parameters, Predict, WithReasoning, child_name};
+use super::{
+    ChainOfThought, DynPredictor, Module, Parameters, Predict, WithReasoning, WrapsPredict,
+    child_name,
+};
 use crate::adapter::display_value;
-use crate::lm::LM;
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
 use crate::{Error, Result};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -224,7 +226,12 @@ fn object_of<T: Serialize>(value: &T) -> std::result::Result<Map<String, Value>,
 /// Its predictors are `attempts.predict` (the chain of thought) and `predict` (the comparison,
 /// named as in DSPy).
 ///
+/// It takes `Predict`'s builders: [`ConfigureExt`](super::ConfigureExt)'s set both predictors
+/// (the attempts take the comparison's temperature anyway), and [`WrapsPredict`]'s the
+/// comparison's instructions and demos.
+///
 /// ```
+/// use dspy_core::module::ConfigureExt;
 /// use dspy_core::{DummyLm, LM, Module, MultiChainComparison};
 /// use serde_json::json;
 /// # use dspy_macros::Signature;
@@ -266,21 +273,6 @@ impl<S: Signature, const M: usize> MultiChainComparison<S, M> {
             attempts: ChainOfThought::new(),
             predict: Predict::new().temperature(0.7),
         }
-    }
-
-    /// Uses `lm` for the attempts and the comparison.
-    pub fn with_lm(self, lm: LM) -> Self {
-        MultiChainComparison {
-            attempts: self.attempts.with_lm(lm.clone()),
-            predict: self.predict.with_lm(lm),
-        }
-    }
-
-    /// Sets the comparison's temperature, which the attempts use too unless their predictor
-    /// sets its own.
-    pub fn temperature(mut self, temperature: f32) -> Self {
-        self.predict.config.temperature = Some(temperature);
-        self
     }
 
     /// Compares `completions` (exactly `M`, each with its reasoning) made for `input` and
@@ -347,6 +339,15 @@ impl<S: Signature, const M: usize> Module for MultiChainComparison<S, M> {
         });
         let completions = futures_util::future::try_join_all(attempts).await?;
         self.compare(input, &completions).await
+    }
+}
+
+/// The comparison is the predictor it is built around.
+impl<S: Signature, const M: usize> WrapsPredict for MultiChainComparison<S, M> {
+    type Signature = Compare<S, M>;
+
+    fn predict_mut(&mut self) -> &mut Predict<Compare<S, M>> {
+        &mut self.predict
     }
 }
 

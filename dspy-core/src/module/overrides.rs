@@ -58,18 +58,21 @@ impl CallOverrides {
     }
 
     /// Sets the rollout id.
+    #[must_use]
     pub fn rollout_id(mut self, rollout_id: u64) -> Self {
         self.rollout_id = Some(rollout_id);
         self
     }
 
     /// Sets the temperature for predictors without their own.
+    #[must_use]
     pub fn temperature(mut self, temperature: f32) -> Self {
         self.temperature = Some(temperature);
         self
     }
 
     /// Adds hints, one per predictor id.
+    #[must_use]
     pub fn hints(mut self, hints: impl IntoIterator<Item = (PredictorId, String)>) -> Self {
         let mut all = self.hints.as_deref().cloned().unwrap_or_default();
         all.extend(hints);

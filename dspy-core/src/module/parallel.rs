@@ -1,4 +1,4 @@
-use super::{DynPredictor, Module, Parameters};
+use super::{DynPredictor, Module, Parameters, Predict, WrapsPredict};
 use crate::Result;
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -119,6 +119,7 @@ impl<M: Module> Parallel<M> {
     }
 
     /// Sets how many calls run at once (at least one).
+    #[must_use]
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
@@ -135,6 +136,15 @@ impl<M: Module> Module for Parallel<M> {
 }
 
 /// The wrapped module's predictors, with the same names.
+/// Around a module built around a predictor, it is built around the same one.
+impl<M: WrapsPredict> WrapsPredict for Parallel<M> {
+    type Signature = M::Signature;
+
+    fn predict_mut(&mut self) -> &mut Predict<M::Signature> {
+        self.module.predict_mut()
+    }
+}
+
 impl<M: Parameters> Parameters for Parallel<M> {
     fn visit_predictors<'a>(
         &'a self,

@@ -140,7 +140,16 @@ pub trait Parameters {
     where
         Self: Sized,
     {
-        self.load_state(ProgramState::read(path)?)
+        let path = path.as_ref();
+        ProgramState::read(path)
+            .and_then(|state| self.load_state(state))
+            .map_err(|error| match error {
+                // Which file did not fit matters when a program loads several.
+                crate::Error::State(message) => {
+                    crate::Error::State(format!("`{}`: {message}", path.display()))
+                }
+                other => other,
+            })
     }
 }
 

@@ -1,7 +1,7 @@
 use super::best_of_n::{Best, Failures, Reward, Rollouts, attempt_scope};
 use super::offer_feedback::{OfferFeedback, OfferFeedbackInput, describe_modules};
 use super::trace::{self, Trace};
-use super::{DynPredictor, Module, Parameters, Predict, PredictorId, child_name};
+use super::{DynPredictor, Module, Parameters, Predict, PredictorId, WrapsPredict, child_name};
 use crate::Result;
 use crate::lm::LM;
 use serde::Serialize;
@@ -88,6 +88,7 @@ impl<M: Module> Refine<M> {
     }
 
     /// Stops at the first attempt whose reward is at least `threshold`.
+    #[must_use]
     pub fn threshold(mut self, threshold: f64) -> Self {
         self.threshold = Some(threshold);
         self
@@ -95,6 +96,7 @@ impl<M: Module> Refine<M> {
 
     /// How many attempts may fail before the next failure is returned as the error (default
     /// `n`); see [`BestOfN::fail_count`](super::BestOfN::fail_count).
+    #[must_use]
     pub fn fail_count(mut self, fail_count: usize) -> Self {
         self.fail_count = fail_count;
         self
@@ -102,6 +104,7 @@ impl<M: Module> Refine<M> {
 
     /// Describes the program to the advice predictor (DSPy shows the module's source code,
     /// which Rust does not have at run time; the default names the type).
+    #[must_use]
     pub fn program_code(mut self, text: impl Into<String>) -> Self {
         self.program_code = text.into();
         self
@@ -109,12 +112,14 @@ impl<M: Module> Refine<M> {
 
     /// Describes the reward function to the advice predictor: paste its code or say what it
     /// checks (the default names the function's type).
+    #[must_use]
     pub fn reward_code(mut self, text: impl Into<String>) -> Self {
         self.reward_code = text.into();
         self
     }
 
     /// Uses `lm` for the advice instead of the configured one.
+    #[must_use]
     pub fn with_feedback_lm(mut self, lm: LM) -> Self {
         self.feedback = self.feedback.with_lm(lm);
         self
@@ -244,6 +249,15 @@ impl<M: Module + fmt::Debug> fmt::Debug for Refine<M> {
             .field("threshold", &self.threshold)
             .field("fail_count", &self.fail_count)
             .finish_non_exhaustive()
+    }
+}
+
+/// Around a module built around a predictor, it is built around the same one (not `feedback`).
+impl<M: Module + WrapsPredict> WrapsPredict for Refine<M> {
+    type Signature = M::Signature;
+
+    fn predict_mut(&mut self) -> &mut Predict<M::Signature> {
+        self.module.predict_mut()
     }
 }
 

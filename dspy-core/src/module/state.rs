@@ -4,10 +4,9 @@
 //! signature so a file is never loaded into a program it does not fit. It never holds an LM, an
 //! API key or an endpoint URL.
 
+use super::demo::DemoState;
 use super::dyn_predictor::DynPredictor;
-use crate::adapter::FieldValues;
 use crate::signature::{FieldSpec, SignatureInfo, inline_defs};
-use crate::util::snippet;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,8 +14,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-/// The format version this dspy writes and reads.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+/// The format version this dspy writes. It reads this one and every older one.
+///
+/// Format 2 writes each demo as an object with its `fields` (room for what else a demo carries);
+/// format 1 wrote each demo as the bare object of its fields, and only complete ones.
+pub const STATE_FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this dspy reads.
+const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Everything a program learned, by predictor name: what [`Parameters::save`](super::Parameters::save) writes.
 ///
@@ -33,11 +38,11 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 ///     .with_demos([QA { question: "Capital of France?".into(), answer: "Paris".into() }]);
 /// let state: ProgramState = tuned.state().unwrap();
 /// let json = state.to_json().unwrap();
-/// assert!(json.contains("\"format_version\": 1"));
+/// assert!(json.contains("\"format_version\": 2"));
 ///
 /// let mut fresh = Predict::<QA>::new();
 /// fresh.load_state(ProgramState::from_json(&json).unwrap()).unwrap();
-/// assert_eq!(fresh.demos[0].answer, "Paris");
+/// assert_eq!(fresh.demos[0].example().unwrap().answer, "Paris");
 /// assert_eq!(fresh.instructions.as_deref(), Some("Answer in one word."));
 /// ```
 ///
@@ -46,7 +51,7 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 ///
 /// ```json
 /// {
-///   "format_version": 1,
+///   "format_version": 2,
 ///   "dspy_version": "0.1.0",
 ///   "predictors": {
 ///     "answer.predict": {
@@ -57,12 +62,19 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 ///                     { "name": "answer", "type": "str", "schema": "9f0c8a1b2c3d4e5f" }]
 ///       },
 ///       "instructions": "Answer in one word.",
-///       "demos": [{ "question": "..", "reasoning": "..", "answer": ".." }]
+///       "demos": [
+///         { "fields": { "question": "..", "reasoning": "..", "answer": ".." } },
+///         { "fields": { "question": "..", "answer": ".." } }
+///       ]
 ///     }
 ///   }
 /// }
 /// ```
+///
+/// The second demo above is partial: it lacks `reasoning`. A file of an older format loads (it is
+/// read into this layout, and saving it again writes this format).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "versioned::AnyFormat")]
 pub struct ProgramState {
     /// The layout of this JSON; [`STATE_FORMAT_VERSION`] when written by this dspy.
     pub format_version: u32,
@@ -80,9 +92,9 @@ pub struct PredictorState {
     /// Its own instructions, when they replace the signature's; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
-    /// Its demos, each one JSON object of input and output fields.
+    /// Its demos, complete or partial, in the order prompts get them.
     #[serde(default)]
-    pub demos: Vec<FieldValues>,
+    pub demos: Vec<DemoState>,
 }
 
 /// The shape of a signature: its name and its fields' names and types, in order.
@@ -149,7 +161,7 @@ impl ProgramState {
                 instructions: predictor
                     .has_own_instructions()
                     .then(|| predictor.effective_instructions().to_string()),
-                demos: predictor.demos_json()?,
+                demos: predictor.demo_states()?,
             };
             if predictors.insert(name.clone(), state).is_some() {
                 return Err(Error::config(format!(
@@ -186,7 +198,7 @@ impl ProgramState {
             let now = SignatureFingerprint::of(predictor.signature());
             let differences = compare(&state.signature, &now);
             if differences.is_empty() {
-                if let Err(e) = predictor.check_demos_json(&state.demos) {
+                if let Err(e) = predictor.check_demo_states(&state.demos) {
                     problems.push(format!("predictor `{name}`: {}", state_message(e)));
                 }
             } else {
@@ -226,7 +238,7 @@ impl ProgramState {
 
         for (name, predictor) in targets.iter_mut() {
             if let Some(state) = saved.remove(name) {
-                predictor.set_demos_json(state.demos)?;
+                predictor.set_demo_states(state.demos)?;
                 predictor.set_instructions(state.instructions);
             }
         }
@@ -300,7 +312,7 @@ impl ProgramState {
 
 /// Refuses a format this dspy cannot read.
 fn check_version(version: u32, written_by: &str) -> Result<()> {
-    if version == STATE_FORMAT_VERSION {
+    if (OLDEST_FORMAT_VERSION..=STATE_FORMAT_VERSION).contains(&version) {
         return Ok(());
     }
     let advice = if version > STATE_FORMAT_VERSION {
@@ -310,9 +322,84 @@ fn check_version(version: u32, written_by: &str) -> Result<()> {
     };
     Err(Error::State(format!(
         "the state file has format version {version} (written by dspy {written_by}), but this \
-         dspy ({}) reads format version {STATE_FORMAT_VERSION}; {advice}",
+         dspy ({}) reads format versions {OLDEST_FORMAT_VERSION} to {STATE_FORMAT_VERSION}; \
+         {advice}",
         env!("CARGO_PKG_VERSION")
     )))
+}
+
+/// Every format this dspy reads, as it is on disk, and its conversion to the current one.
+mod versioned {
+    use super::{DemoState, PredictorState, ProgramState, STATE_FORMAT_VERSION};
+    use super::{SignatureFingerprint, check_version};
+    use crate::Error;
+    use serde::Deserialize;
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    /// A state file of any format: demos are left as JSON until the version says what they are.
+    #[derive(Deserialize)]
+    pub(super) struct AnyFormat {
+        format_version: u32,
+        dspy_version: String,
+        predictors: BTreeMap<String, AnyPredictor>,
+    }
+
+    #[derive(Deserialize)]
+    struct AnyPredictor {
+        signature: SignatureFingerprint,
+        #[serde(default)]
+        instructions: Option<String>,
+        #[serde(default)]
+        demos: Vec<Value>,
+    }
+
+    impl TryFrom<AnyFormat> for ProgramState {
+        type Error = String;
+
+        fn try_from(file: AnyFormat) -> Result<Self, String> {
+            let version = file.format_version;
+            check_version(version, &file.dspy_version).map_err(message)?;
+            let mut predictors = BTreeMap::new();
+            for (name, predictor) in file.predictors {
+                let demos = predictor
+                    .demos
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, demo)| read_demo(version, demo).map_err(|e| {
+                        format!("predictor `{name}`: demo {i} is not a demo of format {version}: {e}")
+                    }))
+                    .collect::<Result<_, String>>()?;
+                let state = PredictorState {
+                    signature: predictor.signature,
+                    instructions: predictor.instructions,
+                    demos,
+                };
+                predictors.insert(name, state);
+            }
+            Ok(ProgramState {
+                format_version: STATE_FORMAT_VERSION,
+                dspy_version: file.dspy_version,
+                predictors,
+            })
+        }
+    }
+
+    /// Format 1 wrote a demo as the object of its fields; format 2 as `{"fields": {..}}`.
+    fn read_demo(version: u32, demo: Value) -> Result<DemoState, String> {
+        match (version, demo) {
+            (1, Value::Object(fields)) => Ok(DemoState::new(fields)),
+            (1, other) => Err(format!("expected an object of fields, got {other}")),
+            (_, demo) => serde_json::from_value(demo).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn message(error: Error) -> String {
+        match error {
+            Error::State(message) => message,
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Every difference between the saved fields and the program's, one message each.
@@ -386,63 +473,6 @@ fn state_message(error: Error) -> String {
     match error {
         Error::State(message) => message,
         other => other.to_string(),
-    }
-}
-
-/// The name of the first field of `demo` whose JSON value cannot be of its type, or that is
-/// missing, judged from the signature's schemas: what a demo error should point at.
-pub(crate) fn misfit_field(info: &SignatureInfo, demo: &FieldValues) -> Option<String> {
-    let fields = info.inputs.iter().chain(&info.outputs);
-    for field in fields {
-        match demo.get(&field.name) {
-            None if !accepts(&field.schema, &Value::Null) => {
-                return Some(format!("field `{}` is missing", field.name));
-            }
-            Some(value) if !accepts(&field.schema, value) => {
-                return Some(format!(
-                    "field `{}` should be {} but is {}",
-                    field.name,
-                    field.type_hint,
-                    snippet(&value.to_string(), 61)
-                ));
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Whether `value` may be of the type `schema` describes, judging by JSON type and enum values
-/// only (enough to point at the field; deserialization has the last word).
-fn accepts(schema: &Value, value: &Value) -> bool {
-    let Some(schema) = schema.as_object() else {
-        return true;
-    };
-    for key in ["anyOf", "oneOf"] {
-        if let Some(options) = schema.get(key).and_then(Value::as_array) {
-            return options.iter().any(|s| accepts(s, value));
-        }
-    }
-    if let Some(choices) = schema.get("enum").and_then(Value::as_array) {
-        return choices.contains(value);
-    }
-    if let Some(constant) = schema.get("const") {
-        return constant == value;
-    }
-    let matches = |t: &str| match t {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => true,
-    };
-    match schema.get("type") {
-        Some(Value::String(t)) => matches(t),
-        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).any(matches),
-        _ => true,
     }
 }
 
@@ -550,24 +580,49 @@ mod tests {
     }
 
     #[test]
-    fn accepts_by_json_type_and_enum() {
-        let nullable_int = json!({"anyOf": [{"type": "integer"}, {"type": "null"}]});
-        assert!(accepts(&nullable_int, &json!(3)));
-        assert!(accepts(&nullable_int, &Value::Null));
-        assert!(!accepts(&nullable_int, &json!("3")));
-        let choice = json!({"type": "string", "enum": ["a", "b"]});
-        assert!(accepts(&choice, &json!("a")));
-        assert!(!accepts(&choice, &json!("c")));
-        assert!(!accepts(&json!({"type": "integer"}), &json!(1.5)));
+    fn format_1_files_load_into_the_current_layout() {
+        // Written by the dspy before partial demos: each demo the bare object of its fields.
+        let v1 = json!({
+            "format_version": 1,
+            "dspy_version": "0.1.0",
+            "predictors": {"self": {
+                "signature": {"name": "QA", "inputs": [], "outputs": []},
+                "instructions": "Be brief.",
+                "demos": [{"question": "2+2?", "answer": "4"}]
+            }}
+        });
+        let state = ProgramState::from_json(&v1.to_string()).unwrap();
+        assert_eq!(state.format_version, STATE_FORMAT_VERSION);
+        let predictor = &state.predictors["self"];
+        assert_eq!(predictor.instructions.as_deref(), Some("Be brief."));
+        assert_eq!(
+            Value::Object(predictor.demos[0].fields.clone()),
+            json!({"question": "2+2?", "answer": "4"})
+        );
+        // Saved again, it is format 2: each demo's fields under `fields`.
+        let again: Value = serde_json::from_str(&state.to_json().unwrap()).unwrap();
+        assert_eq!(again["format_version"], 2);
+        assert_eq!(
+            again["predictors"]["self"]["demos"][0],
+            json!({"fields": {"question": "2+2?", "answer": "4"}})
+        );
+        // A format 1 demo that is not an object is named.
+        let mut bad = v1.clone();
+        bad["predictors"]["self"]["demos"] = json!(["2+2?"]);
+        let err = ProgramState::from_json(&bad.to_string()).unwrap_err();
+        assert!(
+            err.to_string().contains("predictor `self`: demo 0"),
+            "{err}"
+        );
     }
 
     #[test]
     fn versions_other_than_ours_are_refused_with_advice() {
-        let newer = json!({"format_version": 2, "dspy_version": "9.0.0", "future": true});
+        let newer = json!({"format_version": 3, "dspy_version": "9.0.0", "future": true});
         let err = ProgramState::from_json(&newer.to_string()).unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, Error::State(_)), "{message}");
-        assert!(message.contains("format version 2"), "{message}");
+        assert!(message.contains("format version 3"), "{message}");
         assert!(message.contains("dspy 9.0.0"), "{message}");
         assert!(message.contains("upgrade dspy"), "{message}");
 

@@ -105,6 +105,7 @@ pub struct Trace {
 impl Trace {
     /// Fills in each entry's name from `program`'s predictors; calls made by predictors outside
     /// it keep `name: None`.
+    #[must_use]
     pub fn with_names<P: Parameters + ?Sized>(mut self, program: &P) -> Self {
         let names: Vec<(String, PredictorId)> = program
             .predictors()

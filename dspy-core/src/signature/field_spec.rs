@@ -46,6 +46,7 @@ impl FieldSpec {
     }
 
     /// Replaces the completion-mode label.
+    #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self

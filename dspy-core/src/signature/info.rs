@@ -44,6 +44,7 @@ impl SignatureInfo {
 
     /// Sets the instructions. Blank instructions fall back to DSPy's default
     /// ("Given the fields `a`, produce the fields `b`.").
+    #[must_use]
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
         let instructions = instructions.into();
         if instructions.trim().is_empty() {
@@ -57,28 +58,33 @@ impl SignatureInfo {
     }
 
     /// Adds an input field of type `T`.
+    #[must_use]
     pub fn input<T: JsonSchema + ?Sized>(self, name: &str, desc: &str) -> Self {
         self.with_input(FieldSpec::of::<T>(name, desc))
     }
 
     /// Adds an output field of type `T`.
+    #[must_use]
     pub fn output<T: JsonSchema + ?Sized>(self, name: &str, desc: &str) -> Self {
         self.with_output(FieldSpec::of::<T>(name, desc))
     }
 
     /// Adds an input field.
+    #[must_use]
     pub fn with_input(mut self, field: FieldSpec) -> Self {
         self.inputs.push(field);
         self.with_default_instructions()
     }
 
     /// Adds an output field.
+    #[must_use]
     pub fn with_output(mut self, field: FieldSpec) -> Self {
         self.outputs.push(field);
         self.with_default_instructions()
     }
 
     /// Inserts an output field before the others (as `ChainOfThought` does with `reasoning`).
+    #[must_use]
     pub fn with_output_first(mut self, field: FieldSpec) -> Self {
         self.outputs.insert(0, field);
         self.with_default_instructions()

@@ -415,7 +415,7 @@ fn prints_a_table_with_the_figures() {
     );
 }
 
-pub fn tempdir(name: &str) -> std::path::PathBuf {
+pub(crate) fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("dspy-reports-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

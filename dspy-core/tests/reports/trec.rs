@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 /// The kind of answer a question expects (the TREC coarse classes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub(crate) enum Kind {
     Abbreviation,
     Description,
     Entity,
@@ -21,7 +21,7 @@ pub enum Kind {
     Number,
 }
 
-pub const LABELS: [&str; 6] = [
+pub(crate) const LABELS: [&str; 6] = [
     "abbreviation",
     "description",
     "entity",
@@ -33,17 +33,17 @@ pub const LABELS: [&str; 6] = [
 /// Classify the question by the kind of answer it expects.
 #[derive(Signature, Clone, Debug)]
 #[dspy(crate = "dspy_core")]
-pub struct Classify {
+pub(crate) struct Classify {
     #[input]
     pub question: String,
     #[output]
     pub label: Kind,
 }
 
-pub type Report = EvaluationReport<Classify, ClassifyOutput>;
+pub(crate) type Report = EvaluationReport<Classify, ClassifyOutput>;
 
 /// The first `n` questions of the TREC training file.
-pub fn questions(n: usize) -> Vec<Classify> {
+pub(crate) fn questions(n: usize) -> Vec<Classify> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/data/trec/train.jsonl"
@@ -61,13 +61,13 @@ pub fn questions(n: usize) -> Vec<Classify> {
         .collect()
 }
 
-pub fn gold(example: &Classify) -> &'static str {
+pub(crate) fn gold(example: &Classify) -> &'static str {
     LABELS[example.label as usize]
 }
 
 /// A classifier's answers: the gold label with probability `accuracy`, else the class it is
 /// most often confused with; a `failures` share of answers does not parse.
-pub fn answers(devset: &[Classify], accuracy: f64, failures: f64, seed: u64) -> Vec<Value> {
+pub(crate) fn answers(devset: &[Classify], accuracy: f64, failures: f64, seed: u64) -> Vec<Value> {
     let mut rng = Rng::new(seed);
     devset
         .iter()
@@ -106,7 +106,7 @@ fn confused(gold: &str, rng: &mut Rng) -> &'static str {
 }
 
 /// Evaluates the scripted classifier (`answers[i]` for `devset[i]`) with exact match.
-pub async fn evaluate(devset: &[Classify], answers: &[Value]) -> Report {
+pub(crate) async fn evaluate(devset: &[Classify], answers: &[Value]) -> Report {
     let keyed = devset
         .iter()
         .zip(answers)
@@ -122,7 +122,7 @@ pub async fn evaluate(devset: &[Classify], answers: &[Value]) -> Report {
 }
 
 /// The label the report's output has for `question`, or `None` when the call failed.
-pub fn predicted(report: &Report, question: &str) -> Option<&'static str> {
+pub(crate) fn predicted(report: &Report, question: &str) -> Option<&'static str> {
     let result = report
         .results
         .iter()

@@ -1,5 +1,6 @@
 //! `GEPA`: reflective prompt evolution, as the `gepa` package and DSPy's `dspy.GEPA` do it.
 
+mod estimate;
 mod merge;
 mod pareto;
 mod reflect;
@@ -13,7 +14,7 @@ use crate::search::rollout::{RunSettings, Runs, evaluate};
 use crate::search::seed::derive_seed;
 use crate::search::steps::{Steps, run_steps};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
-use crate::{Auto, Trial};
+use crate::{Auto, Estimate, Trial};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
 use dspy_core::util::snippet;
@@ -306,7 +307,7 @@ impl<M> GEPA<M> {
     }
 
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
-    compile_methods!(compile, compile_with_valset);
+    compile_methods!(compile, compile_with_valset, estimate);
 
     /// The metric calls the budget allows for a program of `predictors` predictors, as DSPy
     /// computes them (a full evaluation covers the validation set only when it is separate).
@@ -386,6 +387,10 @@ where
         let best = best_index(&state.aggregates());
         frame.report.choose(state.candidates[best].trial);
         Ok(build(program, &state.candidates[best].instructions))
+    }
+
+    fn estimate(&self, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_on(program, trainset, valset)
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) struct Candidate {
 
 impl Candidate {
     /// The mean validation score.
-    pub fn aggregate(&self) -> f64 {
+    pub(crate) fn aggregate(&self) -> f64 {
         if self.val_scores.is_empty() {
             return 0.0;
         }
@@ -49,12 +49,12 @@ pub(crate) struct SearchState {
 
 impl SearchState {
     /// Every candidate's mean validation score.
-    pub fn aggregates(&self) -> Vec<f64> {
+    pub(crate) fn aggregates(&self) -> Vec<f64> {
         self.candidates.iter().map(Candidate::aggregate).collect()
     }
 
     /// Every candidate's per-example validation scores.
-    pub fn score_table(&self) -> Vec<Vec<f64>> {
+    pub(crate) fn score_table(&self) -> Vec<Vec<f64>> {
         self.candidates
             .iter()
             .map(|c| c.val_scores.clone())
@@ -63,7 +63,7 @@ impl SearchState {
 
     /// Adds a scored candidate and returns its index. It updates next the predictor after the
     /// furthest its parents reached, as the `gepa` package does.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         instructions: Instructions,
         parents: Vec<usize>,

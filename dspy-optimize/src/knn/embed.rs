@@ -51,6 +51,7 @@ impl<E: Embedder + 'static> Embeddings<E> {
     }
 
     /// Texts per embedding request when indexing.
+    #[must_use]
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n.max(1);
         self

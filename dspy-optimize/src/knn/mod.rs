@@ -16,9 +16,11 @@ pub use dspy_core::lm::OpenAiEmbedder;
 pub use dspy_core::retrieve::Bm25;
 pub use embed::Embeddings;
 
-use crate::Trial;
+use crate::search::estimate::Estimator;
 use crate::search::fields::{all_fields, fits};
+use crate::search::warnings::why_none_fit;
 use crate::search::{Frame, Search, SearchOptions, compile_methods};
+use crate::{CompileWarning, Estimate, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::lm::BoxFuture;
 use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
@@ -116,6 +118,7 @@ impl<S: Similarity> KNNFewShot<S> {
     /// use dspy_optimize::{Bm25, KNNFewShot};
     /// let knn = KNNFewShot::new(8, Bm25::new()).nearest_last(true);
     /// ```
+    #[must_use]
     pub fn nearest_last(mut self, yes: bool) -> Self {
         self.layout.nearest_last = yes;
         self
@@ -130,12 +133,13 @@ impl<S: Similarity> KNNFewShot<S> {
     /// use dspy_optimize::{Bm25, KNNFewShot};
     /// let knn = KNNFewShot::new(8, Bm25::new()).keep_demos(true);
     /// ```
+    #[must_use]
     pub fn keep_demos(mut self, yes: bool) -> Self {
         self.layout.keep_demos = yes;
         self
     }
 
-    compile_methods!(compile);
+    compile_methods!(compile, estimate);
 }
 
 /// No LM calls, and no validation set: the index is built over the training set.
@@ -178,6 +182,13 @@ where
             &Default::default(),
             started.elapsed(),
         ));
+        for (name, predictor) in program.predictors() {
+            let kept = self.layout.keep_demos && predictor.demo_count() > 0;
+            if let Some(why) = why_none_fit(predictor, &examples).filter(|_| !kept) {
+                let why = format!("no demos: no neighbour can be one, as {why}");
+                frame.report.warn(CompileWarning::predictor(name, why));
+            }
+        }
         Ok(KnnProgram {
             program: program.clone(),
             index,
@@ -185,6 +196,18 @@ where
             k: self.k,
             layout: self.layout,
         })
+    }
+
+    /// No LM call: the index is built by the similarity (an [`Embeddings`] index embeds the
+    /// training inputs with its embedder, which is not an LM of the compile).
+    fn estimate(&self, _: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        let mut estimate = Estimator::new("KNNFewShot", &self.options);
+        estimate.note(format!(
+            "{} index over {} training inputs: no LM call",
+            self.similarity.name(),
+            trainset.len()
+        ));
+        Ok(estimate.finish())
     }
 }
 

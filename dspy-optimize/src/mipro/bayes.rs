@@ -57,12 +57,7 @@ where
     ) -> Result<()> {
         let steps = self.search.minibatch_full_eval_steps;
         let trials = self.plan.num_trials;
-        // DSPy's count of evaluations: the default one, the trials, and the full evaluations.
-        let total = if self.plan.minibatch {
-            trials + trials / steps + 1 + usize::from(!trials.is_multiple_of(steps))
-        } else {
-            trials + 1
-        };
+        let total = evaluations(trials, steps, self.plan.minibatch);
         let progress = frame.progress(total, "MIPROv2 search");
         let mut learnt = Learnt {
             tpe: Tpe::new(self.space.cardinalities(), TpeSettings::default()),
@@ -90,9 +85,8 @@ where
             self.trial(frame, log, found, &mut learnt, trial, rng)
                 .await?;
             progress.step(|| best_message(found));
-            let slot = learnt.slot;
             if self.plan.minibatch
-                && (slot.is_multiple_of(steps + 1) || slot + 1 == total)
+                && full_due(learnt.slot, steps, total)
                 && self.full_evaluation(frame, log, found, &mut learnt).await?
             {
                 progress.step(|| best_message(found));
@@ -198,6 +192,38 @@ where
     }
 }
 
+/// DSPy's count of a search's evaluations: the default program's, the trials', and (with
+/// minibatches) the full evaluations'.
+pub(super) fn evaluations(trials: usize, steps: usize, minibatch: bool) -> usize {
+    if minibatch {
+        trials + trials / steps + 1 + usize::from(!trials.is_multiple_of(steps))
+    } else {
+        trials + 1
+    }
+}
+
+/// Whether a full evaluation is due after the trial that took evaluation slot `slot`: every
+/// `steps` trials, and after the last.
+pub(super) fn full_due(slot: usize, steps: usize, total: usize) -> bool {
+    slot.is_multiple_of(steps + 1) || slot + 1 == total
+}
+
+/// The full evaluations of a search with minibatches, when each one due finds a combination
+/// not yet scored whole (one that does not delays the next).
+pub(super) fn full_evaluations(trials: usize, steps: usize) -> usize {
+    let total = evaluations(trials, steps, true);
+    let mut slot = 1;
+    let mut full = 0;
+    for _ in 0..trials {
+        slot += 1;
+        if full_due(slot, steps, total) {
+            slot += 1;
+            full += 1;
+        }
+    }
+    full
+}
+
 /// Keeps `candidate` as the best when it beats the best so far (its trial is the last).
 fn improve<P>(frame: &Frame<'_>, found: &mut Found<P>, candidate: P, score: f64) {
     let trial = frame.report.trials.len() - 1;
@@ -269,5 +295,50 @@ impl Space {
             })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The full evaluations when those due at `fails` find nothing to score.
+    fn with_failures(trials: usize, steps: usize, fails: &[bool]) -> usize {
+        let total = evaluations(trials, steps, true);
+        let (mut slot, mut full, mut due) = (1, 0, 0);
+        for _ in 0..trials {
+            slot += 1;
+            if full_due(slot, steps, total) {
+                let failed = fails.get(due).copied().unwrap_or(false);
+                due += 1;
+                if !failed {
+                    slot += 1;
+                    full += 1;
+                }
+            }
+        }
+        full
+    }
+
+    #[test]
+    fn full_evaluations_follow_dspys_schedule_and_bound_any_run() {
+        // 10 trials, every 5: after trial 5 and after the last.
+        assert_eq!(full_evaluations(10, 5), 2);
+        assert_eq!(full_evaluations(12, 5), 3);
+        assert_eq!(full_evaluations(3, 5), 1);
+        assert_eq!(evaluations(10, 5, true), 13);
+        // One that finds nothing to score only delays the next: never more evaluations.
+        for trials in 0..40 {
+            for steps in 1..8 {
+                let all = full_evaluations(trials, steps);
+                for mask in 0u32..64 {
+                    let fails: Vec<bool> = (0..6).map(|b| mask & (1 << b) != 0).collect();
+                    assert!(
+                        with_failures(trials, steps, &fails) <= all,
+                        "{trials} {steps} {mask}"
+                    );
+                }
+            }
+        }
     }
 }

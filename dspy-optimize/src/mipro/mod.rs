@@ -1,10 +1,10 @@
 //! `MIPROv2`: instructions and demo sets chosen together by Bayesian search.
 
 mod bayes;
+mod estimate;
 mod propose;
 mod tpe;
 
-use crate::Auto;
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::fields::all_fields;
@@ -12,7 +12,9 @@ use crate::search::measure::measure;
 use crate::search::models::scoped;
 use crate::search::resume::Resume;
 use crate::search::step_log::{Logged, StepLog};
+use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Auto, Estimate};
 use bayes::Space;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
@@ -162,7 +164,7 @@ impl<M> MIPROv2<M> {
 
     bootstrap_setters!();
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
-    compile_methods!(compile, compile_with_valset);
+    compile_methods!(compile, compile_with_valset, estimate);
 
     /// Sizes the search with a preset (the default is `Light`); clears
     /// [`num_candidates`](Self::num_candidates) and [`num_trials`](Self::num_trials).
@@ -291,6 +293,42 @@ where
         trainset: &[E],
         valset: Option<&[E]>,
     ) -> Result<P> {
+        let (trainset, valset) = self.sets(trainset, valset)?;
+        let mut found = Found { best: None };
+        let outcome = self
+            .steps(frame, &mut found, program, trainset, valset)
+            .await;
+        frame.stop_on_budget(outcome)?;
+        let chosen = match found.best {
+            Some((best, _, trial)) => {
+                frame.report.choose(trial);
+                best
+            }
+            None => program.clone(),
+        };
+        let otherwise = chosen_has_none(&frame.report);
+        warn_demoless(
+            &mut frame.report,
+            &chosen,
+            &all_fields(trainset)?,
+            &otherwise,
+        );
+        Ok(chosen)
+    }
+
+    fn estimate(&self, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_on(program, trainset, valset)
+    }
+}
+
+impl<M> MIPROv2<M> {
+    /// The training and validation sets a compile works on (the validation set split off the
+    /// training set when none is given), checked with the settings.
+    fn sets<'a, E>(
+        &self,
+        trainset: &'a [E],
+        valset: Option<&'a [E]>,
+    ) -> Result<(&'a [E], &'a [E])> {
         let (trainset, valset) = match valset {
             Some(valset) => (trainset, valset),
             None if trainset.len() < 2 => {
@@ -315,22 +353,9 @@ where
                  or use .auto(Auto::Light)",
             ));
         }
-        let mut found = Found { best: None };
-        let outcome = self
-            .steps(frame, &mut found, program, trainset, valset)
-            .await;
-        frame.stop_on_budget(outcome)?;
-        Ok(match found.best {
-            Some((best, _, trial)) => {
-                frame.report.choose(trial);
-                best
-            }
-            None => program.clone(),
-        })
+        Ok((trainset, valset))
     }
-}
 
-impl<M> MIPROv2<M> {
     /// The sizes of this compile, and the validation set (sampled by `auto` presets).
     fn plan<'v, E>(&self, predictors: usize, valset: &'v [E], rng: &mut Rng) -> (Plan, Vec<&'v E>) {
         let zero_shot = self.zero_shot();
@@ -473,23 +498,8 @@ impl<M> MIPROv2<M> {
         E: Example<Input = P::Input> + Serialize + Clone,
         M: Metric<E, P::Output>,
     {
-        // Optimizing zero-shot, demos are bootstrapped only to show the proposer (DSPy's 3).
-        let bootstrap = if self.zero_shot() {
-            BootstrapOptions {
-                max_bootstrapped_demos: 3,
-                ..self.bootstrap.clone()
-            }
-        } else {
-            self.bootstrap.clone()
-        };
-        let mut candidates = vec![Candidate::ZeroShot];
-        if bootstrap.max_labeled_demos > 0 {
-            candidates.push(Candidate::Labeled);
-        }
-        candidates.push(Candidate::Unshuffled);
-        let shuffled = count.saturating_sub(3) as u64;
-        candidates.extend((0..shuffled).map(Candidate::Shuffled));
-
+        let bootstrap = self.demo_bootstrap();
+        let candidates = demo_candidates(&bootstrap, count);
         let builder = DemoSets {
             metric: &self.metric,
             bootstrap: &bootstrap,
@@ -515,6 +525,19 @@ impl<M> MIPROv2<M> {
             }
         }
         Ok(sets)
+    }
+
+    /// How demo sets are bootstrapped: as set, except that optimizing zero-shot, demos are
+    /// bootstrapped only to show the proposer (DSPy's 3).
+    fn demo_bootstrap(&self) -> BootstrapOptions {
+        if self.zero_shot() {
+            BootstrapOptions {
+                max_bootstrapped_demos: 3,
+                ..self.bootstrap.clone()
+            }
+        } else {
+            self.bootstrap.clone()
+        }
     }
 
     /// Demo set `k`, built by `build` under the task model: each predictor's demos, with a
@@ -632,6 +655,19 @@ impl<M> MIPROv2<M> {
         }
         Ok(grounding)
     }
+}
+
+/// The `count` demo-set candidates of each predictor: zero-shot, labeled (when there are
+/// labeled demos), bootstrapped unshuffled, then shuffled.
+fn demo_candidates(bootstrap: &BootstrapOptions, count: usize) -> Vec<Candidate> {
+    let mut candidates = vec![Candidate::ZeroShot];
+    if bootstrap.max_labeled_demos > 0 {
+        candidates.push(Candidate::Labeled);
+    }
+    candidates.push(Candidate::Unshuffled);
+    let shuffled = count.saturating_sub(3) as u64;
+    candidates.extend((0..shuffled).map(Candidate::Shuffled));
+    candidates
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! predictors' signatures, described by the prompt model), the predictor's bootstrapped demos,
 //! and a random prompting tip. As DSPy's `GroundedProposer`, with our own wording.
 
+pub(super) mod estimate;
+
 use crate::Trial;
 use crate::search::Frame;
 use crate::search::failure::stops;

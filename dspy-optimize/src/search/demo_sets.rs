@@ -5,6 +5,8 @@
 
 use super::SearchOptions;
 use super::bootstrap_options::BootstrapOptions;
+use super::estimate::Count;
+use super::estimate::counts::bootstrap_runs;
 use super::fields::{all_fields, clear_demos};
 use super::sampling::assign_labeled;
 use super::scoring::{ByRef, passes};
@@ -116,11 +118,8 @@ impl<M> DemoSets<'_, M> {
         M: Metric<E, P::Output>,
     {
         let seed = derive_seed(self.options.seed, index);
-        let mut rng = Rng::new(seed);
         let mut shuffled = trainset.to_vec();
-        rng.shuffle(&mut shuffled);
-        let most = self.bootstrap.max_bootstrapped_demos;
-        let size = if most == 0 { 0 } else { 1 + rng.below(most) };
+        let size = self.shuffle(seed, &mut shuffled);
         let bootstrap = BootstrapOptions {
             max_bootstrapped_demos: size,
             ..self.bootstrap.clone()
@@ -136,6 +135,30 @@ impl<M> DemoSets<'_, M> {
         );
         let budget = compiled.report.stopped_by_budget;
         Ok((compiled.program, description, budget))
+    }
+
+    /// Shuffles `trainset` with `seed` and draws how many traces its bootstrapping stops at:
+    /// between 1 and `max_bootstrapped_demos` (0 when that is 0).
+    fn shuffle<T>(&self, seed: u64, trainset: &mut [T]) -> usize {
+        let mut rng = Rng::new(seed);
+        rng.shuffle(trainset);
+        let most = self.bootstrap.max_bootstrapped_demos;
+        if most == 0 { 0 } else { 1 + rng.below(most) }
+    }
+
+    /// The runs of bootstrapping `candidate` on `examples` training examples (see
+    /// [`bootstrap_runs`]): none for the zero-shot and labeled ones; a shuffled one stops at
+    /// the number of traces it draws.
+    pub(crate) fn runs(&self, candidate: Candidate, examples: usize) -> Count {
+        let traces = match candidate {
+            Candidate::ZeroShot | Candidate::Labeled => return Count::default(),
+            Candidate::Unshuffled => self.bootstrap.max_bootstrapped_demos,
+            Candidate::Shuffled(index) => {
+                let seed = derive_seed(self.options.seed, index);
+                self.shuffle(seed, &mut vec![(); examples])
+            }
+        };
+        bootstrap_runs(examples, traces, self.bootstrap.max_rounds)
     }
 
     /// [`BootstrapFewShot`] with these settings.

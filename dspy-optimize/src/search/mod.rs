@@ -9,13 +9,13 @@
 //! COPRO, MIPROv2); failure classification, scoring, demo-set candidates, labeled sampling,
 //! runs with traces (`rollout`), and the prompt model's calls (`prompting`).
 //!
-//! A search of your own is a type with a [`SearchOptions`] and a `search` that fills the frame's
-//! report:
+//! A search of your own is a type with a [`SearchOptions`], a `search` that fills the frame's
+//! report, and an `estimate` of what it costs (see [`estimate`]):
 //!
 //! ```
 //! use dspy_core::{Example, Module, Parameters, Result};
 //! use dspy_optimize::search::{Frame, Search, SearchOptions};
-//! use dspy_optimize::{Optimizer, Trial};
+//! use dspy_optimize::{Estimate, Optimizer, Trial};
 //!
 //! /// Returns the program as it is: the smallest search there is.
 //! struct AsIs { options: SearchOptions }
@@ -36,6 +36,10 @@
 //!         frame.report.trials.push(Trial::new("as given", None, &Default::default(), Default::default()));
 //!         Ok(program.clone())
 //!     }
+//!
+//!     fn estimate(&self, _: &P, _: &[E], _: Option<&[E]>) -> Result<Estimate> {
+//!         Ok(Estimate::nothing("AsIs"))
+//!     }
 //! }
 //!
 //! # use dspy_macros::Signature;
@@ -52,6 +56,7 @@
 
 pub(crate) mod bootstrap_options;
 pub(crate) mod demo_sets;
+pub mod estimate;
 pub(crate) mod failure;
 pub(crate) mod fields;
 pub(crate) mod measure;
@@ -66,11 +71,12 @@ pub(crate) mod seed;
 pub(crate) mod step_log;
 pub(crate) mod steps;
 pub(crate) mod traces;
+pub(crate) mod warnings;
 
 pub use options::SearchOptions;
 pub(crate) use options::search_setters;
 
-use crate::{CompileReport, Compiled, Optimizer};
+use crate::{CompileReport, Compiled, Estimate, Optimizer};
 use dspy_core::Result;
 use dspy_core::evaluate::Progress;
 use dspy_core::lm::{UsageReport, track_usage};
@@ -104,6 +110,10 @@ pub trait Search<P, E>: Send + Sync {
         trainset: &[E],
         valset: Option<&[E]>,
     ) -> impl Future<Output = Result<Self::Program>> + Send;
+
+    /// What `search` would cost on these sets, before it runs: its LM calls (at most and
+    /// expected), tokens and cost, phase by phase (see [`Estimate`]). No LM is called.
+    fn estimate(&self, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<Estimate>;
 }
 
 impl<T, P, E> Optimizer<P, E> for T
@@ -130,6 +140,10 @@ where
     ) -> impl Future<Output = Result<Compiled<T::Program>>> + Send {
         compile(self, program, trainset, Some(valset))
     }
+
+    fn estimate(&self, program: &P, trainset: &[E], valset: Option<&[E]>) -> Result<Estimate> {
+        Search::estimate(self, program, trainset, valset)
+    }
 }
 
 /// `compile` (and, for the optimizers that score on a validation set, `compile_with_valset`)
@@ -154,6 +168,23 @@ macro_rules! compile_methods {
             E: Sync,
         {
             $crate::Optimizer::compile(self, program, trainset).await
+        }
+    };
+    (@estimate) => {
+        /// What compiling `program` on `trainset` (scoring on `valset`, when given) would cost,
+        /// before it runs: LM calls at most and expected, tokens and cost (see
+        /// [`Estimate`](crate::Estimate)). The same as
+        /// [`Optimizer::estimate`](crate::Optimizer::estimate).
+        pub fn estimate<P, E>(
+            &self,
+            program: &P,
+            trainset: &[E],
+            valset: Option<&[E]>,
+        ) -> dspy_core::Result<$crate::Estimate>
+        where
+            Self: $crate::search::Search<P, E>,
+        {
+            $crate::search::Search::estimate(self, program, trainset, valset)
         }
     };
     (@compile_with_valset) => {

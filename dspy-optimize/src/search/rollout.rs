@@ -177,8 +177,11 @@ where
         .concurrency(settings.concurrency)
         .failure_score(settings.failure_score)
         .progress(false)
+        // Failed runs are data here (traces of failures, scores of 0): never stop on them.
+        .max_lm_errors(usize::MAX)
         .run(&pool, &numbered)
-        .await?;
+        .await?
+        .into_complete()?;
     let mut failed = pool.failed.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut runs = Runs {
         scores: Vec::with_capacity(jobs.len()),

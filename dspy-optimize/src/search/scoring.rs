@@ -42,8 +42,14 @@ where
 {
     let evaluate = Evaluate::new(ByRef(metric))
         .concurrency(concurrency)
-        .progress(false);
-    score_of(scoped(task_lm, evaluate.run(program, set)).await?)
+        .progress(false)
+        // Fatal LM errors are caught by score_of; the rest are a candidate's failed examples.
+        .max_lm_errors(usize::MAX);
+    score_of(
+        scoped(task_lm, evaluate.run(program, set))
+            .await?
+            .into_complete()?,
+    )
 }
 
 /// An evaluation's score; an error among its runs that no call could fix (no LM, a rejected

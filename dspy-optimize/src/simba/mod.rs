@@ -1,17 +1,19 @@
 //! `SIMBA`: stochastic introspective mini-batch ascent, as DSPy's `dspy.SIMBA` does it.
 
 mod draws;
+mod estimate;
 mod step;
 mod strategies;
 
-use crate::Trial;
 use crate::search::fields::all_fields;
 use crate::search::measure::{Measured, measure};
 use crate::search::models::scoped;
 use crate::search::resume::Resume;
 use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
 use crate::search::steps::{Steps, run_steps};
+use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
+use crate::{Estimate, Trial};
 use draws::spread;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
@@ -228,7 +230,7 @@ impl<M> SIMBA<M> {
     }
 
     search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
-    compile_methods!(compile);
+    compile_methods!(compile, estimate);
 }
 
 /// SIMBA learns from the training set alone; it takes no validation set.
@@ -273,11 +275,23 @@ where
             },
         };
         let progress = frame.progress(self.settings.max_steps + 1, "SIMBA");
-        match run_steps(frame, resume, &ascent, progress).await? {
-            Some(state) => choose(frame, program, state),
+        let chosen = match run_steps(frame, resume, &ascent, progress).await? {
+            Some(state) => choose(frame, program, state)?,
             // SIMBA's start makes no LM call, so no budget stops it.
-            None => Ok(program.clone()),
-        }
+            None => program.clone(),
+        };
+        let otherwise = chosen_has_none(&frame.report);
+        warn_demoless(
+            &mut frame.report,
+            &chosen,
+            &ascent.context.fields,
+            &otherwise,
+        );
+        Ok(chosen)
+    }
+
+    fn estimate(&self, program: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.estimate_on(program, trainset)
     }
 }
 

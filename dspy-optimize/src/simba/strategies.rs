@@ -169,7 +169,7 @@ fn pretty(value: &Value) -> String {
 }
 
 /// Each predictor's name, fields and instructions (as DSPy's `inspect_modules` lays them out).
-fn describe_modules<P: Parameters>(program: &P) -> String {
+pub(super) fn describe_modules<P: Parameters>(program: &P) -> String {
     let rule = "-".repeat(80);
     let mut parts = vec![rule.clone()];
     let fields = |specs: &[dspy_core::FieldSpec]| -> String {

@@ -34,7 +34,7 @@ pub(super) struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    pub fn new(field: &'a str, root: &'a Value) -> Self {
+    pub(super) fn new(field: &'a str, root: &'a Value) -> Self {
         Cx {
             root,
             field,
@@ -48,7 +48,7 @@ impl<'a> Cx<'a> {
 
     /// Runs `f` on a piece of the text; it ends the answer only if the text does and the piece
     /// is `last` in it.
-    pub fn piece<T>(&mut self, last: bool, f: impl FnOnce(&mut Self) -> T) -> T {
+    pub(super) fn piece<T>(&mut self, last: bool, f: impl FnOnce(&mut Self) -> T) -> T {
         let ends = self.ends_answer;
         self.ends_answer = ends && last;
         let out = f(self);
@@ -57,7 +57,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Records a repair made at `path`.
-    pub fn fix(&mut self, path: &Path<'_>, what: impl fmt::Display) {
+    pub(super) fn fix(&mut self, path: &Path<'_>, what: impl fmt::Display) {
         let what = if path.is_root() {
             what.to_string()
         } else {
@@ -70,14 +70,14 @@ impl<'a> Cx<'a> {
     }
 
     /// Records repairs described by plain strings (from JSON repair).
-    pub fn fix_all(&mut self, path: &Path<'_>, whats: Vec<String>) {
+    pub(super) fn fix_all(&mut self, path: &Path<'_>, whats: Vec<String>) {
         for what in whats {
             self.fix(path, what);
         }
     }
 
     /// Runs `f`, forgetting the fixes it recorded if it fails.
-    pub fn attempt<T>(
+    pub(super) fn attempt<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, Vec<String>>,
     ) -> Result<T, Vec<String>> {
@@ -90,7 +90,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Runs `f` one level deeper, failing instead of recursing without end.
-    pub fn nested<T>(
+    pub(super) fn nested<T>(
         &mut self,
         path: &Path<'_>,
         f: impl FnOnce(&mut Self) -> Result<T, Vec<String>>,
@@ -127,7 +127,7 @@ pub(super) enum Path<'p> {
 }
 
 impl Path<'_> {
-    pub fn is_root(&self) -> bool {
+    pub(super) fn is_root(&self) -> bool {
         matches!(self, Path::Root)
     }
 }

@@ -63,7 +63,7 @@ pub(super) enum Split {
 
 impl Split {
     /// The attempt, for failure messages.
-    pub fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Split::Lines => "as one item per line",
             Split::Commas => "as a comma-separated list",
@@ -71,7 +71,7 @@ impl Split {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(super) fn describe(self) -> &'static str {
         match self {
             Split::Lines => "read one list item per line",
             Split::Commas => "read a comma-separated list",

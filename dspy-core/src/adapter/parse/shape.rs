@@ -39,7 +39,7 @@ pub(super) enum Kind<'s> {
 
 impl Kind<'_> {
     /// Kinds whose value is one scalar, read from a short text.
-    pub fn is_scalar(self) -> bool {
+    pub(super) fn is_scalar(self) -> bool {
         matches!(
             self,
             Kind::String

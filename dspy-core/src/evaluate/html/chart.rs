@@ -43,24 +43,28 @@ impl BarChart {
     }
 
     /// Adds a bar: its label, its value, and the text shown beside it.
+    #[must_use]
     pub fn bar(mut self, label: impl Into<String>, value: f64, text: impl Into<String>) -> Self {
         self.bars.push((label.into(), value, text.into()));
         self
     }
 
     /// The value range of the axis (by default from the data, always including zero).
+    #[must_use]
     pub fn domain(mut self, low: f64, high: f64) -> Self {
         self.domain = Some((low, high));
         self
     }
 
     /// One colour for every bar (for values that are not gains and losses).
+    #[must_use]
     pub fn plain(mut self) -> Self {
         self.plain = true;
         self
     }
 
     /// The chart's width in pixels (640 by default).
+    #[must_use]
     pub fn width(mut self, width: f64) -> Self {
         self.width = width.max(LABEL_WIDTH + VALUE_WIDTH + 60.0);
         self
@@ -139,12 +143,14 @@ impl ColumnChart {
     }
 
     /// Adds a column.
+    #[must_use]
     pub fn column(mut self, label: impl Into<String>, value: f64) -> Self {
         self.columns.push((label.into(), value));
         self
     }
 
     /// The chart's size in pixels (520 × 220 by default).
+    #[must_use]
     pub fn size(mut self, width: f64, height: f64) -> Self {
         self.width = width.max(120.0);
         self.height = height.max(80.0);

@@ -70,18 +70,21 @@ impl EvaluationPage {
     }
 
     /// The page's title ("Evaluation" by default).
+    #[must_use]
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = title.into();
         self
     }
 
     /// The field of the confusion matrix, instead of the first string enum of the output.
+    #[must_use]
     pub fn class_field(mut self, name: impl Into<String>) -> Self {
         self.class_field = Some(name.into());
         self
     }
 
     /// How many of the worst examples to list (20 by default).
+    #[must_use]
     pub fn worst(mut self, n: usize) -> Self {
         self.worst = n;
         self

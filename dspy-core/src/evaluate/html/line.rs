@@ -37,6 +37,7 @@ pub struct LineChart {
     domain: Option<(f64, f64)>,
     percent: bool,
     ring: Option<(usize, String)>,
+    origin: usize,
     width: f64,
     height: f64,
 }
@@ -58,11 +59,13 @@ impl LineChart {
             percent: false,
             ring: None,
             width: 1040.0,
+            origin: 1,
             height: 280.0,
         }
     }
 
     /// Adds a series drawn as dots; `values[i]` is at position `i + 1` (`None`: no dot).
+    #[must_use]
     pub fn dots<V: Into<Option<f64>>>(
         self,
         name: impl Into<String>,
@@ -72,6 +75,7 @@ impl LineChart {
     }
 
     /// Adds a series drawn as a step line (level until the next value), e.g. the best so far.
+    #[must_use]
     pub fn step<V: Into<Option<f64>>>(
         self,
         name: impl Into<String>,
@@ -81,24 +85,44 @@ impl LineChart {
     }
 
     /// Rings the first series' value at `position` (1-based) and writes `label` above it.
+    #[must_use]
     pub fn ring(mut self, position: usize, label: impl Into<String>) -> Self {
         self.ring = Some((position, label.into()));
         self
     }
 
+    /// Numbers the positions from `first` (default 1): from 0, position `i` is `values[i]`,
+    /// as a report's 0-based trial indices are. Labels, `data-x` and [`ring`](Self::ring) use
+    /// this numbering.
+    ///
+    /// ```
+    /// use dspy_core::evaluate::html::LineChart;
+    /// let svg = LineChart::new("t").numbered_from(0).dots("v", [0.5, 0.7]).ring(1, "best").render();
+    /// assert!(svg.as_str().contains("data-x=\"0\" data-value=\"0.5\""));
+    /// assert!(svg.as_str().contains("class=\"ring\" data-x=\"1\""));
+    /// ```
+    #[must_use]
+    pub fn numbered_from(mut self, first: usize) -> Self {
+        self.origin = first;
+        self
+    }
+
     /// The value range of the y axis (by default the data's, padded).
+    #[must_use]
     pub fn domain(mut self, low: f64, high: f64) -> Self {
         self.domain = Some((low, high));
         self
     }
 
     /// Labels the y axis in percent (values are fractions).
+    #[must_use]
     pub fn percent(mut self) -> Self {
         self.percent = true;
         self
     }
 
     /// The chart's size in pixels (1040 × 280 by default).
+    #[must_use]
     pub fn size(mut self, width: f64, height: f64) -> Self {
         self.width = width.max(LEFT + RIGHT + 120.0);
         self.height = height.max(TOP + BOTTOM + 60.0);
@@ -177,12 +201,13 @@ impl LineChart {
             );
         }
         let every = tick_step(f.n);
-        for x in (1..=f.n).filter(|x| *x == 1 || x % every == 0) {
+        for x in (1..=f.n).filter(|x| *x == 1 || f.label(*x).is_multiple_of(every)) {
             let _ = write!(
                 svg,
-                "<text class=\"muted\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{x}</text>",
+                "<text class=\"muted\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
                 f.x(x),
-                f.bottom + 18.0
+                f.bottom + 18.0,
+                f.label(x)
             );
         }
         let _ = write!(
@@ -194,7 +219,10 @@ impl LineChart {
     }
 
     fn ring_mark(&self, f: &Frame, svg: &mut String) {
-        let Some((position, label)) = &self.ring else {
+        let Some((labelled, label)) = &self.ring else {
+            return;
+        };
+        let Some(position) = (labelled + 1).checked_sub(self.origin) else {
             return;
         };
         let value = self
@@ -204,10 +232,10 @@ impl LineChart {
         let Some(value) = value else {
             return;
         };
-        let (x, y) = (f.x(*position), f.y(value));
+        let (x, y) = (f.x(position), f.y(value));
         let _ = write!(
             svg,
-            "<g class=\"ring\" data-x=\"{position}\" data-value=\"{value}\">\
+            "<g class=\"ring\" data-x=\"{labelled}\" data-value=\"{value}\">\
              <circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"9\"/>\
              <text x=\"{x:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\">{}</text></g>",
             escape(label),
@@ -245,6 +273,8 @@ impl LineChart {
 /// Where positions and values land in the plot.
 struct Frame {
     n: usize,
+    /// The number of position 1.
+    origin: usize,
     low: f64,
     high: f64,
     left: f64,
@@ -275,6 +305,7 @@ impl Frame {
         });
         Frame {
             n,
+            origin: chart.origin,
             low,
             high: if high > low { high } else { low + 1.0 },
             left: LEFT + 12.0,
@@ -285,6 +316,11 @@ impl Frame {
     }
 
     /// Position 1 at the left edge, `n` at the right (one position: the middle).
+    /// Position `position` (1-based) as the chart numbers it.
+    fn label(&self, position: usize) -> usize {
+        position - 1 + self.origin
+    }
+
     fn x(&self, position: usize) -> f64 {
         if self.n == 1 {
             return (self.left + self.right) / 2.0;
@@ -309,7 +345,7 @@ fn dots(f: &Frame, series: &Series, class: &str, svg: &mut String) {
         let _ = write!(
             svg,
             "<circle class=\"{class} dot\" data-x=\"{x}\" data-value=\"{value}\" cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\"/>",
-            x = i + 1,
+            x = f.label(i + 1),
             cx = f.x(i + 1),
             cy = f.y(*value),
         );
@@ -336,7 +372,12 @@ fn step_line(f: &Frame, series: &Series, class: &str, svg: &mut String) {
     }
     let marks: String = points
         .iter()
-        .map(|(x, v)| format!("<g class=\"point\" data-x=\"{x}\" data-value=\"{v}\"/>"))
+        .map(|(x, v)| {
+            format!(
+                "<g class=\"point\" data-x=\"{}\" data-value=\"{v}\"/>",
+                f.label(*x)
+            )
+        })
         .collect();
     let _ = write!(
         svg,

@@ -43,18 +43,21 @@ impl Page {
     }
 
     /// The line under the title.
+    #[must_use]
     pub fn subtitle(mut self, text: impl Into<String>) -> Self {
         self.subtitle = Some(text.into());
         self
     }
 
     /// Adds headline numbers, shown as cards under the title.
+    #[must_use]
     pub fn stats(mut self, stats: impl IntoIterator<Item = Stat>) -> Self {
         self.stats.extend(stats);
         self
     }
 
     /// Adds a section: a heading, an optional note under it, and its content.
+    #[must_use]
     pub fn section(mut self, heading: &str, note: Option<&str>, content: Html) -> Self {
         let note = note
             .map(|n| format!("<p class=\"note\">{}</p>", escape(n)))
@@ -150,12 +153,14 @@ impl Stat {
     }
 
     /// The line under the value.
+    #[must_use]
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
     /// The card's colour.
+    #[must_use]
     pub fn tone(mut self, tone: Tone) -> Self {
         self.tone = tone;
         self
@@ -201,6 +206,7 @@ impl Table {
     }
 
     /// Right-aligns these columns (0-based).
+    #[must_use]
     pub fn numeric(mut self, columns: impl IntoIterator<Item = usize>) -> Self {
         self.numeric.extend(columns);
         self
@@ -208,12 +214,14 @@ impl Table {
 
     /// Fixes the columns' widths, in percent of the table's width (long text then wraps
     /// inside its column instead of widening it).
+    #[must_use]
     pub fn widths(mut self, percents: impl IntoIterator<Item = u32>) -> Self {
         self.widths = percents.into_iter().collect();
         self
     }
 
     /// A class on the `<table>`, for tests and styling (e.g. `fixed`).
+    #[must_use]
     pub fn class(mut self, class: impl Into<String>) -> Self {
         self.class = class.into();
         self
@@ -316,6 +324,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
+tbody tr.best { background: #ddf4ff; }
 table.fixed-layout { table-layout: fixed; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kv { margin: 0; display: grid; grid-template-columns: max-content 1fr; gap: 1px 8px; }

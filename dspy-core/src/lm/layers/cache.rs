@@ -3,24 +3,25 @@
 #[cfg(feature = "disk-cache")]
 use super::cache_disk as disk;
 use super::key::{embed_key, request_key};
+use super::lru::Memory;
 use crate::lm::{
     BoxFuture, Capabilities, ChunkStream, EmbedRequest, EmbedResponse, LanguageModel, LmChunk,
     LmRequest, LmResponse, generate, response_stream,
 };
 use crate::{Error, LmErrorKind, Result};
 use futures_util::StreamExt;
-use lru::LruCache;
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Responses the memory cache keeps by default.
 const DEFAULT_MEMORY_ENTRIES: usize = 10_000;
+/// What they may weigh in all by default (texts, keys and bookkeeping): 256 MiB.
+const DEFAULT_MEMORY_BYTES: usize = 256 << 20;
 
 /// Where and how much to cache.
 ///
-/// - [`CacheConfig::new`]: memory (10 000 entries) and disk, under `DSPY_CACHE_DIR` if set, else
+/// - [`CacheConfig::new`]: memory (10 000 entries, 256 MiB at most) and disk, under `DSPY_CACHE_DIR` if set, else
 ///   the user's cache directory (`$XDG_CACHE_HOME/dspy` or `~/.cache/dspy` on Linux,
 ///   `~/Library/Caches/dspy` on macOS, `%LOCALAPPDATA%\dspy` on Windows).
 /// - [`CacheConfig::from_env`]: the same, unless `DSPY_CACHE=off` (no cache) or
@@ -29,8 +30,10 @@ const DEFAULT_MEMORY_ENTRIES: usize = 10_000;
 ///
 /// ```
 /// use dspy_core::lm::CacheConfig;
-/// let config = CacheConfig::memory_only().with_memory_entries(100);
-/// assert_eq!(config.memory_entries, 100);
+/// let config = CacheConfig::memory_only()
+///     .with_memory_entries(100)
+///     .with_memory_bytes(8 << 20);
+/// assert_eq!((config.memory_entries, config.memory_bytes), (100, 8 << 20));
 /// assert!(config.disk_dir.is_none());
 /// let config = CacheConfig::new().with_disk_dir("/tmp/my-dspy-cache");
 /// assert_eq!(config.disk_dir.as_deref(), Some(std::path::Path::new("/tmp/my-dspy-cache")));
@@ -40,6 +43,9 @@ const DEFAULT_MEMORY_ENTRIES: usize = 10_000;
 pub struct CacheConfig {
     /// Responses kept in memory, least recently used dropped first (0: no memory cache).
     pub memory_entries: usize,
+    /// What the responses kept in memory may weigh in all, in bytes (texts and keys; least
+    /// recently used dropped first).
+    pub memory_bytes: usize,
     /// The disk cache's directory (`None`: no disk cache).
     pub disk_dir: Option<PathBuf>,
 }
@@ -55,6 +61,7 @@ impl CacheConfig {
     pub fn new() -> Self {
         CacheConfig {
             memory_entries: DEFAULT_MEMORY_ENTRIES,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
             disk_dir: Self::default_dir(),
         }
     }
@@ -78,6 +85,7 @@ impl CacheConfig {
     pub fn memory_only() -> Self {
         CacheConfig {
             memory_entries: DEFAULT_MEMORY_ENTRIES,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
             disk_dir: None,
         }
     }
@@ -86,23 +94,34 @@ impl CacheConfig {
     pub fn off() -> Self {
         CacheConfig {
             memory_entries: 0,
+            memory_bytes: 0,
             disk_dir: None,
         }
     }
 
     /// Keeps `entries` responses in memory.
+    #[must_use]
     pub fn with_memory_entries(mut self, entries: usize) -> Self {
         self.memory_entries = entries;
         self
     }
 
+    /// Lets the responses kept in memory weigh `bytes` at most.
+    #[must_use]
+    pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
     /// Stores the disk cache in `dir` (created when first written).
+    #[must_use]
     pub fn with_disk_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.disk_dir = Some(dir.into());
         self
     }
 
     /// No disk cache.
+    #[must_use]
     pub fn without_disk(mut self) -> Self {
         self.disk_dir = None;
         self
@@ -110,7 +129,7 @@ impl CacheConfig {
 
     /// Whether nothing is cached.
     pub fn is_off(&self) -> bool {
-        self.memory_entries == 0 && self.disk_dir.is_none()
+        (self.memory_entries == 0 || self.memory_bytes == 0) && self.disk_dir.is_none()
     }
 
     /// `DSPY_CACHE_DIR` if set, else `dspy` in the user's cache directory; `None` when neither
@@ -136,15 +155,17 @@ impl CacheConfig {
 
 /// A [`LanguageModel`] that answers repeated requests from a cache.
 ///
-/// The key is [`request_key`]: the prompt, the model and every sampling setting, the response
-/// schema and the rollout id (so optimizers get fresh samples by changing it), never the API key
-/// or the endpoint. Only successful answers with at least one choice are stored; a cached answer
+/// The key is [`request_key`]: the prompt, the model and the endpoint serving it (the
+/// [`LanguageModel::endpoint`], without credentials: the same model name on another server is
+/// another model), every sampling setting, the response schema and the rollout id (so
+/// optimizers get fresh samples by changing it), never the API key. Only successful answers with at least one choice are stored; a cached answer
 /// comes back with [`LmResponse::cached`] set.
 ///
-/// Embeddings are cached one text at a time ([`embed_key`]: the model, the text and the
-/// dimensions asked for), so a request whose texts were all embedded before sends nothing and
-/// one with a few new texts sends only those. Their tokens are known per request, not per text:
-/// the texts found in the cache count none.
+/// Embeddings are cached one text at a time ([`embed_key`]: the model and endpoint, the text
+/// and the dimensions asked for), so a request whose texts were all embedded before sends
+/// nothing and one with a few new texts sends only those. Their tokens are known per request,
+/// not per text: the texts found in the cache count none. Vectors have a memory store of their
+/// own, with the same bounds as the answers'.
 ///
 /// The disk store is [cacache](https://docs.rs/cacache): content is written to a temporary file
 /// and renamed into place, and index lines carry their own hash, so a process killed mid-write
@@ -171,9 +192,11 @@ impl CacheConfig {
 /// ```
 pub struct CacheLayer {
     inner: Arc<dyn LanguageModel>,
-    memory: Option<Mutex<LruCache<String, LmResponse>>>,
-    /// Embeddings, one text each (as many entries as answers).
-    vectors: Option<Mutex<LruCache<String, Vec<f32>>>>,
+    /// The model as the key names it: its name, and its endpoint when it has one.
+    identity: String,
+    memory: Option<Mutex<Memory>>,
+    /// Embeddings, one text each.
+    vectors: Option<Mutex<Memory<Vec<f32>>>>,
     #[cfg_attr(not(feature = "disk-cache"), allow(dead_code))]
     disk: Option<Arc<Path>>,
 }
@@ -182,12 +205,15 @@ impl CacheLayer {
     /// Caches `inner`'s answers as `config` says. Without the `disk-cache` feature, the disk
     /// part of `config` is ignored.
     pub fn new(inner: Arc<dyn LanguageModel>, config: &CacheConfig) -> Self {
+        let identity = match inner.endpoint() {
+            Some(endpoint) => format!("{}@{endpoint}", inner.model()),
+            None => inner.model().to_string(),
+        };
         CacheLayer {
             inner,
-            memory: NonZeroUsize::new(config.memory_entries)
-                .map(|size| Mutex::new(LruCache::new(size))),
-            vectors: NonZeroUsize::new(config.memory_entries)
-                .map(|size| Mutex::new(LruCache::new(size))),
+            identity,
+            memory: Memory::new(config.memory_entries, config.memory_bytes).map(Mutex::new),
+            vectors: Memory::new(config.memory_entries, config.memory_bytes).map(Mutex::new),
             disk: if cfg!(feature = "disk-cache") {
                 config.disk_dir.as_deref().map(Arc::from)
             } else {
@@ -201,7 +227,7 @@ impl CacheLayer {
         self.disk.as_deref()
     }
 
-    fn memory(&self) -> Option<MutexGuard<'_, LruCache<String, LmResponse>>> {
+    fn memory(&self) -> Option<MutexGuard<'_, Memory>> {
         // A poisoned lock holds whole entries (inserts are single calls); keep using it.
         self.memory
             .as_ref()
@@ -209,7 +235,7 @@ impl CacheLayer {
     }
 
     async fn run(&self, request: LmRequest) -> Result<LmResponse> {
-        let key = request_key(self.inner.model(), &request);
+        let key = request_key(&self.identity, &request);
         if let Some(hit) = self.lookup(&key).await {
             return Ok(hit);
         }
@@ -222,7 +248,7 @@ impl CacheLayer {
     /// last chunk arrives (a stream that fails or is dropped midway stores nothing).
     fn run_stream(&self, request: LmRequest) -> ChunkStream<'_> {
         Box::pin(generate(move |mut y| async move {
-            let key = request_key(self.inner.model(), &request);
+            let key = request_key(&self.identity, &request);
             let mut chunks = match self.lookup(&key).await {
                 Some(hit) => response_stream(hit),
                 None => self.inner.stream(request),
@@ -244,9 +270,8 @@ impl CacheLayer {
 
     /// Embeds the texts not in the cache in one request to the inner model, and stores them.
     async fn run_embed(&self, request: EmbedRequest) -> Result<EmbedResponse> {
-        let model = self.inner.model();
         let keys: Vec<String> = (request.texts.iter())
-            .map(|text| embed_key(model, text, request.dimensions))
+            .map(|text| embed_key(&self.identity, text, request.dimensions))
             .collect();
         let mut found = Vec::with_capacity(keys.len());
         for key in &keys {
@@ -256,7 +281,7 @@ impl CacheLayer {
         if missing.is_empty() {
             return Ok(EmbedResponse {
                 vectors: found.into_iter().flatten().collect(),
-                model: model.to_string(),
+                model: self.inner.model().to_string(),
                 cached: true,
                 ..Default::default()
             });
@@ -270,7 +295,8 @@ impl CacheLayer {
             return Err(Error::lm(
                 LmErrorKind::Backend,
                 format!(
-                    "`{model}` returned {} vectors for {} texts; it must return one per text",
+                    "`{}` returned {} vectors for {} texts; it must return one per text",
+                    self.inner.model(),
                     answer.vectors.len(),
                     missing.len()
                 ),
@@ -287,7 +313,7 @@ impl CacheLayer {
         })
     }
 
-    fn vectors(&self) -> Option<MutexGuard<'_, LruCache<String, Vec<f32>>>> {
+    fn vectors(&self) -> Option<MutexGuard<'_, Memory<Vec<f32>>>> {
         // As `memory`: a poisoned lock holds whole entries.
         self.vectors
             .as_ref()
@@ -412,6 +438,10 @@ impl LanguageModel for CacheLayer {
         self.inner.capabilities()
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
+    }
+
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
     }
@@ -429,11 +459,11 @@ impl fmt::Debug for CacheLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheLayer")
             .field(
-                "memory_entries",
+                "memory_capacity",
                 &self
                     .memory
                     .as_ref()
-                    .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()).cap().get()),
+                    .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()).capacity()),
             )
             .field("disk_dir", &self.disk)
             .field("inner", &self.inner)

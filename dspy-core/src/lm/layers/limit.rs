@@ -85,6 +85,10 @@ impl LanguageModel for LimitLayer {
         self.inner.capabilities()
     }
 
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
+    }
+
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {
         Box::pin(self.run(request))
     }
@@ -141,6 +145,7 @@ impl RpmLayer {
     }
 
     /// Reads time and waits on `clock` instead of the real one.
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -192,6 +197,10 @@ impl LanguageModel for RpmLayer {
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
     }
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {

@@ -13,7 +13,9 @@
 //! 4. [`RetryLayer`]: backoff with jitter on rate limits, timeouts and server errors;
 //! 5. [`RpmLayer`]: requests per minute, under the retries because the provider counts every
 //!    attempt;
-//! 6. the backend.
+//! 6. the send counter: each request counts in the usage (and against the budget's call limit)
+//!    the moment it goes out, so retries and calls dropped mid-flight count;
+//! 7. the backend.
 //!
 //! Streamed calls ([`LM::stream`](crate::LM::stream)) pass through the same layers: the budget
 //! is checked before the request and usage and history are counted when the stream ends; a
@@ -30,7 +32,10 @@ mod cache_disk;
 mod history;
 mod key;
 mod limit;
+mod lru;
+mod meter;
 mod retry;
+mod send;
 mod usage;
 
 pub use cache::{CacheConfig, CacheLayer};
@@ -40,6 +45,7 @@ pub use history::{HistoryEntry, format_history};
 pub use super::settings::inspect_history;
 pub use key::{canonical_json, embed_key, request_key};
 pub use limit::{LimitLayer, RpmLayer};
+pub(crate) use meter::{Admission, Meter};
 pub use retry::{Clock, RetryLayer, RetryPolicy, TokioClock};
-pub(crate) use usage::{Admission, Meter};
+pub(crate) use send::SendLayer;
 pub use usage::{Budget, Price, PriceTable, UsageReport, current_usage, track_usage};

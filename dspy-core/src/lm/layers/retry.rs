@@ -97,18 +97,21 @@ impl RetryPolicy {
     }
 
     /// Sets the ceiling of the first wait.
+    #[must_use]
     pub fn base_delay(mut self, delay: Duration) -> Self {
         self.base_delay = delay;
         self
     }
 
     /// Sets the largest ceiling.
+    #[must_use]
     pub fn max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
     }
 
     /// Sets the longest `Retry-After` waited out.
+    #[must_use]
     pub fn max_retry_after(mut self, wait: Duration) -> Self {
         self.max_retry_after = wait;
         self
@@ -181,6 +184,7 @@ impl RetryLayer {
     }
 
     /// Waits on `clock` instead (tests record the waits instead of sleeping).
+    #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -285,6 +289,10 @@ impl LanguageModel for RetryLayer {
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
     }
 
     fn complete(&self, request: LmRequest) -> BoxFuture<'_, Result<LmResponse>> {

@@ -1,7 +1,6 @@
 //! Usage and cost: totals per LM, task-scoped reports, prices and budgets.
 
-use crate::lm::{EmbedResponse, LmResponse, Usage};
-use crate::{Error, Result};
+use crate::lm::Usage;
 use std::future::Future;
 use std::ops::AddAssign;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,6 +66,7 @@ impl PriceTable {
     }
 
     /// Adds (or replaces) the price of `model`.
+    #[must_use]
     pub fn with(mut self, model: impl Into<String>, price: Price) -> Self {
         self.insert(model, price);
         self
@@ -80,6 +80,7 @@ impl PriceTable {
     }
 
     /// The price of models that match no entry.
+    #[must_use]
     pub fn with_fallback(mut self, price: Price) -> Self {
         self.fallback = Some(price);
         self
@@ -91,7 +92,7 @@ impl PriceTable {
     }
 
     /// The entry that matches `model`, without the fallback.
-    fn entry_for(&self, model: &str) -> Option<Price> {
+    pub(super) fn entry_for(&self, model: &str) -> Option<Price> {
         self.entries
             .iter()
             .filter(|(name, _)| model.starts_with(name.as_str()))
@@ -101,13 +102,18 @@ impl PriceTable {
 }
 
 /// Limits on what an LM may spend. Every clone of the [`LM`](crate::LM) draws on the same
-/// budget. A call is refused with [`Error::Budget`] when the calls made (answered or failed,
-/// counting those in flight), the tokens or the cost have reached a limit; it never reaches
-/// the backend. Cache hits are free and do not count, but are refused too once a limit is hit.
+/// budget. A call is refused with [`Error::Budget`](crate::Error::Budget) when the requests sent (counting one for
+/// each call in flight that has not sent yet), the tokens or the cost have reached a limit;
+/// it never reaches the backend. Cache hits are free and do not count, but are refused too once
+/// a limit is hit.
 ///
-/// The call limit is exact under concurrency. Tokens and cost are only known after a call, so
-/// calls already in flight when a limit is crossed finish and are counted: the overshoot is at
-/// most one call's worth per call in flight.
+/// `max_calls` bounds *requests sent to the backend*, the thing a provider bills and rate
+/// limits: a retried call spends one per attempt (a retry past the limit is not sent, and the
+/// call fails with [`Error::Budget`](crate::Error::Budget)), and a request counts the moment it is sent, so calls
+/// whose callers gave up mid-flight (a timeout around them) count too. The bound is exact
+/// under concurrency. Tokens and cost are only known after a call, so calls already in flight
+/// when a limit is crossed finish and are counted: the overshoot is at most one call's worth
+/// per call in flight.
 ///
 /// ```
 /// use dspy_core::lm::Budget;
@@ -117,7 +123,7 @@ impl PriceTable {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Budget {
-    /// Most calls sent to the backend.
+    /// Most requests sent to the backend (attempts: retries count).
     pub max_calls: Option<u64>,
     /// Most tokens (prompt plus completion).
     pub max_tokens: Option<u64>,
@@ -131,19 +137,22 @@ impl Budget {
         Self::default()
     }
 
-    /// Limits the calls sent to the backend.
+    /// Limits the requests sent to the backend, retries included.
+    #[must_use]
     pub fn max_calls(mut self, calls: u64) -> Self {
         self.max_calls = Some(calls);
         self
     }
 
     /// Limits the tokens.
+    #[must_use]
     pub fn max_tokens(mut self, tokens: u64) -> Self {
         self.max_tokens = Some(tokens);
         self
     }
 
     /// Limits the cost.
+    #[must_use]
     pub fn max_cost(mut self, cost: f64) -> Self {
         self.max_cost = Some(cost);
         self
@@ -151,11 +160,13 @@ impl Budget {
 }
 
 impl Budget {
-    /// What limit is reached, given what was spent and the calls in flight.
-    fn reached(&self, spent: &UsageReport, in_flight: u64) -> Option<String> {
-        let calls = spent.calls + spent.failed_calls + in_flight;
-        if let Some(max) = self.max_calls.filter(|max| calls >= *max) {
-            return Some(format!("the limit of {max} LM calls is reached"));
+    /// What limit is reached, given the requests sent or reserved by calls in flight, and
+    /// what was spent.
+    pub(super) fn reached(&self, requests: u64, spent: &UsageReport) -> Option<String> {
+        if let Some(max) = self.max_calls.filter(|max| requests >= *max) {
+            return Some(format!(
+                "the limit of {max} LM calls (requests sent, retries included) is reached"
+            ));
         }
         if let Some(max) = self.max_tokens.filter(|max| spent.usage.total() >= *max) {
             return Some(format!("the limit of {max} tokens is reached"));
@@ -180,6 +191,10 @@ impl Budget {
 pub struct UsageReport {
     /// Calls answered by the backend.
     pub calls: u64,
+    /// Requests sent to the backend, retries included, each counted when it is sent (so a
+    /// call its caller dropped mid-flight counts too). This is what [`Budget::max_calls`]
+    /// bounds.
+    pub requests: u64,
     /// Calls answered from the cache.
     pub cache_hits: u64,
     /// Calls that failed (after any retries), budget refusals excluded.
@@ -211,6 +226,7 @@ impl UsageReport {
     /// let step = after.since(&before);
     /// assert_eq!((step.calls, step.cost), (3, 0.25));
     /// ```
+    #[must_use]
     pub fn since(&self, earlier: &UsageReport) -> UsageReport {
         let tokens = |now: Usage, then: Usage| Usage {
             prompt_tokens: now.prompt_tokens.saturating_sub(then.prompt_tokens),
@@ -218,6 +234,7 @@ impl UsageReport {
         };
         UsageReport {
             calls: self.calls.saturating_sub(earlier.calls),
+            requests: self.requests.saturating_sub(earlier.requests),
             cache_hits: self.cache_hits.saturating_sub(earlier.cache_hits),
             failed_calls: self.failed_calls.saturating_sub(earlier.failed_calls),
             refused_calls: self.refused_calls.saturating_sub(earlier.refused_calls),
@@ -227,7 +244,7 @@ impl UsageReport {
         }
     }
 
-    fn add_outcome(&mut self, outcome: &Outcome) {
+    pub(super) fn add_outcome(&mut self, outcome: &Outcome) {
         match *outcome {
             Outcome::Answered { usage, cost } => {
                 self.calls += 1;
@@ -240,6 +257,7 @@ impl UsageReport {
             }
             Outcome::Failed => self.failed_calls += 1,
             Outcome::Refused => self.refused_calls += 1,
+            Outcome::Sent => self.requests += 1,
         }
     }
 }
@@ -247,6 +265,7 @@ impl UsageReport {
 impl AddAssign for UsageReport {
     fn add_assign(&mut self, rhs: UsageReport) {
         self.calls += rhs.calls;
+        self.requests += rhs.requests;
         self.cache_hits += rhs.cache_hits;
         self.failed_calls += rhs.failed_calls;
         self.refused_calls += rhs.refused_calls;
@@ -258,11 +277,18 @@ impl AddAssign for UsageReport {
 
 /// How one call ended, for the counters.
 #[derive(Debug, Clone, Copy)]
-enum Outcome {
-    Answered { usage: Usage, cost: f64 },
-    Cached { usage: Usage },
+pub(super) enum Outcome {
+    Answered {
+        usage: Usage,
+        cost: f64,
+    },
+    Cached {
+        usage: Usage,
+    },
     Failed,
     Refused,
+    /// A request went to the backend (one of a call's attempts).
+    Sent,
 }
 
 /// One open `track_usage` scope, linked to the one around it: one allocation per scope, which
@@ -285,7 +311,7 @@ tokio::task_local! {
     static SCOPES: Arc<Scope>;
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded data are plain counters, whole after any panic; keep counting.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -327,228 +353,10 @@ pub fn current_usage() -> Option<UsageReport> {
     SCOPES.try_with(|scope| *lock(&scope.report)).ok()
 }
 
-/// The usage counters and budget of one LM, shared by its clones.
-#[derive(Debug, Default)]
-pub(crate) struct Meter {
-    prices: PriceTable,
-    budget: Option<Budget>,
-    state: Mutex<MeterState>,
-}
-
-#[derive(Debug, Default)]
-struct MeterState {
-    report: UsageReport,
-    /// Calls admitted and not finished: they count against the call limit.
-    in_flight: u64,
-}
-
-/// A call let through by [`Meter::admit`]; [`Admission::finish`] counts how it ended. A call
-/// dropped before that (its caller gave up) only frees its place under the call limit.
-#[must_use]
-pub(crate) struct Admission<'a> {
-    meter: &'a Meter,
-    open: bool,
-}
-
-impl Admission<'_> {
-    /// Counts how the call ended, in the LM's totals and every open [`track_usage`] scope.
-    pub(crate) fn finish(self, model: &str, outcome: &Result<LmResponse>) {
-        let answer = outcome.as_ref().ok().map(|r| Answer {
-            usage: r.usage,
-            model: &r.model,
-            cached: r.cached,
-        });
-        self.close(model, answer);
-    }
-
-    /// [`finish`](Self::finish) for an embedding call.
-    pub(crate) fn finish_embed(self, model: &str, outcome: &Result<EmbedResponse>) {
-        let answer = outcome.as_ref().ok().map(|r| Answer {
-            usage: r.usage,
-            model: &r.model,
-            cached: r.cached,
-        });
-        self.close(model, answer);
-    }
-
-    fn close(mut self, model: &str, answer: Option<Answer<'_>>) {
-        self.open = false;
-        self.meter.record(model, answer);
-    }
-}
-
-/// What the counters need of a successful call (`None` for a failed one).
-struct Answer<'a> {
-    usage: Usage,
-    /// The answering model's own name.
-    model: &'a str,
-    cached: bool,
-}
-
-impl Drop for Admission<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            let mut state = lock(&self.meter.state);
-            state.in_flight = state.in_flight.saturating_sub(1);
-        }
-    }
-}
-
-impl Meter {
-    pub(crate) fn new(prices: PriceTable, budget: Option<Budget>) -> Self {
-        Meter {
-            prices,
-            budget,
-            state: Mutex::default(),
-        }
-    }
-
-    pub(crate) fn report(&self) -> UsageReport {
-        lock(&self.state).report
-    }
-
-    pub(crate) fn budget(&self) -> Option<Budget> {
-        self.budget
-    }
-
-    pub(crate) fn prices(&self) -> &PriceTable {
-        &self.prices
-    }
-
-    /// Lets a call through, or refuses it with [`Error::Budget`] when a limit is reached.
-    pub(crate) fn admit(&self, model: &str) -> Result<Admission<'_>> {
-        let mut state = lock(&self.state);
-        if let Some(reached) = self
-            .budget
-            .and_then(|b| b.reached(&state.report, state.in_flight))
-        {
-            let r = state.report;
-            let message = format!(
-                "{reached} ({} calls, {} tokens, cost {:.4} so far on `{model}`)",
-                r.calls + r.failed_calls,
-                r.usage.total(),
-                r.cost
-            );
-            state.report.add_outcome(&Outcome::Refused);
-            drop(state);
-            add_to_scopes(&Outcome::Refused);
-            return Err(Error::Budget(message));
-        }
-        state.in_flight += 1;
-        Ok(Admission {
-            meter: self,
-            open: true,
-        })
-    }
-
-    fn record(&self, model: &str, answer: Option<Answer<'_>>) {
-        let outcome = match answer {
-            Some(answer) if answer.cached => Outcome::Cached {
-                usage: answer.usage,
-            },
-            Some(answer) => {
-                // The answering model's own name is the most precise, then the LM's.
-                let price = self
-                    .prices
-                    .entry_for(answer.model)
-                    .or_else(|| self.prices.price_for(model));
-                Outcome::Answered {
-                    usage: answer.usage,
-                    cost: price.map_or(0.0, |p| p.cost(answer.usage)),
-                }
-            }
-            None => Outcome::Failed,
-        };
-        let mut state = lock(&self.state);
-        state.in_flight = state.in_flight.saturating_sub(1);
-        state.report.add_outcome(&outcome);
-        drop(state);
-        add_to_scopes(&outcome);
-    }
-}
-
-fn add_to_scopes(outcome: &Outcome) {
+pub(super) fn add_to_scopes(outcome: &Outcome) {
     let _ = SCOPES.try_with(|innermost| {
         for scope in innermost.chain() {
             lock(&scope.report).add_outcome(outcome);
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lm::Choice;
-
-    fn answered(prompt: u64, completion: u64) -> Result<LmResponse> {
-        Ok(LmResponse {
-            choices: vec![Choice::new("x")],
-            usage: Usage {
-                prompt_tokens: prompt,
-                completion_tokens: completion,
-            },
-            model: "m-2025".into(),
-            cached: false,
-        })
-    }
-
-    #[test]
-    fn call_limit_counts_calls_in_flight() {
-        let meter = Meter::new(PriceTable::new(), Some(Budget::new().max_calls(2)));
-        let a = meter.admit("m").unwrap();
-        let b = meter.admit("m").unwrap();
-        assert!(matches!(meter.admit("m"), Err(Error::Budget(_))));
-        a.finish("m", &answered(1, 1));
-        b.finish("m", &Err(Error::config("x")));
-        let err = meter.admit("m").err().unwrap();
-        assert!(err.to_string().contains("limit of 2 LM calls"), "{err}");
-        let report = meter.report();
-        assert_eq!(
-            (report.calls, report.failed_calls, report.refused_calls),
-            (1, 1, 2)
-        );
-    }
-
-    #[test]
-    fn the_lm_model_entry_beats_the_fallback() {
-        let prices = PriceTable::new()
-            .with("m", Price::per_million(1.0, 0.0))
-            .with_fallback(Price::per_million(100.0, 0.0));
-        let meter = Meter::new(prices, None);
-        let mut response = answered(1_000_000, 0).unwrap();
-        response.model = "served-as-something-else".into();
-        meter.admit("m").unwrap().finish("m", &Ok(response.clone()));
-        assert!((meter.report().cost - 1.0).abs() < 1e-9);
-        meter.admit("x").unwrap().finish("x", &Ok(response));
-        assert!((meter.report().cost - 101.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn a_dropped_call_frees_its_place() {
-        let meter = Meter::new(PriceTable::new(), Some(Budget::new().max_calls(1)));
-        let admission = meter.admit("m").unwrap();
-        assert!(meter.admit("m").is_err());
-        drop(admission); // the caller gave up mid-call
-        meter.admit("m").unwrap().finish("m", &answered(1, 1));
-        assert!(meter.admit("m").is_err());
-        assert_eq!(meter.report().calls, 1);
-    }
-
-    #[test]
-    fn cost_uses_the_model_price_and_cache_hits_are_free() {
-        let prices = PriceTable::new().with("m", Price::per_million(1.0, 2.0));
-        let meter = Meter::new(prices, Some(Budget::new().max_cost(0.000_005)));
-        let a = meter.admit("m").unwrap();
-        a.finish("m", &answered(1, 1));
-        let mut hit = answered(100, 100).unwrap();
-        hit.cached = true;
-        let b = meter.admit("m").unwrap();
-        b.finish("m", &Ok(hit));
-        let r = meter.report();
-        assert!((r.cost - 0.000_003).abs() < 1e-12, "{r:?}");
-        assert_eq!((r.cache_hits, r.cached_usage.total()), (1, 200));
-        let c = meter.admit("m").unwrap();
-        c.finish("m", &answered(2, 1));
-        assert!(meter.admit("m").is_err(), "cost limit crossed");
-    }
 }

@@ -48,6 +48,7 @@ use tokio::sync::oneshot;
 /// println!("{:?}", local.stats());
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 #[derive(Clone)]
 pub struct LocalLm {
     inner: Arc<Inner>,
@@ -78,6 +79,7 @@ pub(crate) enum ModelSource {
 /// let stats = LocalStats { prompt_tokens_evaluated: 640, prompt_time: std::time::Duration::from_secs(1), ..Default::default() };
 /// assert_eq!(stats.prompt_tokens_per_second(), 640.0);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LocalStats {
     /// Requests served.
@@ -128,6 +130,7 @@ fn per_second(count: u64, time: Duration) -> f64 {
 /// let lm = LocalLm::builder().model_path("models/my-model.gguf").threads(4).build()?;
 /// # Ok::<(), dspy_core::Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 #[derive(Debug, Clone)]
 pub struct LocalLmBuilder {
     source: ModelSource,
@@ -155,6 +158,7 @@ impl Default for LocalLmBuilder {
 
 impl LocalLmBuilder {
     /// Runs this GGUF file instead of the default model.
+    #[must_use]
     pub fn model_path(mut self, path: impl AsRef<Path>) -> Self {
         self.source = ModelSource::Path(path.as_ref().to_path_buf());
         self
@@ -172,6 +176,7 @@ impl LocalLmBuilder {
     /// assert!(proposer.capabilities().chat);
     /// # Ok::<(), dspy_core::Error>(())
     /// ```
+    #[must_use]
     pub fn instruct_model(mut self) -> Self {
         self.source = ModelSource::Instruct;
         self.chat = true;
@@ -179,12 +184,14 @@ impl LocalLmBuilder {
     }
 
     /// CPU threads for llama.cpp (default: all available).
+    #[must_use]
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads.max(1));
         self
     }
 
     /// Context window in tokens, prompt plus answer (default 8192, at most the model's own).
+    #[must_use]
     pub fn context_size(mut self, tokens: u32) -> Self {
         self.context_size = tokens.max(64);
         self
@@ -202,12 +209,14 @@ impl LocalLmBuilder {
     /// let lm = LocalLm::builder().prefix_slots(2).build()?;
     /// # Ok::<(), dspy_core::Error>(())
     /// ```
+    #[must_use]
     pub fn prefix_slots(mut self, n: u32) -> Self {
         self.prefix_slots = n.clamp(1, 64);
         self
     }
 
     /// Tokens evaluated per step of prompt processing (default 512).
+    #[must_use]
     pub fn batch_size(mut self, tokens: u32) -> Self {
         self.batch_size = tokens.max(1);
         self
@@ -215,6 +224,7 @@ impl LocalLmBuilder {
 
     /// Seed for sampled decoding (temperature > 0): the same seed, request and `rollout_id` give
     /// the same completions, whatever order requests arrive in.
+    #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -231,6 +241,7 @@ impl LocalLmBuilder {
     /// assert!(lm.capabilities().chat);
     /// # Ok::<(), dspy_core::Error>(())
     /// ```
+    #[must_use]
     pub fn chat(mut self, chat: bool) -> Self {
         self.chat = chat;
         self

@@ -19,7 +19,7 @@ impl<T: PartialEq + Copy> CachedTokens<T> {
     /// How many leading tokens of `prompt` can stay in the cache: the common prefix, but never the
     /// whole prompt, since its last token must be evaluated again for the logits that start the
     /// answer.
-    pub fn reusable(&self, prompt: &[T]) -> usize {
+    pub(super) fn reusable(&self, prompt: &[T]) -> usize {
         let common = self
             .tokens
             .iter()
@@ -30,27 +30,27 @@ impl<T: PartialEq + Copy> CachedTokens<T> {
     }
 
     /// Forgets every position from `len` on (after removing them from the KV cache).
-    pub fn truncate(&mut self, len: usize) {
+    pub(super) fn truncate(&mut self, len: usize) {
         self.tokens.truncate(len);
     }
 
     /// Records tokens just evaluated into the cache.
-    pub fn extend(&mut self, tokens: &[T]) {
+    pub(super) fn extend(&mut self, tokens: &[T]) {
         self.tokens.extend_from_slice(tokens);
     }
 
     /// Records one token just evaluated into the cache.
-    pub fn push(&mut self, token: T) {
+    pub(super) fn push(&mut self, token: T) {
         self.tokens.push(token);
     }
 
     /// Positions held.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.tokens.len()
     }
 
     /// Forgets everything (after clearing the KV cache).
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.tokens.clear();
     }
 }
@@ -66,7 +66,7 @@ pub(crate) struct Slots<T> {
 
 impl<T: PartialEq + Copy> Slots<T> {
     /// `n` empty slots (at least one).
-    pub fn new(n: usize) -> Self {
+    pub(super) fn new(n: usize) -> Self {
         let n = n.max(1);
         Slots {
             slots: vec![CachedTokens::default(); n],
@@ -78,7 +78,7 @@ impl<T: PartialEq + Copy> Slots<T> {
     /// The slot a prompt should run in: the one sharing the most of it, when that is at least
     /// half the prompt (a prefix worth keeping); else an empty slot; else the one used longest
     /// ago, whose prefix is given up. A pipeline's stages thus settle in slots of their own.
-    pub fn choose(&mut self, prompt: &[T]) -> usize {
+    pub(super) fn choose(&mut self, prompt: &[T]) -> usize {
         let reuse: Vec<usize> = self.slots.iter().map(|s| s.reusable(prompt)).collect();
         let best = (0..self.slots.len())
             .max_by_key(|&i| (reuse[i], self.used[i]))
@@ -98,19 +98,19 @@ impl<T: PartialEq + Copy> Slots<T> {
     }
 
     /// The tokens cached in slot `i`.
-    pub fn get(&mut self, i: usize) -> &mut CachedTokens<T> {
+    pub(super) fn get(&mut self, i: usize) -> &mut CachedTokens<T> {
         &mut self.slots[i]
     }
 
     /// The slot other than `i` used longest ago that still holds something, to free room.
-    pub fn oldest_other(&self, i: usize) -> Option<usize> {
+    pub(super) fn oldest_other(&self, i: usize) -> Option<usize> {
         (0..self.slots.len())
             .filter(|&j| j != i && self.slots[j].len() > 0)
             .min_by_key(|&j| self.used[j])
     }
 
     /// Forgets every slot (after clearing the KV cache).
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.slots.iter_mut().for_each(CachedTokens::clear);
     }
 }

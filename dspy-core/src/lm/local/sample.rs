@@ -51,7 +51,7 @@ const MASK_TIERS: [usize; 3] = [64, 4096, usize::MAX];
 
 impl Sampler {
     /// `temperature <= 0` is greedy.
-    pub fn new(temperature: f32, seed: u64) -> Self {
+    pub(super) fn new(temperature: f32, seed: u64) -> Self {
         Sampler {
             temperature,
             top_k: 40,
@@ -60,7 +60,7 @@ impl Sampler {
     }
 
     /// The next token from `logits`, constrained by `grammar` if given; `eos` ends the answer.
-    pub fn pick(
+    pub(super) fn pick(
         &mut self,
         logits: &[f32],
         grammar: Option<&mut dyn Allowed>,
@@ -179,7 +179,7 @@ pub(crate) fn top_n(logits: &[f32], n: usize) -> Vec<(TokenId, f32)> {
 pub(crate) struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
+    pub(super) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -188,7 +188,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
+    pub(super) fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -216,7 +216,7 @@ pub(super) fn from_chat_response(
     model: &str,
     ctx: &Context<'_>,
 ) -> Result<LmResponse> {
-    let Some(choices) = response.choices else {
+    let Some(choices) = response.choices.filter(|c| !c.is_empty()) else {
         return Err(missing_choices(response.error, ctx));
     };
     let choices = in_order(choices, |c| c.index)
@@ -243,7 +243,7 @@ pub(super) fn from_completion_response(
     model: &str,
     ctx: &Context<'_>,
 ) -> Result<LmResponse> {
-    let Some(choices) = response.choices else {
+    let Some(choices) = response.choices.filter(|c| !c.is_empty()) else {
         return Err(missing_choices(response.error, ctx));
     };
     let choices = in_order(choices, |c| c.index)
@@ -305,13 +305,14 @@ fn model_name(answered: Option<String>, asked: &str) -> String {
         .unwrap_or_else(|| asked.to_string())
 }
 
-/// A 200 answer without `choices`: some proxies report failures this way.
+/// A 200 answer without `choices` (or with none in it): some proxies report failures this
+/// way. An LM error, not a parse failure: there is no answer to re-ask about.
 fn missing_choices(error: Option<Value>, ctx: &Context<'_>) -> Error {
     match error {
         Some(error) => error::from_error_body(&error, ctx),
         None => error::server(
             ctx,
-            "the response has no `choices`; is this an OpenAI-compatible API?",
+            "the response has no `choices` (or an empty list); is this an OpenAI-compatible API?",
         ),
     }
 }

@@ -28,6 +28,7 @@ use std::sync::OnceLock;
 /// # Ok::<(), dspy_core::Error>(())
 /// # });
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub struct OpenAiEmbedder {
     builder: OpenAiLmBuilder,
     dimensions: Option<u32>,
@@ -57,6 +58,7 @@ impl OpenAiEmbedder {
     }
 
     /// The API root, e.g. `http://localhost:8000/v1`.
+    #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.builder = self.builder.base_url(url);
         self.lm = OnceLock::new();
@@ -64,6 +66,7 @@ impl OpenAiEmbedder {
     }
 
     /// The API key, sent as a bearer token.
+    #[must_use]
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.builder = self.builder.api_key(key);
         self.lm = OnceLock::new();
@@ -82,6 +85,7 @@ impl OpenAiEmbedder {
     /// assert_eq!(lm.model(), "nomic-embed-text");
     /// assert!(lm.cache_config().unwrap().disk_dir.is_some());
     /// ```
+    #[must_use]
     pub fn cache(mut self, config: CacheConfig) -> Self {
         self.cache = config;
         self.lm = OnceLock::new();
@@ -89,6 +93,7 @@ impl OpenAiEmbedder {
     }
 
     /// Asks for vectors of `n` dimensions (models that support it).
+    #[must_use]
     pub fn dimensions(mut self, n: u32) -> Self {
         self.dimensions = Some(n);
         self

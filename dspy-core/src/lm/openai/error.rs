@@ -55,7 +55,7 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
         OpenAIError::ApiError(response) => {
             let api = response.api_error;
             let detail = Detail {
-                message: api.message,
+                message: redact(&api.message, ctx.secret),
                 kind: api.r#type,
                 code: api.code,
             };
@@ -69,7 +69,11 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
             let (kind, message) = if error.is_timeout() {
                 (
                     LmErrorKind::Timeout,
-                    format!("no answer from {url} within {:?}: {detail}", ctx.timeout),
+                    format!(
+                        "no answer from {url} within {:?} (raise it with OpenAiLmBuilder::timeout, \
+                         or DSPY_LM_TIMEOUT in seconds): {detail}",
+                        ctx.timeout
+                    ),
                 )
             } else if error.is_connect() {
                 let message = format!(
@@ -93,7 +97,7 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
             let message = format!(
                 "{url} answered with something that is not an OpenAI-format response ({error}); is the base \
                  URL right (it usually ends in /v1)? The answer was: {}",
-                snippet(&body, 400)
+                snippet(&redact(&body, ctx.secret), 400)
             );
             (LmErrorKind::Server, message, Some(Box::new(error)))
         }
@@ -114,6 +118,8 @@ pub(super) fn from_openai(error: OpenAIError, ctx: &Context<'_>) -> Error {
 
 /// An `{"error": ...}` object in an answer that has no choices.
 pub(super) fn from_error_body(error: &Value, ctx: &Context<'_>) -> Error {
+    // Redacted before anything is cut, so a key across a cut cannot leave half of itself.
+    let error = redact_value(error, ctx.secret);
     let detail = Detail::from_value(&serde_json::json!({ "error": error }));
     let status = detail
         .code
@@ -135,6 +141,20 @@ pub(super) fn from_error_body(error: &Value, ctx: &Context<'_>) -> Error {
     }
 }
 
+/// A stream the client's timeout cut off.
+pub(super) fn stream_timeout(ctx: &Context<'_>) -> Error {
+    Error::Lm {
+        kind: LmErrorKind::Timeout,
+        message: format!(
+            "the stream from {} did not finish within {:?}; raise the timeout \
+             (OpenAiLmBuilder::timeout, or DSPY_LM_TIMEOUT in seconds)",
+            ctx.url, ctx.timeout
+        ),
+        retry_after: None,
+        source: None,
+    }
+}
+
 /// A server failure with a plain message.
 pub(super) fn server(ctx: &Context<'_>, what: &str) -> Error {
     Error::Lm {
@@ -146,7 +166,8 @@ pub(super) fn server(ctx: &Context<'_>, what: &str) -> Error {
 }
 
 fn from_failure(failure: &HttpFailure, ctx: &Context<'_>) -> Error {
-    let detail = Detail::from_body(&failure.body);
+    // The transport scrubbed the body already; this keeps it so for failures made elsewhere.
+    let detail = Detail::from_body(&redact(&failure.body, ctx.secret));
     let kind = classify(Some(failure.status), &detail);
     Error::Lm {
         kind,
@@ -358,8 +379,26 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// messages.
 pub(super) fn redact(text: &str, secret: Option<&str>) -> String {
     match secret {
-        Some(secret) if secret.len() >= 8 => text.replace(secret, "<redacted>"),
+        Some(secret) if is_secret(secret) => text.replace(secret, "<redacted>"),
         _ => text.to_string(),
+    }
+}
+
+/// Whether a key is long enough to be a secret rather than a placeholder.
+pub(super) fn is_secret(key: &str) -> bool {
+    key.len() >= 8
+}
+
+/// [`redact`] over every string in a JSON value (before any of it is cut).
+fn redact_value(value: &Value, secret: Option<&str>) -> Value {
+    match value {
+        Value::String(text) => Value::String(redact(text, secret)),
+        Value::Array(items) => items.iter().map(|v| redact_value(v, secret)).collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (redact(k, secret), redact_value(v, secret)))
+            .collect(),
+        other => other.clone(),
     }
 }
 
@@ -507,6 +546,29 @@ mod tests {
         assert!(!err.to_string().contains("SECRET"), "{err}");
         assert_eq!(kind(&err), LmErrorKind::Server);
         assert_eq!(redact("key EMPTY", Some("EMPTY")), "key EMPTY");
+    }
+
+    /// Bodies are cut (at 400 and 2000 bytes): a key across a cut must not leave its first
+    /// characters behind, so the redaction comes first.
+    #[test]
+    fn a_key_across_a_cut_is_redacted_whole() {
+        for cut in [400, 2000] {
+            for offset in [2, 6, 10] {
+                let filler = "x".repeat(cut - offset);
+                let raw = format!("{filler}sk-test-SECRET and more");
+                let json = serde_json::json!({"error": {"message": raw}}).to_string();
+                for body in [raw.as_str(), json.as_str()] {
+                    let text = failure(401, body).to_string();
+                    assert!(!text.contains("sk-t"), "cut {cut}, offset {offset}: {text}");
+                }
+                let error = from_error_body(&serde_json::json!({"message": raw}), &ctx());
+                assert!(!error.to_string().contains("sk-t"), "{error}");
+                let json_err = serde_json::from_str::<Value>("{").unwrap_err();
+                let error =
+                    from_openai(OpenAIError::JSONDeserialize(json_err, raw.clone()), &ctx());
+                assert!(!error.to_string().contains("sk-t"), "{error}");
+            }
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// OpenAI's API.
 pub(crate) const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -43,8 +43,14 @@ pub(crate) const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub(crate) const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
 /// OpenRouter's API.
 pub(crate) const OPENROUTER_BASE_URL: &str = "https://openrouter.ai/api/v1";
-/// How long one request may take, unless [`OpenAiLmBuilder::timeout`] says otherwise.
+/// How long one request may take, unless [`OpenAiLmBuilder::timeout`] or [`TIMEOUT_VAR`] says
+/// otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The environment variable that sets the request timeout, in seconds (`30`, `2.5`), for every
+/// [`OpenAiLm`] built without an explicit [`OpenAiLmBuilder::timeout`].
+pub const TIMEOUT_VAR: &str = "DSPY_LM_TIMEOUT";
+/// How close to the timeout a broken stream counts as timed out (timers are not exact).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 
 /// Which endpoint to call.
 ///
@@ -53,6 +59,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// assert_eq!("completion".parse::<Mode>().unwrap(), Mode::Completion);
 /// assert_eq!(Mode::default(), Mode::Chat);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Mode {
     /// `/chat/completions`: chat models (the default).
@@ -99,6 +106,7 @@ impl fmt::Display for Mode {
 /// let lm = LM::new(lm); // what predictors hold
 /// assert_eq!(lm.model(), "llama3.2");
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub struct OpenAiLm {
     model: String,
     base_url: String,
@@ -136,7 +144,7 @@ impl OpenAiLm {
             structured_output: true,
             json_schema: true,
             stream_usage: true,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
         }
     }
 
@@ -283,6 +291,13 @@ impl OpenAiLm {
     async fn run_stream(&self, request: LmRequest, y: &mut Yielder<Result<LmChunk>>) -> Result<()> {
         let ctx = self.error_context();
         let fail = |e| error::from_openai(e, &ctx);
+        let started = Instant::now();
+        // A stream cut by the client's timeout surfaces as a bare stream error: tell it by the
+        // clock, so it is a Timeout like any other.
+        let fail_event = |e| match started.elapsed() + TIMEOUT_SLACK >= self.timeout {
+            true => error::stream_timeout(&ctx),
+            false => error::from_openai(e, &ctx),
+        };
         let mut assembler = convert::Assembler::new(request.n);
         match self.mode {
             Mode::Chat => {
@@ -305,7 +320,7 @@ impl OpenAiLm {
                 };
                 let mut events = self.with_json_fallback(request, open).await?;
                 while let Some(event) = events.next().await {
-                    let delta = assembler.add_chat(event.map_err(fail)?, &ctx)?;
+                    let delta = assembler.add_chat(event.map_err(fail_event)?, &ctx)?;
                     if !delta.is_empty() {
                         y.send(Ok(LmChunk::Delta(delta))).await;
                     }
@@ -321,7 +336,7 @@ impl OpenAiLm {
                     .await
                     .map_err(fail)?;
                 while let Some(event) = events.next().await {
-                    let delta = assembler.add_completion(event.map_err(fail)?, &ctx)?;
+                    let delta = assembler.add_completion(event.map_err(fail_event)?, &ctx)?;
                     if !delta.is_empty() {
                         y.send(Ok(LmChunk::Delta(delta))).await;
                     }
@@ -337,6 +352,10 @@ impl OpenAiLm {
 impl LanguageModel for OpenAiLm {
     fn model(&self) -> &str {
         &self.model
+    }
+
+    fn endpoint(&self) -> Option<&str> {
+        Some(&self.shown_url)
     }
 
     /// Chat in [`Mode::Chat`]; a `response_format` when enabled (the default) and in chat mode,
@@ -373,8 +392,9 @@ impl LanguageModel for OpenAiLm {
 impl fmt::Debug for OpenAiLm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OpenAiLm");
+        // Without user-info: `http://user:KEY@host` carries a secret too.
         d.field("model", &self.model)
-            .field("base_url", &self.base_url)
+            .field("base_url", &without_credentials(&self.base_url))
             .field("mode", &self.mode)
             .field("structured_output", &self.structured_output)
             .field("json_schema", &self.json_schema)
@@ -399,6 +419,7 @@ impl fmt::Debug for OpenAiLm {
 /// assert_eq!(lm.base_url(), "http://localhost:8000/v1");
 /// assert!(!lm.capabilities().chat);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 #[derive(Clone)]
 pub struct OpenAiLmBuilder {
     model: String,
@@ -410,11 +431,12 @@ pub struct OpenAiLmBuilder {
     structured_output: bool,
     json_schema: bool,
     stream_usage: bool,
-    timeout: Duration,
+    timeout: Option<Duration>,
 }
 
 impl OpenAiLmBuilder {
     /// The API's base URL, up to and including `/v1` (default: `https://api.openai.com/v1`).
+    #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -422,24 +444,28 @@ impl OpenAiLmBuilder {
 
     /// The API key, sent as `Authorization: Bearer <key>`. Required for OpenAI and OpenRouter;
     /// local servers mostly need none.
+    #[must_use]
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
     /// The OpenAI organization (`OpenAI-Organization` header).
+    #[must_use]
     pub fn organization(mut self, id: impl Into<String>) -> Self {
         self.organization = Some(id.into());
         self
     }
 
     /// The OpenAI project (`OpenAI-Project` header).
+    #[must_use]
     pub fn project(mut self, id: impl Into<String>) -> Self {
         self.project = Some(id.into());
         self
     }
 
     /// Chat (`/chat/completions`, the default) or text completion (`/completions`).
+    #[must_use]
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -448,6 +474,7 @@ impl OpenAiLmBuilder {
     /// Whether the server honours `response_format` (default: true). Turn it off for servers
     /// that reject it; the JSON adapter then asks for JSON in the prompt only (as DSPy does for
     /// models it does not know support it).
+    #[must_use]
     pub fn structured_output(mut self, enabled: bool) -> Self {
         self.structured_output = enabled;
         self
@@ -465,6 +492,7 @@ impl OpenAiLmBuilder {
     /// let caps = lm.capabilities();
     /// assert!(caps.json_object && !caps.structured_output);
     /// ```
+    #[must_use]
     pub fn json_schema(mut self, enabled: bool) -> Self {
         self.json_schema = enabled;
         self
@@ -473,20 +501,24 @@ impl OpenAiLmBuilder {
     /// Whether streamed requests ask for the token usage in their last chunk
     /// (`stream_options: {"include_usage": true}`; default: true). Turn it off for servers that
     /// reject the option; streamed calls then report no usage.
+    #[must_use]
     pub fn stream_usage(mut self, enabled: bool) -> Self {
         self.stream_usage = enabled;
         self
     }
 
     /// How long one request may take before it fails with
-    /// [`LmErrorKind::Timeout`](crate::LmErrorKind::Timeout) (default: 120 s).
+    /// [`LmErrorKind::Timeout`](crate::LmErrorKind::Timeout), a streamed one included (default:
+    /// `DSPY_LM_TIMEOUT` seconds if set, else 120 s).
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
         self
     }
 
     /// Fills what is not set yet from `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID` and
     /// `OPENAI_PROJECT_ID`.
+    #[must_use]
     pub fn from_env_vars(self) -> Self {
         self.env_vars_from(|name| std::env::var(name).ok())
     }
@@ -540,8 +572,12 @@ impl OpenAiLmBuilder {
             .unwrap_or_default();
         check_header_value(&project, "the OpenAI project id")?;
 
+        let timeout = match self.timeout {
+            Some(timeout) => timeout,
+            None => timeout_from(std::env::var(TIMEOUT_VAR).ok().as_deref())?,
+        };
         let http = reqwest::Client::builder()
-            .timeout(self.timeout)
+            .timeout(timeout)
             .build()
             .map_err(|e| Error::config(format!("could not set up the HTTP client: {e}")))?;
         // Every field is set here, so nothing async-openai reads from the environment remains.
@@ -550,8 +586,8 @@ impl OpenAiLmBuilder {
             .with_api_key(api_key.clone().unwrap_or_default())
             .with_org_id(organization)
             .with_project_id(project);
-        let client =
-            Client::build(http.clone(), config).with_http_service(transport::Transport::new(http));
+        let client = Client::build(http.clone(), config)
+            .with_http_service(transport::Transport::new(http, api_key.as_deref()));
         let endpoint = match self.mode {
             Mode::Chat => "/chat/completions",
             Mode::Completion => "/completions",
@@ -565,12 +601,29 @@ impl OpenAiLmBuilder {
             structured_output: self.structured_output,
             json_schema: self.json_schema,
             stream_usage: self.stream_usage,
-            timeout: self.timeout,
+            timeout,
             api_key,
             schema_refused: Default::default(),
             client,
         })
     }
+}
+
+/// The timeout [`TIMEOUT_VAR`] sets (its value given), or the default when it is unset.
+fn timeout_from(value: Option<&str>) -> Result<Duration> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{TIMEOUT_VAR}=`{value}` is not a timeout: give seconds, e.g. {TIMEOUT_VAR}=30"
+            ))
+        })
 }
 
 /// Whether `error` may be a server refusing a JSON-schema `response_format`, so the request is
@@ -593,7 +646,10 @@ impl fmt::Debug for OpenAiLmBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OpenAiLmBuilder");
         d.field("model", &self.model)
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(without_credentials),
+            )
             .field("mode", &self.mode)
             .field("structured_output", &self.structured_output)
             .field("json_schema", &self.json_schema)
@@ -675,6 +731,45 @@ fn check_header_value(value: &str, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key in the base URL's user-info (`http://user:KEY@host`) is a secret too.
+    #[test]
+    fn debug_never_shows_credentials_in_the_base_url() {
+        let builder = OpenAiLm::builder("m").base_url("http://me:sk-url-SECRET@proxy.local/v1");
+        let lm = builder.clone().build().unwrap();
+        let handle = crate::LM::new(builder.clone().build().unwrap());
+        for text in [
+            format!("{builder:?}"),
+            format!("{lm:?}"),
+            format!("{lm:#?}"),
+            format!("{handle:?}"),
+        ] {
+            assert!(!text.contains("SECRET") && !text.contains("me:"), "{text}");
+            assert!(text.contains("proxy.local/v1"), "{text}");
+        }
+        assert_eq!(
+            lm.endpoint(),
+            Some("http://proxy.local/v1/chat/completions")
+        );
+    }
+
+    #[test]
+    fn timeouts_from_the_environment() {
+        assert_eq!(timeout_from(None).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some(" ")).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some("30")).unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            timeout_from(Some("2.5")).unwrap(),
+            Duration::from_millis(2500)
+        );
+        for bad in ["0", "-1", "soon", "inf", "NaN"] {
+            let error = timeout_from(Some(bad)).unwrap_err().to_string();
+            assert!(
+                error.contains("DSPY_LM_TIMEOUT") && error.contains(bad),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn debug_never_shows_the_key() {

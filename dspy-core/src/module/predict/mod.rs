@@ -6,6 +6,7 @@ use super::Module;
 use super::call::run_adapter;
 use super::config::PredictConfig;
 use super::convert::{decode, to_fields};
+use super::demo::Demo;
 use super::id::PredictorId;
 use super::overrides::CallOverrides;
 use super::prediction::Prediction;
@@ -22,8 +23,9 @@ use std::sync::Arc;
 
 /// The basic module: one LM call for signature `S`.
 ///
-/// It holds what optimizers tune: few-shot `demos` (complete examples of `S`) and
-/// `instructions` that override the signature's.
+/// It holds what optimizers tune: few-shot `demos` (complete examples of `S`, or partial ones
+/// that have only some of its fields: see [`Demo`]) and `instructions` that override the
+/// signature's.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Module, Predict, Signature};
@@ -45,8 +47,8 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Predict<S: Signature> {
-    /// Few-shot demonstrations shown before the input.
-    pub demos: Vec<S>,
+    /// Few-shot demonstrations shown before the input (partial ones first, as DSPy orders them).
+    pub demos: Vec<Demo<S>>,
     /// Instructions replacing the signature's doc comment, when set.
     pub instructions: Option<String>,
     /// Sampling settings.
@@ -71,19 +73,42 @@ impl<S: Signature> Predict<S> {
         }
     }
 
-    /// Sets the demos.
-    pub fn with_demos(mut self, demos: impl IntoIterator<Item = S>) -> Self {
-        self.demos = demos.into_iter().collect();
+    /// Sets the demos: examples of `S` (each a complete demo), or [`Demo`]s, complete or
+    /// partial.
+    ///
+    /// ```
+    /// use dspy_core::Predict;
+    /// use dspy_core::module::Demo;
+    /// # use dspy_macros::Signature;
+    /// /// Answer with the capital city.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct Capital { #[input] country: String, #[input] continent: String, #[output] city: String }
+    ///
+    /// let france = Capital { country: "France".into(), continent: "Europe".into(), city: "Paris".into() };
+    /// let complete = Predict::<Capital>::new().with_demos([france]);
+    /// assert!(complete.demos[0].is_complete());
+    ///
+    /// let peru = serde_json::json!({"country": "Peru", "city": "Lima"});
+    /// let partial = Demo::from_fields(peru.as_object().unwrap().clone()).unwrap();
+    /// let mixed = complete.clone().with_demos(complete.demos.iter().cloned().chain([partial]));
+    /// assert_eq!(mixed.demos[1].missing_fields(), ["continent"]);
+    /// ```
+    #[must_use]
+    pub fn with_demos<D: Into<Demo<S>>>(mut self, demos: impl IntoIterator<Item = D>) -> Self {
+        self.demos = demos.into_iter().map(Into::into).collect();
         self
     }
 
     /// Overrides the signature's instructions.
+    #[must_use]
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
         self.instructions = Some(instructions.into());
         self
     }
 
     /// Uses `lm` for this predictor instead of the configured one.
+    #[must_use]
     pub fn with_lm(mut self, lm: LM) -> Self {
         self.lm = Some(lm);
         self
@@ -91,36 +116,42 @@ impl<S: Signature> Predict<S> {
 
     /// Uses `adapter` for this predictor (default: [`ChatAdapter`] for chat models,
     /// [`CompletionAdapter`] for base models).
+    #[must_use]
     pub fn with_adapter(mut self, adapter: impl Adapter + 'static) -> Self {
         self.adapter = Some(Arc::new(adapter));
         self
     }
 
     /// Replaces the sampling settings.
+    #[must_use]
     pub fn with_config(mut self, config: PredictConfig) -> Self {
         self.config = config;
         self
     }
 
     /// Sets the temperature.
+    #[must_use]
     pub fn temperature(mut self, temperature: f32) -> Self {
         self.config.temperature = Some(temperature);
         self
     }
 
     /// Sets the token limit per completion.
+    #[must_use]
     pub fn max_tokens(mut self, max_tokens: u32) -> Self {
         self.config.max_tokens = Some(max_tokens);
         self
     }
 
     /// Asks for `n` completions per call.
+    #[must_use]
     pub fn n(mut self, n: u32) -> Self {
         self.config.n = n.max(1);
         self
     }
 
     /// Adds a stop sequence.
+    #[must_use]
     pub fn stop(mut self, stop: impl Into<String>) -> Self {
         self.config.stop.push(stop.into());
         self
@@ -162,14 +193,20 @@ impl<S: Signature> Predict<S> {
 
     /// The prompt this predictor would send for `input`, without sending it.
     pub fn render(&self, input: &S::Input) -> Result<Formatted> {
-        let adapter = match (&self.adapter, self.lm()) {
-            (Some(adapter), _) => adapter.clone(),
-            (None, Ok(lm)) => self.adapter_for(&lm),
-            (None, Err(_)) => Arc::new(ChatAdapter::new()),
-        };
+        let adapter = self.adapter_now();
         let input = to_fields(input)?;
         let demos = self.demo_fields()?;
         Ok(adapter.format(&self.format_request(&demos, &input)))
+    }
+
+    /// The adapter a call would use now: its own, else the one for the LM in effect, else
+    /// [`ChatAdapter`] (no LM: what rendering shows).
+    pub(crate) fn adapter_now(&self) -> Arc<dyn Adapter> {
+        match (&self.adapter, self.lm()) {
+            (Some(adapter), _) => adapter.clone(),
+            (None, Ok(lm)) => self.adapter_for(&lm),
+            (None, Err(_)) => Arc::new(ChatAdapter::new()),
+        }
     }
 
     /// Runs the predictor and returns the full [`Prediction`], in a `dspy.module` tracing span
@@ -203,7 +240,7 @@ impl<S: Signature> Predict<S> {
     }
 
     pub(crate) fn demo_fields(&self) -> Result<Vec<FieldValues>> {
-        self.demos.iter().map(to_fields).collect()
+        self.demos.iter().map(Demo::fields).collect()
     }
 
     pub(crate) fn format_request<'a>(

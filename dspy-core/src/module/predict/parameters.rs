@@ -2,16 +2,16 @@
 //! predictor (named `self` at the root).
 
 use super::Predict;
-use crate::adapter::{FieldValues, Formatted};
+use crate::adapter::{Adapter, FieldValues, Formatted};
 use crate::lm::LM;
 use crate::module::config::PredictConfig;
-use crate::module::convert::to_fields;
+use crate::module::demo::{Demo, DemoState};
 use crate::module::dyn_predictor::DynPredictor;
 use crate::module::id::PredictorId;
 use crate::module::params::Parameters;
-use crate::module::state::misfit_field;
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
+use std::sync::Arc;
 
 impl<S: Signature> DynPredictor for Predict<S> {
     fn id(&self) -> PredictorId {
@@ -38,17 +38,17 @@ impl<S: Signature> DynPredictor for Predict<S> {
         self.id = id;
     }
 
-    fn demos_json(&self) -> Result<Vec<FieldValues>> {
-        self.demos.iter().map(to_fields).collect()
+    fn demo_states(&self) -> Result<Vec<DemoState>> {
+        self.demos.iter().map(Demo::to_state).collect()
     }
 
-    fn set_demos_json(&mut self, demos: Vec<FieldValues>) -> Result<()> {
-        self.demos = typed_demos::<S>(&demos)?;
+    fn set_demo_states(&mut self, demos: Vec<DemoState>) -> Result<()> {
+        self.demos = typed_demos::<S>(demos)?;
         Ok(())
     }
 
-    fn check_demos_json(&self, demos: &[FieldValues]) -> Result<()> {
-        typed_demos::<S>(demos).map(drop)
+    fn check_demo_states(&self, demos: &[DemoState]) -> Result<()> {
+        typed_demos::<S>(demos.to_vec()).map(drop)
     }
 
     fn demo_count(&self) -> usize {
@@ -67,6 +67,10 @@ impl<S: Signature> DynPredictor for Predict<S> {
         self.lm = lm;
     }
 
+    fn set_adapter(&mut self, adapter: Option<Arc<dyn Adapter>>) {
+        self.adapter = adapter;
+    }
+
     fn render_json(&self, input: &FieldValues) -> Result<Formatted> {
         let typed: S::Input = serde_json::from_value(serde_json::Value::Object(input.clone()))
             .map_err(|e| {
@@ -77,21 +81,27 @@ impl<S: Signature> DynPredictor for Predict<S> {
             })?;
         self.render(&typed)
     }
+
+    fn lm_calls_at_most(&self) -> u32 {
+        // As `run_adapter_from` tries: the first answer, the fallback's once, one re-ask (by
+        // the adapter in use by then).
+        let adapter = self.adapter_now();
+        let fallback = adapter.fallback();
+        let reask = fallback.as_deref().unwrap_or(&*adapter).reask_on_error();
+        1 + u32::from(fallback.is_some()) + u32::from(reask)
+    }
 }
 
-/// Demos as values of `S`; the first that does not fit is an [`Error::State`] naming it and, when
-/// it can be told, the field.
-fn typed_demos<S: Signature>(demos: &[FieldValues]) -> Result<Vec<S>> {
+/// Demos of `S`; the first that does not fit is an [`Error::State`] naming it and, when it can
+/// be told, the field.
+fn typed_demos<S: Signature>(demos: Vec<DemoState>) -> Result<Vec<Demo<S>>> {
     demos
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, demo)| {
-            serde_json::from_value::<S>(serde_json::Value::Object(demo.clone())).map_err(|e| {
-                let field = misfit_field(S::info(), demo)
-                    .map(|f| format!("{f}; "))
-                    .unwrap_or_default();
+            Demo::from_state(demo).map_err(|reason| {
                 Error::State(format!(
-                    "demo {i} does not fit signature `{}`: {field}{e}",
+                    "demo {i} does not fit signature `{}`: {reason}",
                     S::info().name
                 ))
             })

@@ -19,7 +19,7 @@ use super::{
     WithReasoning, child_name, trace,
 };
 use crate::adapter::{FormatRequest, display_value};
-use crate::lm::{LM, Usage};
+use crate::lm::{Usage, track_usage};
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, LmErrorKind, Result};
 use lenient::LenientStep;
@@ -70,11 +70,14 @@ impl<O> Deref for ReActPrediction<O> {
 /// that fails (or panics) each become an observation the agent can react to. A step whose answer
 /// cannot be read at all ends the loop, and the outputs are extracted from the steps so far.
 ///
-/// Its predictors are named as in DSPy: `react` (the step) and `extract.predict`.
+/// Its predictors are named as in DSPy: `react` (the step) and `extract.predict`. The builders
+/// of [`ConfigureExt`](crate::module::ConfigureExt) (`with_lm`, `temperature`, ...) set both. It
+/// has no `with_instructions`: the step's instructions list the tools.
 /// [`stream`](Self::stream) runs the same loop and reports each step and observation as it
 /// happens.
 ///
 /// ```
+/// use dspy_core::module::ConfigureExt;
 /// use dspy_core::{DummyLm, LM, Module, ReAct, Tool};
 /// # use dspy_macros::Signature;
 /// use schemars::JsonSchema;
@@ -143,18 +146,10 @@ impl<S: Signature> ReAct<S> {
     }
 
     /// Sets the most steps before the outputs are extracted anyway (default 20).
+    #[must_use]
     pub fn max_iters(mut self, max_iters: usize) -> Self {
         self.max_iters = max_iters;
         self
-    }
-
-    /// Uses `lm` for both the steps and the extraction.
-    pub fn with_lm(self, lm: LM) -> Self {
-        ReAct {
-            react: self.react.with_lm(lm.clone()),
-            extract: self.extract.with_lm(lm),
-            ..self
-        }
     }
 
     /// The tools, in the order the LM sees them (`finish` not included).
@@ -176,7 +171,7 @@ impl<S: Signature> ReAct<S> {
     /// [`max_iters`](Self::max_iters) the agent was built with (DSPy's per-call `max_iters`).
     ///
     /// ```
-    /// use dspy_core::{DummyLm, LM, ReAct, Tool};
+    /// use dspy_core::{ConfigureExt, DummyLm, LM, ReAct, Tool};
     /// use dspy_core::module::react::StopReason;
     /// # use dspy_macros::Signature;
     /// use schemars::JsonSchema;
@@ -226,7 +221,8 @@ impl<S: Signature> ReAct<S> {
         let mut lm_calls = 0;
         let mut stop = StopReason::MaxIters;
         for _ in 0..max_iters {
-            let step = with_truncation(&mut trajectory, |rendered| {
+            // Measured around the step: a step that fails made its calls all the same.
+            let (step, spent) = track_usage(with_truncation(&mut trajectory, |rendered| {
                 self.step(
                     WithTrajectory {
                         input: input.clone(),
@@ -234,19 +230,22 @@ impl<S: Signature> ReAct<S> {
                     },
                     events,
                 )
-            })
+            }))
             .await;
             let step = match step {
                 Ok(step) => step,
-                Err(e) if is_context_window(&e) => {
-                    stop = StopReason::ContextWindowExceeded(e.to_string());
+                Err(e) => {
+                    usage += spent.usage;
+                    lm_calls += u32::try_from(spent.calls + spent.cache_hits).unwrap_or(u32::MAX);
+                    stop = match e {
+                        e if is_context_window(&e) => {
+                            StopReason::ContextWindowExceeded(e.to_string())
+                        }
+                        e @ Error::Parse { .. } => StopReason::UnreadableStep(e.to_string()),
+                        e => return Err(e),
+                    };
                     break;
                 }
-                Err(e @ Error::Parse { .. }) => {
-                    stop = StopReason::UnreadableStep(e.to_string());
-                    break;
-                }
-                Err(e) => return Err(e),
             };
             usage += step.usage;
             lm_calls += step.lm_calls;
@@ -316,11 +315,7 @@ impl<S: Signature> ReAct<S> {
         let lm = predict.lm()?;
         let adapter = LenientStep::wrap(predict.adapter_for(&lm), ReActStep::<S>::relaxed_info());
         let fields = to_fields(&input)?;
-        let demos = predict
-            .demos
-            .iter()
-            .map(to_fields)
-            .collect::<Result<Vec<_>>>()?;
+        let demos = predict.demo_fields()?;
         let request = FormatRequest {
             signature: &self.step_info,
             instructions: predict

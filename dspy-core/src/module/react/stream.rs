@@ -110,7 +110,7 @@ impl<S: Signature> ReAct<S> {
     /// call. Nothing happens until the stream is first polled, and it runs in the polling task.
     ///
     /// ```
-    /// use dspy_core::{DummyLm, LM, ReAct, Tool};
+    /// use dspy_core::{ConfigureExt, DummyLm, LM, ReAct, Tool};
     /// use dspy_core::module::react::ReActEvent;
     /// # use dspy_macros::Signature;
     /// use schemars::JsonSchema;

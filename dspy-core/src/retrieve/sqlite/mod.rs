@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 /// How a [`SqliteStore`] searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub enum SearchMode {
     /// By the vectors when the store has an embedder, else by words (the default).
     #[default]
@@ -52,6 +53,7 @@ pub enum SearchMode {
 /// # std::fs::remove_dir_all(dir).ok();
 /// # });
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: Option<PathBuf>,

@@ -84,6 +84,23 @@ class QA(dspy.Signature):
     answer: str = dspy.OutputField()
 
 
+Coarse = Literal["abbreviation", "description", "entity", "human", "location", "number"]
+
+
+class Fine(dspy.Signature):
+    """Pick the fine class of the question from the shortlist."""
+
+    question: str = dspy.InputField()
+    label: Coarse = dspy.InputField()
+    shortlist: list[str] = dspy.InputField()
+    fine_label: str = dspy.OutputField()
+
+
+# The last stage of the three-stage TREC program in tests/optimize/pipeline.rs, as DSPy's
+# ChainOfThought extends it (a `reasoning` output first).
+FineCot = dspy.ChainOfThought(Fine).predict.signature
+
+
 # --- Cases ----------------------------------------------------------------------------------------
 
 ADDRESS = {"city": "Paris", "zip": "75001"}
@@ -111,6 +128,44 @@ INCOMPLETE_DEMOS = [
     {"context": "Dogs bark.", "answer": "barking"},
 ]
 
+# What BootstrapFewShot gave that stage on the first 12 TREC questions (the test checks they are the
+# same): two traces of passing runs, complete, then two labeled examples, which have no shortlist
+# and no reasoning.
+PIPELINE_FINE_DEMOS = [
+ {
+  "question": "How did serfdom develop in and then leave Russia ?",
+  "label": "description",
+  "shortlist": [
+   "def",
+   "manner",
+   "reason"
+  ],
+  "fine_label": "manner",
+  "reasoning": "It asks for a manner."
+ },
+ {
+  "question": "How can I find a list of celebrities  real names ?",
+  "label": "description",
+  "shortlist": [
+   "def",
+   "manner",
+   "reason"
+  ],
+  "fine_label": "manner",
+  "reasoning": "It asks for a manner."
+ },
+ {
+  "question": "What contemptible scoundrel stole the cork from my lunch ?",
+  "label": "human",
+  "fine_label": "ind"
+ },
+ {
+  "question": "Name the scar-faced bounty hunter of The Old West .",
+  "label": "human",
+  "fine_label": "ind"
+ }
+]
+
 PASSAGES = ["Paris is the capital of France.", "It has «many» museums.", "Two lines:\nsecond line.", "  padded  "]
 
 CASES = [
@@ -125,6 +180,9 @@ CASES = [
      {"context": PASSAGES, "question": "What is the capital of France?"}),
     ("ordered_map", Count, [{"text": "zebra apple zebra", "counts": {"zebra": 2, "apple": 1}}],
      {"text": "b a b"}),
+    ("pipeline_fine", FineCot, PIPELINE_FINE_DEMOS,
+     {"question": "What city is the Eiffel Tower in ?", "label": "location",
+      "shortlist": ["city", "country", "other"]}),
 ]
 
 
