@@ -38,6 +38,17 @@ impl EmbedRequest {
 }
 
 /// A backend's answer to an [`EmbedRequest`].
+///
+/// ```
+/// use dspy_core::lm::{EmbedResponse, Usage};
+/// let answer = EmbedResponse {
+///     vectors: vec![vec![0.6, 0.8]],
+///     usage: Usage { prompt_tokens: 2, completion_tokens: 0 },
+///     model: "text-embedding-3-small".into(),
+///     cached: false,
+/// };
+/// assert_eq!(answer.vectors[0].len(), 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmbedResponse {
     /// One vector per text, in the request's order (as the model gave them: not normalized).

@@ -52,6 +52,22 @@ impl Embedder for LM {
 
 /// Embeds `texts` in batches of `batch_size`, checking that the embedder gave one vector per
 /// text and that all have the same length; the vectors come scaled to length 1.
+///
+/// ```
+/// use dspy_core::lm::{BoxFuture, Embedder, embed_normalized};
+/// struct Fixed;
+/// impl Embedder for Fixed {
+///     fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, dspy_core::Result<Vec<Vec<f32>>>> {
+///         let vectors = texts.iter().map(|_| vec![3.0, 4.0]).collect();
+///         Box::pin(async move { Ok(vectors) })
+///     }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let texts = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+/// let vectors = embed_normalized(&Fixed, &texts, 2).await.unwrap();
+/// assert_eq!(vectors, [vec![0.6, 0.8], vec![0.6, 0.8], vec![0.6, 0.8]]);
+/// # });
+/// ```
 pub async fn embed_normalized<E: Embedder + ?Sized>(
     embedder: &E,
     texts: &[String],

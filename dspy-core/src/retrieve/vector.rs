@@ -79,6 +79,26 @@ impl<E: Embedder> VectorIndex<E> {
 
     /// An index of passages embedded already (say, loaded from a file), `vectors[i]` being
     /// `passages[i]`'s; queries are embedded with `embedder`, which must be the same model.
+    ///
+    /// ```
+    /// # use dspy_core::lm::{BoxFuture, Embedder};
+    /// use dspy_core::retrieve::{Passage, Retriever, VectorIndex};
+    /// # struct Vowels;
+    /// # impl Embedder for Vowels {
+    /// #     fn embed<'a>(&'a self, texts: &'a [String]) -> BoxFuture<'a, dspy_core::Result<Vec<Vec<f32>>>> {
+    /// #         let v = texts.iter().map(|t| "aeiou".chars().map(|c| t.matches(c).count() as f32).collect()).collect();
+    /// #         Box::pin(async move { Ok(v) })
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let built = VectorIndex::build(Vowels, [Passage::new("a", "aaa"), Passage::new("o", "ooo")]).await.unwrap();
+    /// let (passages, vectors) = (built.passages().to_vec(), built.vectors().to_vec());
+    /// // ... saved, and later read back: nothing is embedded again but the queries.
+    /// let reopened = VectorIndex::from_vectors(Vowels, passages, vectors).unwrap();
+    /// assert_eq!(reopened.search("oh no", 1).await.unwrap()[0].id, "o");
+    /// assert!(VectorIndex::from_vectors(Vowels, vec![Passage::new("x", "x")], vec![]).is_err());
+    /// # });
+    /// ```
     pub fn from_vectors(
         embedder: E,
         passages: Vec<Passage>,

@@ -12,6 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// How a [`SqliteStore`] searches.
+///
+/// ```
+/// use dspy_core::retrieve::{SearchMode, SqliteStore};
+/// let store = SqliteStore::open_in_memory().unwrap().mode(SearchMode::Lexical);
+/// assert_eq!(SearchMode::default(), SearchMode::Auto);
+/// # let _ = store;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub enum SearchMode {
