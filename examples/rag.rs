@@ -88,8 +88,10 @@ impl<R: Retriever> Module for Rag<R> {
 #[derive(Parser, Debug)]
 #[command(about = "RAG over Debian's package descriptions, compiled with BootstrapFewShot")]
 struct Args {
-    /// Passages retrieved per question.
-    #[arg(long, default_value_t = 3)]
+    /// Passages retrieved per question. One by default: the embedded 270M model names the
+    /// package of one passage far more often than it picks among three (23% against 9% zero-shot,
+    /// 39% against 3% compiled, on the default dev split); a larger model can take more.
+    #[arg(long, default_value_t = 1)]
     k: usize,
     /// Questions bootstrapping may run on.
     #[arg(long, default_value_t = 100)]
@@ -193,7 +195,10 @@ async fn run<R: Retriever + 'static>(
     dev: &[PackageQuestion],
 ) -> dspy::Result<()> {
     let retriever = Arc::new(retriever);
-    for k in [1, args.k, 10] {
+    let mut ks = vec![1, 3, 10, args.k];
+    ks.sort_unstable();
+    ks.dedup();
+    for k in ks {
         println!(
             "{} recall@{k} on dev: {:.1}%",
             args.retriever,
