@@ -242,6 +242,25 @@ struct TrecQuestion {
     fine_label: Fine,
 }
 
+/// Each question as an example of stage 1 and of stage 2.
+fn stage_examples(questions: &[TrecQuestion]) -> (Vec<ClassifyCoarse>, Vec<ClassifyFine>) {
+    questions
+        .iter()
+        .map(|q| {
+            let coarse = ClassifyCoarse {
+                question: q.question.clone(),
+                label: q.label,
+            };
+            let fine = ClassifyFine {
+                question: q.question.clone(),
+                label: q.label,
+                fine_label: q.fine_label,
+            };
+            (coarse, fine)
+        })
+        .unzip()
+}
+
 impl Example for TrecQuestion {
     type Input = ClassifyCoarseInput;
     fn input(&self) -> ClassifyCoarseInput {
@@ -387,21 +406,7 @@ where
     B: Module<Input = ClassifyFineInput, Output = ClassifyFineOutput>,
     P: Module<Input = ClassifyCoarseInput, Output = ClassifyFineOutput>,
 {
-    let coarse: Vec<ClassifyCoarse> = dev
-        .iter()
-        .map(|q| ClassifyCoarse {
-            question: q.question.clone(),
-            label: q.label,
-        })
-        .collect();
-    let fine: Vec<ClassifyFine> = dev
-        .iter()
-        .map(|q| ClassifyFine {
-            question: q.question.clone(),
-            label: q.label,
-            fine_label: q.fine_label,
-        })
-        .collect();
+    let (coarse, fine) = stage_examples(dev);
     Ok(vec![
         score(
             stage1,
@@ -488,21 +493,7 @@ async fn compile(
     KnnProgram<Predict<ClassifyCoarse>>,
     KnnProgram<Predict<ClassifyFine>>,
 )> {
-    let coarse: Vec<ClassifyCoarse> = pool
-        .iter()
-        .map(|q| ClassifyCoarse {
-            question: q.question.clone(),
-            label: q.label,
-        })
-        .collect();
-    let fine: Vec<ClassifyFine> = pool
-        .iter()
-        .map(|q| ClassifyFine {
-            question: q.question.clone(),
-            label: q.label,
-            fine_label: q.fine_label,
-        })
-        .collect();
+    let (coarse, fine) = stage_examples(pool);
     let base1 = LabeledFewShot::new(args.per_class * 6)
         .per_class("label")
         .seed(args.seed)

@@ -113,7 +113,11 @@ async fn scrubbed(
         reqwest::Body::wrap_stream(scrub_lines(response, secret))
     } else {
         let bytes = response.bytes().await.map_err(OpenAIError::Reqwest)?;
-        reqwest::Body::from(scrub(&bytes, &secret))
+        // Most answers hold no key: pass their bytes on without a copy.
+        match std::str::from_utf8(&bytes) {
+            Ok(text) if !text.contains(&*secret) => reqwest::Body::from(bytes),
+            _ => reqwest::Body::from(scrub(&bytes, &secret)),
+        }
     };
     head.body(body)
         .map(reqwest::Response::from)
