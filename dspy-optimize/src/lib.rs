@@ -34,7 +34,8 @@
 //! - **Instruction optimizers** ([`COPRO`], [`MIPROv2`], [`SIMBA`], [`GEPA`]) make their own
 //!   LM calls (proposals, summaries, reflections) through signatures of their own, on a
 //!   separate prompt model when given one (`.prompt_model(lm)`; GEPA's `.reflection_lm(lm)`),
-//!   and resume a killed compile from `.checkpoint(path)` (see [`checkpoint`]).
+//!   and resume a killed compile from `.checkpoint(path)` (see [`checkpoint`]), as
+//!   [`BootstrapFewShotWithRandomSearch`] does, candidate by candidate.
 //! - **One chassis**: every optimizer is a [`Search`](search::Search) (its algorithm) with the
 //!   shared [`SearchOptions`](search::SearchOptions) (its setters say the same everywhere), and
 //!   gets [`Optimizer`] from it: `compile`, `compile_with_valset`, the report's usage and time

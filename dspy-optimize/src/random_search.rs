@@ -7,14 +7,17 @@ use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::failure::is_budget;
 use crate::search::fields::all_fields;
 use crate::search::measure::measure;
+use crate::search::resume::Resume;
 use crate::search::scoring::{ByRef, score_of};
+use crate::search::step_log::StepLog;
 use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{Estimate, Trial};
 use dspy_core::evaluate::{Evaluate, Metric, Progress};
-use dspy_core::{Example, Module, Parameters, Result};
+use dspy_core::{Example, Module, Parameters, ProgramState, Result};
 use futures_util::{StreamExt, stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::sync::Mutex;
 
 /// DSPy's `BootstrapFewShotWithRandomSearch`: builds candidate programs, scores each on a
@@ -44,6 +47,10 @@ use std::sync::Mutex;
 ///
 /// When an LM budget runs out, the search stops and returns the best candidate scored so far
 /// (the program as given if none was), with [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set.
+/// With [`checkpoint`](Self::checkpoint), every candidate scored is saved as it finishes: a
+/// compile run again with the same arguments takes the saved candidates as they were (their
+/// trials too, without a call) and builds only the rest, so a killed compile redoes at most
+/// the candidates it was in (one, at the default `candidate_concurrency`).
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -87,6 +94,33 @@ struct Scored<P> {
     score: Option<f64>,
     trial: Trial,
     budget: bool,
+    /// What the checkpoint is to keep of a candidate built and scored in this run (`None`
+    /// when it was replayed, or cut short).
+    fresh: Option<Done>,
+}
+
+/// A candidate as the checkpoint keeps it: its demos and instructions, and its score.
+#[derive(Debug, Serialize, Deserialize)]
+struct Done {
+    state: ProgramState,
+    score: f64,
+}
+
+/// A candidate found in the checkpoint, with its trial.
+type Replay = (Done, Vec<Trial>);
+
+/// What every candidate is built from and scored on, and the best score so far (for the
+/// progress bars' titles).
+struct Sets<'a, P, E> {
+    program: &'a P,
+    trainset: &'a [E],
+    valset: &'a [E],
+    best_score: &'a Mutex<Option<f64>>,
+}
+
+/// The name of candidate `k`'s step in the log.
+fn step(k: usize) -> String {
+    format!("candidate/{k}")
 }
 
 impl<M> BootstrapFewShotWithRandomSearch<M> {
@@ -104,7 +138,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
     }
 
     bootstrap_setters!();
-    search_setters!([options] seed, concurrency, progress, metric);
+    search_setters!([options] seed, concurrency, progress, checkpoint, metric);
     compile_methods!(compile, compile_with_valset, estimate);
 
     /// How many shuffled bootstrap candidates to try after the three fixed ones (default 16).
@@ -152,56 +186,42 @@ where
         valset: Option<&[E]>,
     ) -> Result<P> {
         let valset = valset.unwrap_or(trainset);
-        let candidates: Vec<Candidate> = [
-            Candidate::ZeroShot,
-            Candidate::Labeled,
-            Candidate::Unshuffled,
-        ]
-        .into_iter()
-        .chain((0..self.num_candidate_programs as u64).map(Candidate::Shuffled))
-        .collect();
+        let candidates = self.candidates();
         let total = candidates.len();
+        let mut log = self.open_log(frame, program, trainset, valset)?;
+        // What the checkpoint holds is replayed; only the rest is built and scored.
+        let replays: Vec<Option<Replay>> = (0..total).map(|k| log.replay(&step(k))).collect();
         let sequential = self.candidate_concurrency == 1;
         // One bar per phase when candidates go one by one, else one bar over the candidates.
         let overall = Progress::new(total, "Random search", self.options.progress && !sequential);
         let best_score: Mutex<Option<f64>> = Mutex::new(None);
-        let mut runs = stream::iter(candidates.into_iter().enumerate())
-            .map(|(position, candidate)| {
+        let sets = Sets {
+            program,
+            trainset,
+            valset,
+            best_score: &best_score,
+        };
+        let show = sequential && self.options.progress;
+        let mut runs = stream::iter(candidates.into_iter().zip(replays).enumerate())
+            .map(|(position, (candidate, replay))| {
                 let label = format!("[{}/{total}]", position + 1);
-                let show = sequential && self.options.progress;
-                self.candidate(
-                    candidate,
-                    label,
-                    show,
-                    &best_score,
-                    program,
-                    trainset,
-                    valset,
-                )
+                self.replay_or_build(replay, candidate, label, show, &sets)
             })
             .buffered(self.candidate_concurrency);
         let mut best: Option<(P, f64)> = None;
+        let mut position = 0;
         while let Some(scored) = runs.next().await {
             let scored = scored?;
-            frame.report.trials.push(scored.trial);
-            if let (Some(candidate), Some(score)) = (scored.program, scored.score)
-                && best.as_ref().is_none_or(|(_, b)| score > *b)
-            {
-                frame.report.choose(frame.report.trials.len() - 1);
-                best = Some((candidate, score));
-                *best_score.lock().unwrap_or_else(|e| e.into_inner()) = Some(score);
+            if let Some(done) = &scored.fresh {
+                log.record(&step(position), done, std::slice::from_ref(&scored.trial))?;
             }
+            position += 1;
+            let stop = self.take(frame, scored, &mut best, &best_score);
             overall.step(|| match &best {
                 Some((_, score)) => format!("best {:.1}%", 100.0 * score),
                 None => String::new(),
             });
-            if scored.budget {
-                frame.report.stopped_by_budget = true;
-                break;
-            }
-            if let (Some(stop), Some(score)) = (self.stop_at_score, scored.score)
-                && score >= stop
-            {
+            if stop {
                 break;
             }
         }
@@ -222,17 +242,97 @@ where
 }
 
 impl<M> BootstrapFewShotWithRandomSearch<M> {
-    /// Builds one candidate and scores it on `valset`.
-    #[allow(clippy::too_many_arguments)]
+    /// The candidates, in order: zero-shot, labeled, unshuffled, then the shuffled ones.
+    fn candidates(&self) -> Vec<Candidate> {
+        [
+            Candidate::ZeroShot,
+            Candidate::Labeled,
+            Candidate::Unshuffled,
+        ]
+        .into_iter()
+        .chain((0..self.num_candidate_programs as u64).map(Candidate::Shuffled))
+        .collect()
+    }
+
+    /// The step log of this compile (one step per candidate), keyed by everything a
+    /// candidate's score depends on.
+    fn open_log<P: Parameters, E: Serialize>(
+        &self,
+        frame: &Frame<'_>,
+        program: &P,
+        trainset: &[E],
+        valset: &[E],
+    ) -> Result<StepLog> {
+        let settings = json!({
+            "seed": self.options.seed,
+            "bootstrap": self.bootstrap.key(),
+        });
+        let state = serde_json::to_value(program.state()?)?;
+        let train = serde_json::to_value(all_fields(trainset)?)?;
+        let val = serde_json::to_value(all_fields(valset)?)?;
+        StepLog::open(Resume::open(frame, &settings, &[&state, &train, &val]))
+    }
+
+    /// Candidate `candidate` as the checkpoint holds it (`replay`), else built and scored.
+    async fn replay_or_build<P, E>(
+        &self,
+        replay: Option<Replay>,
+        candidate: Candidate,
+        label: String,
+        show: bool,
+        sets: &Sets<'_, P, E>,
+    ) -> Result<Scored<P>>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Serialize + Clone,
+        M: Metric<E, P::Output>,
+    {
+        let Some((done, mut trials)) = replay.filter(|(_, trials)| trials.len() == 1) else {
+            return self.candidate(candidate, label, show, sets).await;
+        };
+        let mut program = sets.program.clone();
+        program.load_state(done.state)?;
+        Ok(Scored {
+            program: Some(program),
+            score: Some(done.score),
+            trial: trials.remove(0),
+            budget: false,
+            fresh: None,
+        })
+    }
+
+    /// Puts `scored` in the report, the best so far when it beats `best`; whether the search
+    /// stops there (a budget ran out, or it reached `stop_at_score`).
+    fn take<P>(
+        &self,
+        frame: &mut Frame<'_>,
+        scored: Scored<P>,
+        best: &mut Option<(P, f64)>,
+        best_score: &Mutex<Option<f64>>,
+    ) -> bool {
+        frame.report.trials.push(scored.trial);
+        if let (Some(candidate), Some(score)) = (scored.program, scored.score)
+            && best.as_ref().is_none_or(|(_, b)| score > *b)
+        {
+            frame.report.choose(frame.report.trials.len() - 1);
+            *best = Some((candidate, score));
+            *best_score.lock().unwrap_or_else(|e| e.into_inner()) = Some(score);
+        }
+        if scored.budget {
+            frame.report.stopped_by_budget = true;
+            return true;
+        }
+        matches!((self.stop_at_score, scored.score), (Some(stop), Some(score)) if score >= stop)
+    }
+
+    /// Builds one candidate and scores it on the validation set.
     async fn candidate<P, E>(
         &self,
         candidate: Candidate,
         label: String,
         show: bool,
-        best_score: &Mutex<Option<f64>>,
-        program: &P,
-        trainset: &[E],
-        valset: &[E],
+        sets: &Sets<'_, P, E>,
     ) -> Result<Scored<P>>
     where
         P: Module + Parameters + Clone,
@@ -247,17 +347,17 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         };
         let run = measure(async {
             let (candidate, description, budget) = demo_sets
-                .build(candidate, &label, show, program, trainset)
+                .build(candidate, &label, show, sets.program, sets.trainset)
                 .await?;
             if budget {
                 return Ok((None, None, description, None));
             }
-            let best = *best_score.lock().unwrap_or_else(|e| e.into_inner());
+            let best = *sets.best_score.lock().unwrap_or_else(|e| e.into_inner());
             let title = match best {
                 Some(best) => format!("{label} evaluate {description} (best {:.1}%)", 100.0 * best),
                 None => format!("{label} evaluate {description}"),
             };
-            match self.evaluate(&candidate, valset, show, title).await {
+            match self.evaluate(&candidate, sets.valset, show, title).await {
                 Ok(score) => Ok((Some(candidate), Some(score), description, None)),
                 Err(error) if is_budget(&error) => Ok((None, None, description, Some(error))),
                 Err(error) => Err(error),
@@ -272,11 +372,19 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         } else if budget {
             trial.error = Some("the LM budget ran out while bootstrapping".into());
         }
+        let fresh = match (&candidate, score) {
+            (Some(program), Some(score)) => Some(Done {
+                state: program.state()?,
+                score,
+            }),
+            _ => None,
+        };
         Ok(Scored {
             program: candidate,
             score,
             trial,
             budget,
+            fresh,
         })
     }
 

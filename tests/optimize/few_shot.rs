@@ -135,7 +135,7 @@ impl LanguageModel for Jittery {
 
 /// Right (as `right` answers) only when a demo in the prompt mentions `GOLDEN`, else wrong:
 /// a model whose accuracy depends on which demos it is shown.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct DemoSensitive {
     right: DummyLm,
     wrong: DummyLm,
@@ -858,6 +858,76 @@ async fn random_search_stops_at_the_budget_with_the_best_so_far() {
     assert!(report.trials[2].error.is_some());
     assert_eq!(report.best, Some(1));
     assert_eq!(compiled.demos.len(), trainset.len());
+}
+
+/// What a random search on the golden task gives, on `backend`, with a checkpoint at `path`
+/// (when given) and a budget of `calls` (when given).
+async fn golden_search(
+    backend: &DemoSensitive,
+    path: Option<&PathBuf>,
+    calls: Option<u64>,
+    concurrency: usize,
+) -> Compiled<Predict<QA>> {
+    let (trainset, valset, _) = golden_task();
+    let mut lm = LM::builder(backend.clone());
+    if let Some(calls) = calls {
+        lm = lm.budget(Budget::new().max_calls(calls));
+    }
+    let mut search = search().candidate_concurrency(concurrency);
+    if let Some(path) = path {
+        search = search.checkpoint(path);
+    }
+    let program = Predict::<QA>::new();
+    let compile = search.compile_with_valset(&program, &trainset, &valset);
+    with_lm(lm.build(), compile).await.unwrap()
+}
+
+fn calls(backend: &DemoSensitive) -> u64 {
+    (backend.right.requests().len() + backend.wrong.requests().len()) as u64
+}
+
+fn trials(compiled: &Compiled<Predict<QA>>) -> Vec<(String, Option<f64>, u64)> {
+    let trials = compiled.report.trials.iter();
+    trials
+        .map(|t| (t.candidate.clone(), t.score, t.lm_calls))
+        .collect()
+}
+
+#[tokio::test]
+async fn random_search_resumes_from_its_checkpoint_redoing_only_unfinished_candidates() {
+    for concurrency in [1, 3] {
+        let whole_backend = golden_task().2;
+        let whole = golden_search(&whole_backend, None, None, concurrency).await;
+        let per_candidate: Vec<u64> = whole.report.trials.iter().map(|t| t.lm_calls).collect();
+        assert_eq!(per_candidate.iter().sum::<u64>(), calls(&whole_backend));
+
+        // The budget runs out one call into the fifth candidate: four are done.
+        let done: u64 = per_candidate[..4].iter().sum();
+        let path = temp_path(&format!("random-search-{concurrency}.json"));
+        std::fs::remove_file(&path).ok();
+        let stopped_backend = golden_task().2;
+        let stopped =
+            golden_search(&stopped_backend, Some(&path), Some(done + 1), concurrency).await;
+        assert!(stopped.report.stopped_by_budget);
+        assert_eq!(stopped.report.trials.len(), 5, "{}", stopped.report);
+        assert_eq!(trials(&stopped)[..4], trials(&whole)[..4]);
+
+        // Resumed: the four finished candidates are replayed; only the rest cost calls.
+        let resumed_backend = golden_task().2;
+        let resumed = golden_search(&resumed_backend, Some(&path), None, concurrency).await;
+        assert!(!resumed.report.stopped_by_budget);
+        assert_eq!(calls(&resumed_backend), calls(&whole_backend) - done);
+        assert_eq!(state_json(&*resumed), state_json(&*whole));
+        assert_eq!(trials(&resumed), trials(&whole));
+        assert_eq!(resumed.report.best, whole.report.best);
+
+        // Finished: run again, every candidate is replayed, without a call.
+        let again_backend = golden_task().2;
+        let again = golden_search(&again_backend, Some(&path), None, concurrency).await;
+        assert_eq!(calls(&again_backend), 0);
+        assert_eq!(state_json(&*again), state_json(&*whole));
+        std::fs::remove_file(&path).ok();
+    }
 }
 
 #[tokio::test]

@@ -281,6 +281,53 @@ async fn mipro_stops_at_the_budget_and_resumes_from_a_checkpoint() {
 }
 
 #[tokio::test]
+async fn mipro_killed_while_bootstrapping_resumes_at_the_demo_set_it_was_in() {
+    let path = temp_path("resume-demos");
+    std::fs::remove_file(&path).ok();
+    let compile = |model: LM, checkpoint: bool| async move {
+        let (trainset, valset, _) = task();
+        let mut mipro = mipro()
+            .prompt_model(LM::new(Proposer::sequential(&PROPOSALS)))
+            .task_model(model);
+        if checkpoint {
+            mipro = mipro.checkpoint(temp_path("resume-demos"));
+        }
+        mipro
+            .compile_with_valset(&Predict::<QA>::new(), &trainset, &valset)
+            .await
+            .unwrap()
+    };
+    let (_, _, full_model) = task();
+    let full = compile(LM::new(full_model.clone()), false).await;
+    // The last demo set is bootstrapped with calls; the budget runs out one call into it.
+    let sets: Vec<&dspy_optimize::Trial> = full
+        .report
+        .trials
+        .iter()
+        .take_while(|t| t.candidate.starts_with("demo set"))
+        .collect();
+    assert_eq!(sets.len(), 4);
+    assert!(sets[3].lm_calls > 1, "{}", full.report);
+    let before = sets[..3].iter().map(|t| t.lm_calls as usize).sum::<usize>();
+
+    let (_, _, stopped_model) = task();
+    let budgeted = LM::builder(stopped_model.clone())
+        .budget(Budget::new().max_calls(before as u64 + 1))
+        .build();
+    let stopped = compile(budgeted, true).await;
+    assert!(stopped.report.stopped_by_budget);
+    assert_eq!(stopped.report.trials.len(), 4, "{}", stopped.report);
+
+    // Resumed: the three demo sets built are taken from the checkpoint.
+    let (_, _, resumed_model) = task();
+    let resumed = compile(LM::new(resumed_model.clone()), true).await;
+    assert_eq!(resumed_model.calls(), full_model.calls() - before);
+    assert_eq!(state_json(&resumed), state_json(&full));
+    assert_eq!(trial_scores(&resumed), trial_scores(&full));
+    std::fs::remove_file(&path).ok();
+}
+
+#[tokio::test]
 async fn without_a_valset_the_last_80_percent_validate() {
     let all = qa_set(10);
     let compiled = mipro()

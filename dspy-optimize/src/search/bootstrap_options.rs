@@ -4,6 +4,7 @@
 //! [`MIPROv2`](crate::MIPROv2)), with their one set of setters.
 
 use super::sampling::Sampling;
+use serde_json::{Value, json};
 
 /// How demos are bootstrapped and filled up with labeled ones.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,20 @@ impl Default for BootstrapOptions {
             metric_threshold: None,
             labeled: Sampling::random(),
         }
+    }
+}
+
+impl BootstrapOptions {
+    /// These options, for a checkpoint key: every one changes the demos found.
+    pub(crate) fn key(&self) -> Value {
+        json!({
+            "max_bootstrapped_demos": self.max_bootstrapped_demos,
+            "max_labeled_demos": self.max_labeled_demos,
+            "max_rounds": self.max_rounds,
+            "metric_threshold": self.metric_threshold,
+            "labeled_random": self.labeled.random,
+            "labeled_per_class": self.labeled.per_class,
+        })
     }
 }
 

@@ -94,15 +94,21 @@ impl StepLog {
         value
     }
 
-    /// The value and trials of step `step`, when it was logged.
-    fn replay<T: DeserializeOwned>(&self, step: &str) -> Option<(T, Vec<Trial>)> {
+    /// The value and trials of step `step`, when it was logged (for a search that runs its
+    /// steps concurrently, and so replays and records them itself).
+    pub(crate) fn replay<T: DeserializeOwned>(&self, step: &str) -> Option<(T, Vec<Trial>)> {
         let recorded = self.steps.get(step)?;
         let value = serde_json::from_value(recorded.value.clone()).ok()?;
         Some((value, recorded.trials.clone()))
     }
 
     /// Logs step `step` and saves the log.
-    fn record<T: Serialize>(&mut self, step: &str, value: &T, trials: &[Trial]) -> Result<()> {
+    pub(crate) fn record<T: Serialize>(
+        &mut self,
+        step: &str,
+        value: &T,
+        trials: &[Trial],
+    ) -> Result<()> {
         let recorded = Recorded {
             value: serde_json::to_value(value)?,
             trials: trials.to_vec(),
