@@ -5,6 +5,7 @@
 //! fetched there on first use.
 #![cfg(feature = "local")]
 
+use dspy::Parameters;
 use dspy::adapter::Prompt;
 use dspy::lm::{FinishReason, LmRequest, LocalLm, LocalStats};
 use dspy::prelude::*;
@@ -50,7 +51,7 @@ struct Words {
     capitalized: Vec<String>,
 }
 
-/// One test at a time: an engine runs llama.cpp on every core, and engines running side by side
+/// One test at a time: an engine runs llama.cpp on all but one core, and engines running side by side
 /// on a small machine slow each other down many times over.
 async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -629,4 +630,73 @@ async fn the_local_model_embeds_so_a_package_is_found_by_its_summary() {
     assert_eq!(again.vectors(), index.vectors());
     assert_eq!(lm.usage().calls, usage.calls);
     assert_eq!(lm.usage().cache_hits, usage.cache_hits + 1);
+}
+
+/// Answer questions about countries.
+#[derive(Signature, Clone, Debug)]
+struct Geo {
+    #[input]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+struct CountryArgs {
+    /// The country's name in English.
+    country: String,
+}
+
+#[tokio::test]
+async fn react_tool_arguments_are_decoded_under_the_tools_schema() {
+    let _one = one_at_a_time().await;
+    let capital = Tool::new(
+        "capital",
+        "Looks up the capital city of a country.",
+        |args: CountryArgs| async move {
+            match args.country.as_str() {
+                "Japan" => Ok("Tokyo".to_string()),
+                "Peru" => Ok("Lima".to_string()),
+                other => Err(format!("no capital known for {other}")),
+            }
+        },
+    );
+    let mut agent = ReAct::<Geo>::new([capital])
+        .max_iters(1)
+        .with_lm(LM::new(shared().clone()));
+    let demo = |country: &str| {
+        serde_json::json!({
+            "question": format!("What is the capital of {country}?"), "trajectory": "",
+            "next_thought": "I look up its capital.", "next_tool_name": "capital",
+            "next_tool_args": {"country": country}
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    };
+    agent
+        .predictor_mut("react")
+        .unwrap()
+        .set_demos_json(vec![demo("France"), demo("Chile"), demo("Kenya")])
+        .unwrap();
+    let run = agent
+        .forward(GeoInput {
+            question: "What is the capital of Japan?".into(),
+        })
+        .await
+        .unwrap();
+    let step = &run.trajectory.steps[0];
+    // The grammar lets the arguments be only one of the tools' (once only `{}` fitted), so the
+    // tool the model chose takes them.
+    assert_eq!(step.tool_name, "capital", "{:?}", run.trajectory);
+    assert!(
+        step.tool_args["country"].is_string(),
+        "{:?}",
+        step.tool_args
+    );
+    assert!(
+        !step.observation_text().contains("invalid arguments"),
+        "{}",
+        step.observation_text()
+    );
 }

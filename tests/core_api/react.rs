@@ -248,13 +248,18 @@ async fn unknown_tool_names_are_observations_listing_the_tools() {
 
 #[tokio::test]
 async fn arguments_that_do_not_fit_are_observations() {
-    let dummy = DummyLm::new([
-        step("Add them.", "add", json!({"a": "two", "b": 3})),
-        step("Capital.", "capital", json!({"nation": "France"})),
-        step("Try plain text.", "capital", json!("France")),
-        finish(),
-        extraction("unknown"),
-    ]);
+    // Each bad step is asked for once more (the re-ask answered the same way), then observed.
+    let twice = |answer: Value| [answer.clone(), answer];
+    let dummy = DummyLm::new(
+        [
+            twice(step("Add them.", "add", json!({"a": "two", "b": 3}))),
+            twice(step("Capital.", "capital", json!({"nation": "France"}))),
+            twice(step("Try plain text.", "capital", json!("France"))),
+        ]
+        .into_iter()
+        .flatten()
+        .chain([finish(), extraction("unknown")]),
+    );
     let tools = Tools::new();
     let run = agent(&dummy, &tools)
         .forward(ask("Capital of France?"))
@@ -283,7 +288,87 @@ async fn arguments_that_do_not_fit_are_observations() {
     );
     assert!(tools.sums.lock().unwrap().is_empty(), "never called");
     assert!(tools.capitals.lock().unwrap().is_empty(), "never called");
-    assert_eq!(dummy.requests().len(), 5, "no re-asks for bad arguments");
+    assert_eq!(dummy.requests().len(), 8, "one re-ask per bad step");
+    assert_eq!(run.lm_calls, 8);
+}
+
+#[tokio::test]
+async fn arguments_that_do_not_fit_the_tool_chosen_are_asked_for_again() {
+    let dummy = DummyLm::new([
+        step("Add them.", "add", json!({"a": "two", "b": 3})),
+        step("Add them, as numbers.", "add", json!({"a": 2, "b": 3})),
+        finish(),
+        extraction("5"),
+    ]);
+    let tools = Tools::new();
+    let run = agent(&dummy, &tools)
+        .forward(ask("What is two plus 3?"))
+        .await
+        .unwrap();
+    // The step taken is the one asked for again, and the tool ran on its arguments.
+    assert_eq!(run.trajectory.steps.len(), 2);
+    assert_eq!(run.trajectory.steps[0].thought, "Add them, as numbers.");
+    assert_eq!(observations(&run.trajectory)[0], "5.0");
+    assert_eq!(*tools.sums.lock().unwrap(), [AddArgs { a: 2.0, b: 3.0 }]);
+    assert_eq!(run.lm_calls, 4, "the re-ask counts");
+    // The re-ask shows the LM its answer and why it does not fit the tool it chose.
+    let requests = dummy.requests();
+    assert_eq!(requests.len(), 4);
+    let asked = messages(&requests[1]);
+    assert_eq!(asked.len(), messages(&requests[0]).len() + 2);
+    assert!(
+        asked[asked.len() - 2].1.contains("\"a\": \"two\""),
+        "{asked:?}"
+    );
+    let why = &asked[asked.len() - 1].1;
+    for expected in [
+        "field `next_tool_args`",
+        "the arguments {\"a\": \"two\", \"b\": 3} do not fit the tool `add`",
+        "invalid arguments:",
+        "it takes the arguments {\"a\": {\"type\": \"number\"}, \"b\": {\"type\": \"number\"}}",
+    ] {
+        assert!(why.contains(expected), "missing {expected:?} in {why}");
+    }
+    // Arguments that fit cost no re-ask; an unknown tool is left to its observation.
+    assert!(!user(&requests[2]).contains("do not fit"));
+}
+
+#[tokio::test]
+async fn the_answer_schema_holds_each_tools_arguments() {
+    let dummy = DummyLm::new([
+        step("Capital.", "capital", json!({"country": "France"})),
+        finish(),
+        extraction("Paris"),
+    ])
+    .structured_output(true);
+    let tools = Tools::new();
+    let mut agent = agent(&dummy, &tools);
+    agent.react = agent.react.clone().with_adapter(JsonAdapter::new());
+    agent.forward(ask("Capital of France?")).await.unwrap();
+    let schema = dummy.requests()[0].response_schema.clone().unwrap();
+    // Strict, and the arguments one of the tools' (finish's empty object last), not any object.
+    assert!(schema.strict, "{:#}", schema.schema);
+    let choices = schema.schema["properties"]["next_tool_args"]["anyOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{:#}", schema.schema))
+        .clone();
+    assert_eq!(choices.len(), 3, "{choices:#?}");
+    assert_eq!(
+        choices[0]["properties"]["country"]["type"], "string",
+        "{choices:#?}"
+    );
+    assert_eq!(choices[0]["required"], json!(["country"]));
+    assert_eq!(choices[1]["required"], json!(["a", "b"]));
+    assert_eq!(choices[2]["properties"], json!({}));
+    for choice in &choices {
+        assert_eq!(choice["additionalProperties"], json!(false));
+    }
+    // The prompt still types them as DSPy does.
+    let prompt = system(&dummy.requests()[0]);
+    assert!(
+        prompt.contains("`next_tool_args` (dict[str, Any])"),
+        "{prompt}"
+    );
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ pub use parse::Fix;
 pub use render::{display_value, field_value, python_json};
 pub use stream::FieldScanner;
 
+pub(crate) use json::response_schema;
 pub(crate) use parse::is_cut_off;
 pub(crate) use read::unfinished_field;
 pub(crate) use reask::{REASK_PREFIX, reask};

@@ -72,6 +72,10 @@ impl<S: Into<String>> From<(f64, S)> for Score {
 /// is a metric. A metric that needs an LM (such as [`SemanticF1`](super::SemanticF1))
 /// implements the trait itself, asynchronously.
 ///
+/// DSPy's metrics take a third `trace` argument; here traces are in
+/// [`Trace`](crate::module::Trace), and a closure of three arguments is rejected by rustc with
+/// E0593, "closure is expected to take 2 arguments, but it takes 3 arguments": drop the third.
+///
 /// ```
 /// use dspy_core::evaluate::Metric;
 /// struct Row { label: String }

@@ -1,9 +1,10 @@
 //! An adapter wrapper for the agent step: prompts show the tool names as a closed set, but a
 //! name outside it (or arguments that are not an object) still parse, so the loop can answer
-//! them with an observation instead of failing the step.
+//! them with an observation instead of failing the step. The answer is decoded under the step's
+//! own schema, whose arguments are one of the tools'.
 
 use super::signatures::{TOOL_ARGS, TOOL_NAME};
-use crate::adapter::{Adapter, FormatRequest, Formatted, Parsed};
+use crate::adapter::{Adapter, FormatRequest, Formatted, Parsed, ResponseSchema};
 use crate::signature::SignatureInfo;
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -13,14 +14,22 @@ pub(super) struct LenientStep {
     inner: Arc<dyn Adapter>,
     /// The step signature with `next_tool_name` as any text and `next_tool_args` as any value.
     relaxed: &'static SignatureInfo,
+    /// The schema answers are decoded under, where the adapter sends one: the arguments one of
+    /// the tools' (see `signatures::answer_schema`).
+    schema: Arc<ResponseSchema>,
 }
 
 impl LenientStep {
     pub(super) fn wrap(
         inner: Arc<dyn Adapter>,
         relaxed: &'static SignatureInfo,
+        schema: Arc<ResponseSchema>,
     ) -> Arc<dyn Adapter> {
-        Arc::new(LenientStep { inner, relaxed })
+        Arc::new(LenientStep {
+            inner,
+            relaxed,
+            schema,
+        })
     }
 }
 
@@ -30,7 +39,11 @@ impl Adapter for LenientStep {
     }
 
     fn format(&self, request: &FormatRequest<'_>) -> Formatted {
-        self.inner.format(request)
+        let mut formatted = self.inner.format(request);
+        if formatted.response_schema.is_some() {
+            formatted.response_schema = Some((*self.schema).clone());
+        }
+        formatted
     }
 
     fn parse(&self, signature: &SignatureInfo, completion: &str) -> Result<Parsed> {
@@ -48,7 +61,7 @@ impl Adapter for LenientStep {
     fn fallback(&self) -> Option<Arc<dyn Adapter>> {
         self.inner
             .fallback()
-            .map(|inner| LenientStep::wrap(inner, self.relaxed))
+            .map(|inner| LenientStep::wrap(inner, self.relaxed, self.schema.clone()))
     }
 
     fn reask_on_error(&self) -> bool {

@@ -12,19 +12,20 @@ pub use stream::{ReActEvent, ReActStream};
 pub use tool::{Tool, ToolError};
 pub use trajectory::{Step, StopReason, Trajectory};
 
+use super::call::run_adapter_from;
 use super::convert::{decode, to_fields};
 use super::stream::stream_call;
 use super::{
     ChainOfThought, DynPredictor, Module, Parameters, Predict, Prediction, StreamEvent,
     WithReasoning, child_name, trace,
 };
-use crate::adapter::{FormatRequest, display_value};
-use crate::lm::{Usage, track_usage};
+use crate::adapter::{Adapter, FormatRequest, ResponseSchema, display_value, reask};
+use crate::lm::{LM, Usage, track_usage};
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, LmErrorKind, Result};
 use lenient::LenientStep;
 use serde_json::Value;
-use signatures::{FINISH, FINISHED, step_info};
+use signatures::{FINISH, FINISHED, TOOL_ARGS, answer_schema, step_info};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -115,6 +116,8 @@ pub struct ReAct<S: Signature> {
     tools: Arc<[Tool]>,
     /// The step signature for these tools: `next_tool_name` limited to their names.
     step_info: Arc<SignatureInfo>,
+    /// The schema a step's answer is decoded under: the arguments one of the tools'.
+    answer_schema: Arc<ResponseSchema>,
     max_iters: usize,
 }
 
@@ -139,6 +142,7 @@ impl<S: Signature> ReAct<S> {
             // The instructions carry the tool list, so optimizers read and rewrite it whole.
             react: Predict::new().with_instructions(step_info.instructions.clone()),
             extract: ChainOfThought::new(),
+            answer_schema: Arc::new(answer_schema(&step_info, &unique)),
             tools: unique.into(),
             step_info: Arc::new(step_info),
             max_iters: DEFAULT_MAX_ITERS,
@@ -305,7 +309,8 @@ impl<S: Signature> ReAct<S> {
     }
 
     /// One step through the step predictor, with this agent's tools in the prompt; streamed when
-    /// `events` are reported.
+    /// `events` are reported. Arguments that do not fit the tool chosen are asked for again once
+    /// (see [`reask_args`](Self::reask_args)).
     async fn step(
         &self,
         input: WithTrajectory<S::Input>,
@@ -313,7 +318,12 @@ impl<S: Signature> ReAct<S> {
     ) -> Result<Prediction<StepOutput>> {
         let predict = &self.react;
         let lm = predict.lm()?;
-        let adapter = LenientStep::wrap(predict.adapter_for(&lm), ReActStep::<S>::relaxed_info());
+        let relaxed = ReActStep::<S>::relaxed_info();
+        let adapter = LenientStep::wrap(
+            predict.adapter_for(&lm),
+            relaxed,
+            self.answer_schema.clone(),
+        );
         let fields = to_fields(&input)?;
         let demos = predict.demo_fields()?;
         let request = FormatRequest {
@@ -326,12 +336,12 @@ impl<S: Signature> ReAct<S> {
             input: &fields,
         };
         let config = &predict.config;
-        let prediction = match events.reader().await {
+        let first = match events.reader().await {
             Some(mut reader) => {
                 let reader = &mut **reader;
                 stream_call(
                     &lm,
-                    adapter,
+                    adapter.clone(),
                     &request,
                     config,
                     decode::<StepOutput>,
@@ -341,11 +351,70 @@ impl<S: Signature> ReAct<S> {
                 .await?
             }
             None => {
+                let adapter = adapter.clone();
                 super::run_adapter(&lm, adapter, &request, config, decode::<StepOutput>).await?
             }
         };
+        let prediction = match self.misfit(&first.output) {
+            Some(problem) => {
+                self.reask_args(&lm, adapter, &request, first, problem)
+                    .await?
+            }
+            None => first,
+        };
         trace::record::<ReActStep<S>>(predict.id, &input, &prediction.output);
         Ok(prediction)
+    }
+
+    /// Why the arguments of `step` do not fit the tool it chose, when they do not (an unknown
+    /// tool is left to the observation).
+    fn misfit(&self, step: &StepOutput) -> Option<String> {
+        let tool = self
+            .tools
+            .iter()
+            .find(|t| t.name() == step.next_tool_name)?;
+        let error = tool.check(&step.next_tool_args).err()?;
+        Some(format!(
+            "the arguments {} do not fit the tool `{}` ({error}); it takes the arguments {}",
+            display_value(&step.next_tool_args),
+            tool.name(),
+            tool.args_text()
+        ))
+    }
+
+    /// Asks once more for the step whose answer `first` chose arguments that do not fit its
+    /// tool, showing the LM its answer and `problem` (chat prompts only, as every re-ask). The
+    /// new step when it can be read, else `first`, whose arguments then become an observation
+    /// saying what is wrong; the calls of both are counted.
+    async fn reask_args(
+        &self,
+        lm: &LM,
+        adapter: Arc<dyn Adapter>,
+        request: &FormatRequest<'_>,
+        first: Prediction<StepOutput>,
+        problem: String,
+    ) -> Result<Prediction<StepOutput>> {
+        let mut formatted = adapter.format(request);
+        if !reask(&mut formatted, first.raw.clone(), TOOL_ARGS, &[problem]) {
+            return Ok(first);
+        }
+        let config = &self.react.config;
+        let again = run_adapter_from(lm, adapter, request, formatted, None, config, decode);
+        let (again, spent) = track_usage(again).await;
+        match again {
+            Ok(mut second) => {
+                second.lm_calls += first.lm_calls;
+                second.usage += first.usage;
+                Ok(second)
+            }
+            Err(Error::Parse { .. }) => {
+                let mut first = first;
+                first.lm_calls += u32::try_from(spent.calls + spent.cache_hits).unwrap_or(0);
+                first.usage += spent.usage;
+                Ok(first)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// The extraction through `extract`, streamed when `events` are reported.
@@ -484,6 +553,7 @@ impl<S: Signature> Clone for ReAct<S> {
             extract: self.extract.clone(),
             tools: self.tools.clone(),
             step_info: self.step_info.clone(),
+            answer_schema: self.answer_schema.clone(),
             max_iters: self.max_iters,
         }
     }

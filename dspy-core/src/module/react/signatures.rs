@@ -2,6 +2,7 @@
 //! agent step, and the final extraction of `S`'s outputs from the trajectory.
 
 use super::tool::Tool;
+use crate::adapter::{ResponseSchema, response_schema};
 use crate::signature::{FieldSpec, Signature, SignatureInfo, info_for};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,32 @@ fn args_field() -> FieldSpec {
     );
     field.type_hint = "dict[str, Any]".into();
     field
+}
+
+/// The schema a step's answer is decoded under (structured output, the local model's grammar):
+/// `info`'s, but with `next_tool_args` one of the tools' argument objects (`finish`'s empty one
+/// among them) instead of any object. Prompts keep DSPy's `dict[str, Any]` and list each tool's
+/// arguments; the step then checks the arguments against the tool chosen.
+pub(super) fn answer_schema(info: &SignatureInfo, tools: &[Tool]) -> ResponseSchema {
+    let empty = json!({"type": "object", "properties": {}});
+    let mut choices: Vec<Value> = Vec::new();
+    let objects = tools.iter().map(|tool| match tool.schema().get("type") {
+        Some(kind) if kind == "object" => tool.schema().clone(),
+        // `()` and unit structs take `{}`.
+        _ => empty.clone(),
+    });
+    for choice in objects.chain([empty.clone()]) {
+        if !choices.contains(&choice) {
+            choices.push(choice);
+        }
+    }
+    let mut decoding = info.clone();
+    for field in &mut decoding.outputs {
+        if field.name == TOOL_ARGS {
+            field.schema = json!({"anyOf": choices});
+        }
+    }
+    response_schema(&decoding)
 }
 
 /// `next_tool_name` restricted to `names` (a `Literal[...]` in prompts, an enum in schemas).

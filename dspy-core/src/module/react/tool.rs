@@ -18,6 +18,8 @@ use std::task::{Context, Poll};
 
 /// The type-erased body of a tool: JSON arguments in, a JSON result or an error out.
 type ToolFn = dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync;
+/// Whether JSON arguments deserialize into the tool's argument type.
+type CheckFn = dyn Fn(Value) -> Result<(), ToolError> + Send + Sync;
 
 /// A function an agent can call: a name, a description and an argument schema the LM sees,
 /// and an async body over a typed argument struct.
@@ -58,6 +60,7 @@ pub struct Tool {
     desc: String,
     schema: Value,
     body: Arc<ToolFn>,
+    check: Arc<CheckFn>,
 }
 
 impl Tool {
@@ -95,6 +98,7 @@ impl Tool {
             desc: desc.into(),
             schema: inlined_schema::<A>(),
             body,
+            check: Arc::new(|args| deserialize_args::<A>(args).map(drop)),
         }
     }
 
@@ -133,12 +137,22 @@ impl Tool {
     /// [`ToolError`] when the arguments do not fit the argument type, when the body returns an
     /// error, or when it panics; its message is written for the LM to read and act on.
     pub async fn call(&self, args: Value) -> Result<Value, ToolError> {
+        CatchPanic((self.body)(self.repaired(args))).await
+    }
+
+    /// Whether [`call`](Self::call) would take `args` (repaired as it repairs them), without
+    /// running the tool: the agent checks a step's arguments against the tool it chose.
+    pub(super) fn check(&self, args: &Value) -> Result<(), ToolError> {
+        (self.check)(self.repaired(args.clone()))
+    }
+
+    /// `args` repaired against the schema where a careful reader would.
+    fn repaired(&self, args: Value) -> Value {
         let field = FieldSpec::from_schema(&self.name, "", self.schema.clone());
         // Unrepairable arguments go through unchanged, so serde names what is wrong with them.
-        let args = coerce_field(&field, args.clone())
+        coerce_field(&field, args.clone())
             .map(|(fixed, _)| fixed)
-            .unwrap_or(args);
-        CatchPanic((self.body)(args)).await
+            .unwrap_or(args)
     }
 
     /// How the tool is listed in the agent's instructions (`n` is its 1-based position).
@@ -286,6 +300,19 @@ mod tests {
         assert_eq!(failed, Err(ToolError::Failed("empty query".into())));
         let not_object = block_on(search().call(json!("rust")));
         assert!(matches!(not_object, Err(ToolError::InvalidArgs(_))));
+    }
+
+    #[test]
+    fn check_says_whether_call_would_take_the_arguments() {
+        assert_eq!(search().check(&json!({"query": "rust", "k": "2"})), Ok(()));
+        let missing = search().check(&json!({"k": 2}));
+        assert!(
+            matches!(&missing, Err(ToolError::InvalidArgs(m)) if m.contains("missing field `query`")),
+            "{missing:?}"
+        );
+        assert!(search().check(&json!("rust")).is_err());
+        let now = Tool::new("now", "The time.", |(): ()| async { Ok::<_, String>(12) });
+        assert_eq!(now.check(&json!({})), Ok(()));
     }
 
     #[test]
