@@ -6,6 +6,10 @@
 //! cargo run --release --features local --example local_bench [threads]
 //! ```
 //!
+//! Without a thread count it runs with the library's default (`DSPY_LOCAL_THREADS`, else one
+//! core fewer than the machine has). Run it with 1 and with all cores, on an idle machine and
+//! with other work running, to see what the default trades.
+//!
 //! Compare its prompt and generation tok/s with llama.cpp's own `llama-bench` on the same model
 //! and thread count (`llama-bench -m gemma-3-270m-q4_k_m.gguf -t 2 -p 512 -n 128`).
 
@@ -132,10 +136,9 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() -> dspy::Result<()> {
-    let threads: usize = std::env::args()
-        .nth(1)
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // The threads given, else the library's default (`DSPY_LOCAL_THREADS`, else a core fewer
+    // than the machine has).
+    let chosen: Option<usize> = std::env::args().nth(1).and_then(|t| t.parse().ok());
 
     let started = Instant::now();
     let path = tokio::task::spawn_blocking(LocalLm::fetch_default_model)
@@ -147,7 +150,12 @@ async fn main() -> dspy::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let local = LocalLm::builder().threads(threads).build()?;
+    let mut builder = LocalLm::builder();
+    if let Some(threads) = chosen {
+        builder = builder.threads(threads);
+    }
+    let local = builder.build()?;
+    let threads = local.threads();
     let started = Instant::now();
     local.ready().await?;
     println!(

@@ -29,7 +29,7 @@ pub use layers::{
     embed_key, format_history, request_key, track_usage,
 };
 #[cfg(feature = "local")]
-pub use local::{LocalLm, LocalLmBuilder, LocalStats};
+pub use local::{LocalLm, LocalLmBuilder, LocalStats, THREADS_VAR as LOCAL_THREADS_VAR};
 #[cfg(feature = "openai")]
 pub use openai::{Mode, OpenAiEmbedder, OpenAiLm, OpenAiLmBuilder, TIMEOUT_VAR};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};

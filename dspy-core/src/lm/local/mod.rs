@@ -7,6 +7,9 @@ mod fetch;
 mod grammar;
 mod prefix;
 mod sample;
+mod threads;
+
+pub use threads::THREADS_VAR;
 
 use super::{
     BoxFuture, Capabilities, EmbedRequest, EmbedResponse, LanguageModel, LmRequest, LmResponse,
@@ -183,7 +186,10 @@ impl LocalLmBuilder {
         self
     }
 
-    /// CPU threads for llama.cpp (default: all available).
+    /// CPU threads for llama.cpp. Default: [`DSPY_LOCAL_THREADS`](THREADS_VAR) when set, else
+    /// one fewer than the cores available (at least 1, at most 8): llama.cpp's threads spin
+    /// while they wait for each other, and on a 2-core machine with other work running, using
+    /// both cores made generation 10× slower than using one.
     #[must_use]
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads.max(1));
@@ -249,11 +255,10 @@ impl LocalLmBuilder {
 
     /// Starts the engine thread, which fetches (if needed) and loads the model in the background;
     /// the first request waits for it. Problems with the model file are reported by
-    /// [`LocalLm::ready`] and by every request.
+    /// [`LocalLm::ready`] and by every request; a [`DSPY_LOCAL_THREADS`](THREADS_VAR) that is no
+    /// thread count is an [`Error::Config`] here.
     pub fn build(self) -> Result<LocalLm> {
-        let threads = self
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let threads = threads::threads(self.threads)?;
         let config = EngineConfig {
             source: self.source.clone(),
             threads: i32::try_from(threads).unwrap_or(i32::MAX),
@@ -324,6 +329,11 @@ impl LocalLm {
         let (reply, answer) = oneshot::channel();
         self.send(Job::Ready { reply })?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// The CPU threads llama.cpp runs on (see [`LocalLmBuilder::threads`]).
+    pub fn threads(&self) -> usize {
+        usize::try_from(self.inner.config.threads).unwrap_or(1)
     }
 
     /// Counters of everything served so far: tokens evaluated and reused, time, grammar checks.
