@@ -9,6 +9,7 @@ use crate::search::measure::measure;
 use crate::search::sampling::assign_labeled;
 use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
+use crate::search::step_log::Within;
 use crate::search::traces::trace_demos;
 use crate::search::warnings::why_none_fit;
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
@@ -149,6 +150,91 @@ impl<M> BootstrapFewShot<M> {
         };
         with_teacher.compile(student, trainset).await
     }
+
+    /// As [`compile`](Optimizer::compile), each training example's attempts logged in
+    /// `within` as they finish and replayed from it when logged, so a compile killed in the
+    /// middle of bootstrapping redoes only the examples it had not finished.
+    pub(crate) async fn compile_logged<P, E>(
+        &self,
+        student: &P,
+        trainset: &[E],
+        within: Within<'_>,
+    ) -> Result<Compiled<P>>
+    where
+        P: Module + Parameters + Clone + Sync,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Serialize + Sync,
+        M: Metric<E, P::Output>,
+    {
+        let logged = LoggedRuns {
+            bootstrap: self,
+            within,
+        };
+        Optimizer::compile(&logged, student, trainset).await
+    }
+
+    /// The teacher (a copy of `student` with labeled demos), then bootstrapping with it.
+    async fn bootstrap<P, E>(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        trainset: &[E],
+        within: Option<Within<'_>>,
+    ) -> Result<P>
+    where
+        P: Module + Parameters + Clone,
+        P::Output: Sync,
+        E: Example<Input = P::Input> + Serialize,
+        M: Metric<E, P::Output>,
+    {
+        let examples = all_fields(trainset)?;
+        let mut rng = Rng::new(self.options.seed);
+        let mut teacher = student.clone();
+        if self.bootstrap.max_labeled_demos > 0 {
+            let (k, sampling) = (self.bootstrap.max_labeled_demos, &self.bootstrap.labeled);
+            assign_labeled(&mut teacher, &examples, k, sampling, &mut rng)?;
+        }
+        let runs = Runs { examples, within };
+        self.run(frame, student, teacher, trainset, runs, rng).await
+    }
+}
+
+/// Bootstrapping whose runs are logged in a step of another optimizer's compile.
+struct LoggedRuns<'a, M> {
+    bootstrap: &'a BootstrapFewShot<M>,
+    within: Within<'a>,
+}
+
+impl<P, E, M> Search<P, E> for LoggedRuns<'_, M>
+where
+    P: Module + Parameters + Clone,
+    P::Output: Sync,
+    E: Example<Input = P::Input> + Serialize,
+    M: Metric<E, P::Output>,
+{
+    type Program = P;
+    const NAME: &'static str = "BootstrapFewShot";
+
+    fn options(&self) -> &SearchOptions {
+        &self.bootstrap.options
+    }
+
+    async fn search(
+        &self,
+        frame: &mut Frame<'_>,
+        student: &P,
+        trainset: &[E],
+        _: Option<&[E]>,
+    ) -> Result<P> {
+        let within = Some(self.within);
+        self.bootstrap
+            .bootstrap(frame, student, trainset, within)
+            .await
+    }
+
+    fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
+        self.bootstrap.estimate_with(student, None, trainset)
+    }
 }
 
 /// Bootstrapping with a teacher given, as a search of its own.
@@ -211,20 +297,18 @@ where
         trainset: &[E],
         _: Option<&[E]>,
     ) -> Result<P> {
-        let examples = all_fields(trainset)?;
-        let mut rng = Rng::new(self.options.seed);
-        let mut teacher = student.clone();
-        if self.bootstrap.max_labeled_demos > 0 {
-            let (k, sampling) = (self.bootstrap.max_labeled_demos, &self.bootstrap.labeled);
-            assign_labeled(&mut teacher, &examples, k, sampling, &mut rng)?;
-        }
-        self.run(frame, student, teacher, trainset, examples, rng)
-            .await
+        self.bootstrap(frame, student, trainset, None).await
     }
 
     fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
         self.estimate_with(student, None, trainset)
     }
+}
+
+/// The training examples' fields, and where their attempts are logged, if anywhere.
+struct Runs<'l> {
+    examples: Vec<FieldValues>,
+    within: Option<Within<'l>>,
 }
 
 /// How one training example's attempts ended.
@@ -242,6 +326,39 @@ enum Outcome {
 struct Attempt {
     trials: Vec<Trial>,
     outcome: Outcome,
+    /// Taken from the log, not run.
+    replayed: bool,
+}
+
+impl Attempt {
+    fn new(trials: Vec<Trial>, outcome: Outcome) -> Self {
+        Attempt {
+            trials,
+            outcome,
+            replayed: false,
+        }
+    }
+
+    /// What a log keeps of an attempt that ended (a success's demos, `None` for a failure);
+    /// one a budget or a fatal error stopped is not kept, so it runs again.
+    fn logged(&self) -> Option<Option<&BTreeMap<String, FieldValues>>> {
+        match &self.outcome {
+            Outcome::Success(demos) => Some(Some(demos)),
+            Outcome::Failed => Some(None),
+            Outcome::Budget | Outcome::Fatal(_) => None,
+        }
+    }
+
+    /// The attempt logged as `name` in `within`, if it was.
+    fn replay(within: Option<Within<'_>>, name: &str) -> Option<Self> {
+        let (demos, trials) = within?.replay::<Option<BTreeMap<String, FieldValues>>>(name)?;
+        let outcome = demos.map_or(Outcome::Failed, Outcome::Success);
+        Some(Attempt {
+            trials,
+            outcome,
+            replayed: true,
+        })
+    }
 }
 
 /// The traces found: per predictor name, its demos in training-set order, and which examples
@@ -266,10 +383,12 @@ impl<M> BootstrapFewShot<M> {
         E: Example<Input = P::Input> + Serialize,
         M: Metric<E, P::Output>,
     {
-        let examples = all_fields(trainset)?;
+        let runs = Runs {
+            examples: all_fields(trainset)?,
+            within: None,
+        };
         let rng = Rng::new(self.options.seed);
-        self.run(frame, student, teacher, trainset, examples, rng)
-            .await
+        self.run(frame, student, teacher, trainset, runs, rng).await
     }
 
     /// Runs `teacher` on the training set and gives `student` the demos found, then labeled
@@ -280,7 +399,7 @@ impl<M> BootstrapFewShot<M> {
         student: &P,
         teacher: P,
         trainset: &[E],
-        examples: Vec<FieldValues>,
+        runs: Runs<'_>,
         mut rng: Rng,
     ) -> Result<P>
     where
@@ -293,8 +412,9 @@ impl<M> BootstrapFewShot<M> {
             demos: BTreeMap::new(),
             succeeded: vec![false; trainset.len()],
         };
+        let examples = &runs.examples;
         if self.bootstrap.max_bootstrapped_demos > 0 && !trainset.is_empty() {
-            self.trace(frame, &teacher, trainset, &examples, &mut traces)
+            self.trace(frame, &teacher, trainset, &runs, &mut traces)
                 .await?;
         }
         let mut program = student.clone();
@@ -314,7 +434,7 @@ impl<M> BootstrapFewShot<M> {
             let labeled = self
                 .bootstrap
                 .labeled
-                .pick(&pool, &examples, room, &mut rng);
+                .pick(&pool, examples, room, &mut rng);
             demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
             if demos.is_empty() {
                 let rest: Vec<FieldValues> = rest.iter().map(|&i| examples[i].clone()).collect();
@@ -352,13 +472,14 @@ impl<M> BootstrapFewShot<M> {
     }
 
     /// Runs the teacher on the training examples, concurrently but taken in order, until
-    /// `max_bootstrapped_demos` succeeded (or a budget ran out).
+    /// `max_bootstrapped_demos` succeeded (or a budget ran out). An example whose attempts
+    /// were logged is replayed, not run; one that runs is logged once its turn comes.
     async fn trace<P, E>(
         &self,
         frame: &mut Frame<'_>,
         teacher: &P,
         trainset: &[E],
-        examples: &[FieldValues],
+        runs: &Runs<'_>,
         traces: &mut Traces,
     ) -> Result<()>
     where
@@ -375,18 +496,27 @@ impl<M> BootstrapFewShot<M> {
             .collect::<Result<_>>()?;
         let progress = frame.progress(trainset.len(), &self.title);
         let metric = ByRef(&self.metric);
-        let teacher_demos = &teacher_demos;
+        let (teacher_demos, metric, within) = (&teacher_demos, &metric, runs.within);
         // By index, not by reference: see `Evaluate::run` (rust-lang/rust#102211).
         let mut attempts = stream::iter(0..trainset.len())
-            .map(|index| {
-                let (example, fields) = (&trainset[index], &examples[index]);
-                self.attempt(&metric, teacher, teacher_demos, index, example, fields)
+            .map(|index| async move {
+                if let Some(replayed) = Attempt::replay(within, &train_step(index)) {
+                    return replayed;
+                }
+                let (example, fields) = (&trainset[index], &runs.examples[index]);
+                self.attempt(metric, teacher, teacher_demos, index, example, fields)
+                    .await
             })
             // In training-set order whatever order they finish in: the result is the same.
             .buffered(self.options.concurrency);
         let mut found = 0;
         let mut index = 0;
         while let Some(attempt) = attempts.next().await {
+            if let (Some(within), Some(logged), false) =
+                (within, attempt.logged(), attempt.replayed)
+            {
+                within.record(&train_step(index), &logged, &attempt.trials)?;
+            }
             frame.report.trials.extend(attempt.trials);
             match attempt.outcome {
                 Outcome::Success(demos) => {
@@ -432,12 +562,7 @@ impl<M> BootstrapFewShot<M> {
         // The teacher never sees the example it answers among its demos.
         let teacher = match without_example(teacher, teacher_demos, fields) {
             Ok(teacher) => teacher,
-            Err(error) => {
-                return Attempt {
-                    trials,
-                    outcome: Outcome::Fatal(error),
-                };
-            }
+            Err(error) => return Attempt::new(trials, Outcome::Fatal(error)),
         };
         let teacher = &*teacher;
         for round in 0..self.bootstrap.max_rounds.max(1) {
@@ -450,10 +575,7 @@ impl<M> BootstrapFewShot<M> {
                     if passes(score, self.bootstrap.metric_threshold) {
                         let mut rng = Rng::new(derive_seed(self.options.seed, index as u64));
                         let demos = trace_demos(&trace.with_names(teacher), &mut rng);
-                        return Attempt {
-                            trials,
-                            outcome: Outcome::Success(demos),
-                        };
+                        return Attempt::new(trials, Outcome::Success(demos));
                     }
                 }
                 Err(error) => {
@@ -466,15 +588,17 @@ impl<M> BootstrapFewShot<M> {
                     } else {
                         continue;
                     };
-                    return Attempt { trials, outcome };
+                    return Attempt::new(trials, outcome);
                 }
             }
         }
-        Attempt {
-            trials,
-            outcome: Outcome::Failed,
-        }
+        Attempt::new(trials, Outcome::Failed)
     }
+}
+
+/// The name a training example's attempts are logged under.
+fn train_step(index: usize) -> String {
+    format!("train/{index}")
 }
 
 /// One traced run of the teacher on `example`, scored. Later rounds are DSPy's: a fresh

@@ -188,7 +188,7 @@ where
         let valset = valset.unwrap_or(trainset);
         let candidates = self.candidates();
         let total = candidates.len();
-        let mut log = self.open_log(frame, program, trainset, valset)?;
+        let log = self.open_log(frame, program, trainset, valset)?;
         // What the checkpoint holds is replayed; only the rest is built and scored.
         let replays: Vec<Option<Replay>> = (0..total).map(|k| log.replay(&step(k))).collect();
         let sequential = self.candidate_concurrency == 1;
@@ -344,6 +344,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
             metric: &self.metric,
             bootstrap: &self.bootstrap,
             options: &self.options,
+            log: None,
         };
         let run = measure(async {
             let (candidate, description, budget) = demo_sets

@@ -281,9 +281,8 @@ async fn mipro_stops_at_the_budget_and_resumes_from_a_checkpoint() {
 }
 
 #[tokio::test]
-async fn mipro_killed_while_bootstrapping_resumes_at_the_demo_set_it_was_in() {
+async fn mipro_killed_while_bootstrapping_redoes_only_the_examples_it_had_not_finished() {
     let path = temp_path("resume-demos");
-    std::fs::remove_file(&path).ok();
     let compile = |model: LM, checkpoint: bool| async move {
         let (trainset, valset, _) = task();
         let mut mipro = mipro()
@@ -299,7 +298,7 @@ async fn mipro_killed_while_bootstrapping_resumes_at_the_demo_set_it_was_in() {
     };
     let (_, _, full_model) = task();
     let full = compile(LM::new(full_model.clone()), false).await;
-    // The last demo set is bootstrapped with calls; the budget runs out one call into it.
+    // The last demo set is bootstrapped with calls, one per training example (one round).
     let sets: Vec<&dspy_optimize::Trial> = full
         .report
         .trials
@@ -307,23 +306,28 @@ async fn mipro_killed_while_bootstrapping_resumes_at_the_demo_set_it_was_in() {
         .take_while(|t| t.candidate.starts_with("demo set"))
         .collect();
     assert_eq!(sets.len(), 4);
-    assert!(sets[3].lm_calls > 1, "{}", full.report);
+    assert!(sets[3].lm_calls > 3, "{}", full.report);
     let before = sets[..3].iter().map(|t| t.lm_calls as usize).sum::<usize>();
 
-    let (_, _, stopped_model) = task();
-    let budgeted = LM::builder(stopped_model.clone())
-        .budget(Budget::new().max_calls(before as u64 + 1))
-        .build();
-    let stopped = compile(budgeted, true).await;
-    assert!(stopped.report.stopped_by_budget);
-    assert_eq!(stopped.report.trials.len(), 4, "{}", stopped.report);
+    // The budget runs out `into` calls into the last set: its first `into` examples finished.
+    for into in [1, 3] {
+        std::fs::remove_file(&path).ok();
+        let (_, _, stopped_model) = task();
+        let budgeted = LM::builder(stopped_model.clone())
+            .budget(Budget::new().max_calls((before + into) as u64))
+            .build();
+        let stopped = compile(budgeted, true).await;
+        assert!(stopped.report.stopped_by_budget);
+        assert_eq!(stopped.report.trials.len(), 4, "{}", stopped.report);
 
-    // Resumed: the three demo sets built are taken from the checkpoint.
-    let (_, _, resumed_model) = task();
-    let resumed = compile(LM::new(resumed_model.clone()), true).await;
-    assert_eq!(resumed_model.calls(), full_model.calls() - before);
-    assert_eq!(state_json(&resumed), state_json(&full));
-    assert_eq!(trial_scores(&resumed), trial_scores(&full));
+        // Resumed: the three sets built and the examples finished are taken from the
+        // checkpoint; the same program and trials come out.
+        let (_, _, resumed_model) = task();
+        let resumed = compile(LM::new(resumed_model.clone()), true).await;
+        assert_eq!(resumed_model.calls(), full_model.calls() - before - into);
+        assert_eq!(state_json(&resumed), state_json(&full));
+        assert_eq!(trial_scores(&resumed), trial_scores(&full));
+    }
     std::fs::remove_file(&path).ok();
 }
 

@@ -51,7 +51,7 @@ where
     pub(super) async fn search(
         &self,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         found: &mut Found<P>,
         rng: &mut Rng,
     ) -> Result<()> {
@@ -100,7 +100,7 @@ where
     async fn trial(
         &self,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         found: &mut Found<P>,
         learnt: &mut Learnt,
         trial: usize,
@@ -146,7 +146,7 @@ where
     async fn full_evaluation(
         &self,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         found: &mut Found<P>,
         learnt: &mut Learnt,
     ) -> Result<bool> {
@@ -180,7 +180,7 @@ where
     async fn evaluate(
         &self,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         candidate: &P,
         set: &[E],
         step: &str,

@@ -40,6 +40,7 @@ impl<M> MIPROv2<M> {
             metric: &self.metric,
             bootstrap: &bootstrap,
             options: &self.options,
+            log: None,
         };
         let runs: Count = candidates.iter().map(|c| builder.runs(*c, n)).sum();
         let teacher = sizes.run(Demos::Up(bootstrap.max_labeled_demos));

@@ -11,7 +11,7 @@ use crate::search::fields::all_fields;
 use crate::search::measure::measure;
 use crate::search::models::scoped;
 use crate::search::resume::Resume;
-use crate::search::step_log::{Logged, StepLog};
+use crate::search::step_log::{Logged, StepLog, Within};
 use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{Auto, Estimate};
@@ -60,7 +60,8 @@ const MIN_MINIBATCH_SIZE: usize = 50;
 /// with an instruction snippet, and its minibatch score) and per full evaluation. When an LM
 /// budget runs out, the compile returns the best program fully scored so far with
 /// [`CompileReport::stopped_by_budget`](crate::CompileReport::stopped_by_budget) set; with [`checkpoint`](Self::checkpoint), a later run
-/// with the same arguments continues from the last finished step.
+/// with the same arguments continues from the last finished step (a trial, a proposal, or
+/// one training example's bootstrapping within a demo set).
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Predict};
@@ -417,17 +418,17 @@ impl<M> MIPROv2<M> {
         let (plan, valset) = self.plan(names.len(), valset, &mut rng);
         let valset: Vec<E> = valset.into_iter().cloned().collect();
         let train_fields = all_fields(trainset)?;
-        let mut log = self.open_log(frame, &plan, program, &train_fields, &valset)?;
+        let log = self.open_log(frame, &plan, program, &train_fields, &valset)?;
 
         // Step 1: demo sets, as [predictor][set].
         let demo_sets = self
-            .demo_sets(frame, &mut log, program, trainset, plan.demo_candidates)
+            .demo_sets(frame, &log, program, trainset, plan.demo_candidates)
             .await?;
 
         // Step 2: instruction candidates, the current ones first.
         let instructions = Box::pin(self.instructions(
             frame,
-            &mut log,
+            &log,
             program,
             &train_fields,
             &demo_sets,
@@ -455,7 +456,7 @@ impl<M> MIPROv2<M> {
             space: &space,
             plan: &plan,
         };
-        Box::pin(run.search(frame, &mut log, found, &mut rng)).await
+        Box::pin(run.search(frame, &log, found, &mut rng)).await
     }
 
     /// The step log of this compile, keyed by everything it depends on.
@@ -487,7 +488,7 @@ impl<M> MIPROv2<M> {
     async fn demo_sets<P, E>(
         &self,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         program: &P,
         trainset: &[E],
         count: usize,
@@ -500,16 +501,19 @@ impl<M> MIPROv2<M> {
     {
         let bootstrap = self.demo_bootstrap();
         let candidates = demo_candidates(&bootstrap, count);
-        let builder = DemoSets {
-            metric: &self.metric,
-            bootstrap: &bootstrap,
-            options: &self.options,
-        };
         let predictors = program.predictor_names().len();
         let mut sets: Vec<Vec<Vec<FieldValues>>> = vec![Vec::new(); predictors];
         let total = candidates.len();
         for (k, candidate) in candidates.into_iter().enumerate() {
             let label = format!("MIPROv2 demo set {}/{total}", k + 1);
+            let name = format!("demos/{k}");
+            // Each training example's attempts are logged within the set's step.
+            let builder = DemoSets {
+                metric: &self.metric,
+                bootstrap: &bootstrap,
+                options: &self.options,
+                log: Some(Within { log, step: &name }),
+            };
             // Boxed: bootstrapping's future is large, and a search holds several steps.
             let build = Box::pin(builder.build(
                 candidate,
@@ -519,7 +523,7 @@ impl<M> MIPROv2<M> {
                 trainset,
             ));
             let step = self.demo_set(k, build);
-            let per_predictor = log.step(frame, &format!("demos/{k}"), step).await?;
+            let per_predictor = log.step(frame, &name, step).await?;
             for (p, demos) in per_predictor.into_iter().enumerate().take(predictors) {
                 sets[p].push(demos);
             }
@@ -583,7 +587,7 @@ impl<M> MIPROv2<M> {
     async fn instructions<P: Parameters>(
         &self,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         program: &P,
         train_fields: &[FieldValues],
         demo_sets: &[Vec<Vec<FieldValues>>],
@@ -633,7 +637,7 @@ impl<M> MIPROv2<M> {
         &self,
         prompt: &PromptModel<'_>,
         frame: &mut Frame<'_>,
-        log: &mut StepLog,
+        log: &StepLog,
         predictors: &[(String, &dyn dspy_core::DynPredictor)],
         train_fields: &[FieldValues],
         demo_sets: &[Vec<Vec<FieldValues>>],

@@ -173,7 +173,7 @@ fn examples_text(examples: &[FieldValues]) -> String {
 pub(super) async fn data_summary(
     prompt: &PromptModel<'_>,
     frame: &mut Frame<'_>,
-    log: &mut StepLog,
+    log: &StepLog,
     trainset: &[FieldValues],
     batch: usize,
 ) -> Result<Option<String>> {
@@ -320,7 +320,7 @@ fn program_example(
 pub(super) async fn describe_program(
     prompt: &PromptModel<'_>,
     frame: &mut Frame<'_>,
-    log: &mut StepLog,
+    log: &StepLog,
     predictors: &[(String, &dyn DynPredictor)],
     demo_sets: &[Vec<Vec<FieldValues>>],
 ) -> Result<(Option<String>, Vec<Option<String>>)> {
@@ -438,7 +438,7 @@ pub(super) struct Target<'a> {
 pub(super) async fn propose_instructions(
     prompt: &PromptModel<'_>,
     frame: &mut Frame<'_>,
-    log: &mut StepLog,
+    log: &StepLog,
     grounding: &Grounding,
     target: &Target<'_>,
     asks: Vec<Ask>,

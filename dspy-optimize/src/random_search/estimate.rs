@@ -26,6 +26,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
             metric: &self.metric,
             bootstrap: &self.bootstrap,
             options: &self.options,
+            log: None,
         };
         let (labeled, boot) = (
             self.bootstrap.max_labeled_demos,

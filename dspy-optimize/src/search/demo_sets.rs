@@ -11,6 +11,7 @@ use super::fields::{all_fields, clear_demos};
 use super::sampling::assign_labeled;
 use super::scoring::{ByRef, passes};
 use super::seed::derive_seed;
+use super::step_log::Within;
 use crate::{BootstrapFewShot, Compiled};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
@@ -32,6 +33,9 @@ pub(crate) struct DemoSets<'a, M> {
     pub bootstrap: &'a BootstrapOptions,
     /// The seed, concurrency and progress of bootstrapping.
     pub options: &'a SearchOptions,
+    /// Where bootstrapping logs each training example's attempts, when a compile checkpoints
+    /// inside a candidate.
+    pub log: Option<Within<'a>>,
 }
 
 /// A candidate built: the program, its description, and whether the budget cut its
@@ -171,13 +175,16 @@ impl<M> DemoSets<'_, M> {
         trainset: &[E],
     ) -> Result<Compiled<P>>
     where
-        P: Module + Parameters + Clone,
+        P: Module + Parameters + Clone + Sync,
         P::Output: Sync,
-        E: Example<Input = P::Input> + Serialize,
+        E: Example<Input = P::Input> + Serialize + Sync,
         M: Metric<E, P::Output>,
     {
         let optimizer = BootstrapFewShot::configured(ByRef(self.metric), bootstrap, options, title);
-        optimizer.compile(program, trainset).await
+        match self.log {
+            Some(within) => optimizer.compile_logged(program, trainset, within).await,
+            None => optimizer.compile(program, trainset).await,
+        }
     }
 
     /// How many bootstrapping runs passed (each success is one passing trial).

@@ -5,7 +5,9 @@
 //! as one that was never interrupted.
 //!
 //! A step that an LM budget stops returns the budget error to the search, which takes it as
-//! the end with [`Frame::stop_on_budget`].
+//! the end with [`Frame::stop_on_budget`]. A long step can log steps of its own ([`Within`]: a
+//! bootstrap, one per training example), so a resumed compile redoes only what the step had
+//! not finished; they are dropped from the log when the step itself is logged.
 
 use super::Frame;
 use super::measure::measure;
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
 
 /// One finished step of a compile: what it gave and the trials it made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,27 +60,27 @@ impl<T> Logged<T> {
 /// and trials taken as they were) instead of being run. Since every random draw is made
 /// whether the step is replayed or not, a resumed compile takes the same path as one that was
 /// never interrupted, and only the steps not yet logged cost LM calls.
+///
+/// Shared, not borrowed mutably, so a step and the steps within it log into it at once.
 #[derive(Debug)]
 pub(crate) struct StepLog {
     resume: Resume,
-    steps: BTreeMap<String, Recorded>,
+    steps: Mutex<BTreeMap<String, Recorded>>,
 }
 
 impl StepLog {
     /// The log saved for this compile, or an empty one.
     pub(crate) fn open(resume: Resume) -> Result<Self> {
         let steps = resume.load()?.unwrap_or_default();
-        Ok(StepLog { resume, steps })
+        Ok(StepLog {
+            resume,
+            steps: Mutex::new(steps),
+        })
     }
 
     /// Step `name`: replayed from the log when it is there, else run (`run` is not polled
     /// otherwise) and, when it succeeds, logged. Its trials go to `frame`'s report either way.
-    pub(crate) async fn step<T, F>(
-        &mut self,
-        frame: &mut Frame<'_>,
-        name: &str,
-        run: F,
-    ) -> Result<T>
+    pub(crate) async fn step<T, F>(&self, frame: &mut Frame<'_>, name: &str, run: F) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: Future<Output = Logged<T>>,
@@ -97,14 +100,15 @@ impl StepLog {
     /// The value and trials of step `step`, when it was logged (for a search that runs its
     /// steps concurrently, and so replays and records them itself).
     pub(crate) fn replay<T: DeserializeOwned>(&self, step: &str) -> Option<(T, Vec<Trial>)> {
-        let recorded = self.steps.get(step)?;
+        let steps = self.steps();
+        let recorded = steps.get(step)?;
         let value = serde_json::from_value(recorded.value.clone()).ok()?;
         Some((value, recorded.trials.clone()))
     }
 
-    /// Logs step `step` and saves the log.
+    /// Logs step `step` (dropping the steps logged within it) and saves the log.
     pub(crate) fn record<T: Serialize>(
-        &mut self,
+        &self,
         step: &str,
         value: &T,
         trials: &[Trial],
@@ -113,8 +117,44 @@ impl StepLog {
             value: serde_json::to_value(value)?,
             trials: trials.to_vec(),
         };
-        self.steps.insert(step.to_string(), recorded);
-        self.resume.save(&self.steps)
+        let mut steps = self.steps();
+        let within = format!("{step}/");
+        steps.retain(|name, _| !name.starts_with(&within));
+        steps.insert(step.to_string(), recorded);
+        self.resume.save(&*steps)
+    }
+
+    fn steps(&self) -> MutexGuard<'_, BTreeMap<String, Recorded>> {
+        self.steps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The steps within step `step` of `log` (`demos/2/train/5` within `demos/2`): logged as they
+/// finish, replayed when a resumed compile comes to them, dropped once `step` is logged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Within<'l> {
+    pub log: &'l StepLog,
+    pub step: &'l str,
+}
+
+impl Within<'_> {
+    /// The value and trials of step `name` within this one, when it was logged.
+    pub(crate) fn replay<T: DeserializeOwned>(&self, name: &str) -> Option<(T, Vec<Trial>)> {
+        self.log.replay(&self.name(name))
+    }
+
+    /// Logs step `name` within this one.
+    pub(crate) fn record<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+        trials: &[Trial],
+    ) -> Result<()> {
+        self.log.record(&self.name(name), value, trials)
+    }
+
+    fn name(&self, name: &str) -> String {
+        format!("{}/{name}", self.step)
     }
 }
 
@@ -156,7 +196,7 @@ mod tests {
         let options = options(&path);
         let mut frame = Frame::new("COPRO", &options);
         let key = serde_json::json!("k");
-        let mut log = StepLog::open(Resume::open(&frame, &key, &[])).unwrap();
+        let log = StepLog::open(Resume::open(&frame, &key, &[])).unwrap();
         let trial = Trial::new(
             "x",
             Some(0.5),
@@ -176,13 +216,13 @@ mod tests {
             log.step(&mut frame, "score/0", run(0.5)).await.unwrap(),
             0.5
         );
-        let mut reopened = StepLog::open(Resume::open(&frame, &key, &[])).unwrap();
+        let reopened = StepLog::open(Resume::open(&frame, &key, &[])).unwrap();
         // Replayed: the value logged, not the one this run would give.
         let replayed = reopened.step(&mut frame, "score/0", run(0.25)).await;
         assert_eq!(replayed.unwrap(), 0.5);
         assert_eq!(frame.report.trials, vec![trial.clone(), trial.clone()]);
         let other = serde_json::json!("other");
-        let mut other = StepLog::open(Resume::open(&frame, &other, &[])).unwrap();
+        let other = StepLog::open(Resume::open(&frame, &other, &[])).unwrap();
         assert_eq!(
             other.step(&mut frame, "score/0", run(0.25)).await.unwrap(),
             0.25
