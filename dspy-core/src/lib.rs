@@ -63,6 +63,7 @@ pub use indexmap::IndexMap;
 /// What generated code needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::ModuleState;
     pub use crate::module::child_name;
     pub use crate::module::derive_support::{IsModule, ModuleField, NeverApplies};
     pub use schemars;

@@ -4,8 +4,9 @@ mod estimate;
 
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::failure::{is_budget, is_fatal};
-use crate::search::fields::{all_fields, fits, is_example};
+use crate::search::fields::{fits, is_example};
 use crate::search::measure::measure;
+use crate::search::provenance::Examples;
 use crate::search::sampling::assign_labeled;
 use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
@@ -16,7 +17,7 @@ use crate::{CompileWarning, Compiled, Estimate, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
-use dspy_core::module::{CallOverrides, trace as traced, with_overrides};
+use dspy_core::module::{CallOverrides, DemoState, trace as traced, with_overrides};
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
@@ -126,7 +127,7 @@ impl<M> BootstrapFewShot<M> {
     }
 
     bootstrap_setters!();
-    search_setters!([options] seed, concurrency, progress, metric);
+    search_setters!([options] seed, concurrency, progress, id_field, metric);
     compile_methods!(compile, estimate);
 
     /// As [`compile`](Optimizer::compile), with `teacher` (a program of the same structure,
@@ -211,7 +212,7 @@ where
         trainset: &[E],
         _: Option<&[E]>,
     ) -> Result<P> {
-        let examples = all_fields(trainset)?;
+        let examples = Examples::of(trainset, &self.options)?;
         let mut rng = Rng::new(self.options.seed);
         let mut teacher = student.clone();
         if self.bootstrap.max_labeled_demos > 0 {
@@ -229,8 +230,8 @@ where
 
 /// How one training example's attempts ended.
 enum Outcome {
-    /// A run passed: one demo per predictor name.
-    Success(BTreeMap<String, FieldValues>),
+    /// A run passed in this round: one demo per predictor name.
+    Success(BTreeMap<String, FieldValues>, usize),
     /// Every round failed.
     Failed,
     /// An LM budget ran out.
@@ -247,7 +248,7 @@ struct Attempt {
 /// The traces found: per predictor name, its demos in training-set order, and which examples
 /// succeeded.
 struct Traces {
-    demos: BTreeMap<String, Vec<FieldValues>>,
+    demos: BTreeMap<String, Vec<DemoState>>,
     succeeded: Vec<bool>,
 }
 
@@ -266,7 +267,7 @@ impl<M> BootstrapFewShot<M> {
         E: Example<Input = P::Input> + Serialize,
         M: Metric<E, P::Output>,
     {
-        let examples = all_fields(trainset)?;
+        let examples = Examples::of(trainset, &self.options)?;
         let rng = Rng::new(self.options.seed);
         self.run(frame, student, teacher, trainset, examples, rng)
             .await
@@ -280,7 +281,7 @@ impl<M> BootstrapFewShot<M> {
         student: &P,
         teacher: P,
         trainset: &[E],
-        examples: Vec<FieldValues>,
+        examples: Examples,
         mut rng: Rng,
     ) -> Result<P>
     where
@@ -306,22 +307,20 @@ impl<M> BootstrapFewShot<M> {
             let mut demos = traces.demos.remove(&name).unwrap_or_default();
             demos.truncate(self.bootstrap.max_bootstrapped_demos);
             let room = self.bootstrap.max_labeled_demos.saturating_sub(demos.len());
+            let fields = &examples.fields;
             let pool: Vec<usize> = rest
                 .iter()
                 .copied()
-                .filter(|&i| fits(&*predictor, &examples[i]))
+                .filter(|&i| fits(&*predictor, &fields[i]))
                 .collect();
-            let labeled = self
-                .bootstrap
-                .labeled
-                .pick(&pool, &examples, room, &mut rng);
-            demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
+            let labeled = self.bootstrap.labeled.pick(&pool, fields, room, &mut rng);
+            demos.extend(labeled.into_iter().map(|i| examples.labeled(i)));
             if demos.is_empty() {
-                let rest: Vec<FieldValues> = rest.iter().map(|&i| examples[i].clone()).collect();
+                let rest: Vec<FieldValues> = rest.iter().map(|&i| fields[i].clone()).collect();
                 let why = self.why_empty(&*predictor, successes, &rest);
                 frame.report.warn(CompileWarning::predictor(name, why));
             }
-            predictor.set_demos_json(demos)?;
+            predictor.set_demo_states(demos)?;
         }
         Ok(program)
     }
@@ -358,7 +357,7 @@ impl<M> BootstrapFewShot<M> {
         frame: &mut Frame<'_>,
         teacher: &P,
         trainset: &[E],
-        examples: &[FieldValues],
+        examples: &Examples,
         traces: &mut Traces,
     ) -> Result<()>
     where
@@ -379,7 +378,7 @@ impl<M> BootstrapFewShot<M> {
         // By index, not by reference: see `Evaluate::run` (rust-lang/rust#102211).
         let mut attempts = stream::iter(0..trainset.len())
             .map(|index| {
-                let (example, fields) = (&trainset[index], &examples[index]);
+                let (example, fields) = (&trainset[index], &examples.fields[index]);
                 self.attempt(&metric, teacher, teacher_demos, index, example, fields)
             })
             // In training-set order whatever order they finish in: the result is the same.
@@ -389,10 +388,17 @@ impl<M> BootstrapFewShot<M> {
         while let Some(attempt) = attempts.next().await {
             frame.report.trials.extend(attempt.trials);
             match attempt.outcome {
-                Outcome::Success(demos) => {
+                Outcome::Success(demos, round) => {
                     traces.succeeded[index] = true;
                     found += 1;
+                    // The passing run is the attempt's last trial.
+                    let trial = frame.report.trials.len() - 1;
+                    let score = frame.report.trials[trial].score;
                     for (name, demo) in demos {
+                        let mut demo = examples.bootstrapped(index, demo, round);
+                        demo.provenance = demo
+                            .provenance
+                            .map(|p| p.chosen_by(&frame.report.optimizer, trial, score));
                         traces.demos.entry(name).or_default().push(demo);
                     }
                 }
@@ -452,7 +458,7 @@ impl<M> BootstrapFewShot<M> {
                         let demos = trace_demos(&trace.with_names(teacher), &mut rng);
                         return Attempt {
                             trials,
-                            outcome: Outcome::Success(demos),
+                            outcome: Outcome::Success(demos, round),
                         };
                     }
                 }

@@ -7,6 +7,7 @@ use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::failure::is_budget;
 use crate::search::fields::all_fields;
 use crate::search::measure::measure;
+use crate::search::provenance::{demo_ids, mark_chosen};
 use crate::search::scoring::{ByRef, score_of};
 use crate::search::warnings::{chosen_has_none, warn_demoless};
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
@@ -32,7 +33,10 @@ use std::sync::Mutex;
 ///    `max_bootstrapped_demos`.
 ///
 /// Each candidate is scored on the validation set (the training set when none is given, as
-/// in DSPy); the first with the highest score wins (later ties do not replace it). The search
+/// in DSPy); the first with the highest score wins (later ties do not replace it). Each
+/// candidate's trial lists its demos' training examples, and each demo of the program returned
+/// records its [`Provenance`](dspy_core::module::Provenance): its example, labeled or
+/// bootstrapped (in which round), and the winning trial with its score. The search
 /// stops early once a candidate reaches [`stop_at_score`](Self::stop_at_score). Every
 /// candidate is a trial of the report (score, LM calls for building and scoring it, time), and
 /// [`CompileReport::best`](crate::CompileReport::best) points at the winner.
@@ -104,7 +108,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
     }
 
     bootstrap_setters!();
-    search_setters!([options] seed, concurrency, progress, metric);
+    search_setters!([options] seed, concurrency, progress, id_field, metric);
     compile_methods!(compile, compile_with_valset, estimate);
 
     /// How many shuffled bootstrap candidates to try after the three fixed ones (default 16).
@@ -205,7 +209,8 @@ where
                 break;
             }
         }
-        let chosen = best.map_or_else(|| program.clone(), |(program, _)| program);
+        let mut chosen = best.map_or_else(|| program.clone(), |(program, _)| program);
+        mark_chosen(&mut frame.report, &mut chosen, program)?;
         let otherwise = chosen_has_none(&frame.report);
         warn_demoless(
             &mut frame.report,
@@ -267,6 +272,9 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         let (candidate, score, description, budget_error) = run.outcome?;
         let budget = candidate.is_none();
         let mut trial = Trial::new(description, score, &run.usage, run.elapsed);
+        if let Some(candidate) = &candidate {
+            trial.demos = demo_ids(candidate)?;
+        }
         if let Some(error) = &budget_error {
             trial = trial.failed(error);
         } else if budget {

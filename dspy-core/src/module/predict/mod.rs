@@ -7,6 +7,7 @@ use super::call::run_adapter;
 use super::config::PredictConfig;
 use super::convert::{decode, to_fields};
 use super::demo::Demo;
+use super::field_text::OwnFieldText;
 use super::id::PredictorId;
 use super::overrides::CallOverrides;
 use super::prediction::Prediction;
@@ -15,8 +16,9 @@ use crate::adapter::{
     Adapter, ChatAdapter, CompletionAdapter, FieldValues, FormatRequest, Formatted, JsonAdapter,
 };
 use crate::lm::{LM, current_lm};
-use crate::signature::Signature;
+use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -56,6 +58,8 @@ pub struct Predict<S: Signature> {
     pub(crate) lm: Option<LM>,
     adapter: Option<Arc<dyn Adapter>>,
     pub(crate) id: PredictorId,
+    /// Field descriptions and prefixes replacing the signature's (a loaded program's).
+    pub(crate) own_text: Option<Arc<OwnFieldText>>,
     _signature: PhantomData<fn() -> S>,
 }
 
@@ -69,6 +73,7 @@ impl<S: Signature> Predict<S> {
             lm: None,
             adapter: None,
             id: PredictorId::fresh(),
+            own_text: None,
             _signature: PhantomData,
         }
     }
@@ -174,6 +179,31 @@ impl<S: Signature> Predict<S> {
             .unwrap_or(&S::info().instructions)
     }
 
+    /// The signature as this predictor's prompts show it: `S`'s, with the field descriptions
+    /// and prefixes that replace `S`'s when it has its own (see
+    /// [`DynPredictor::set_field_text`](super::DynPredictor::set_field_text)).
+    pub fn effective_signature(&self) -> &SignatureInfo {
+        match &self.own_text {
+            Some(own) => own.info(),
+            None => S::info(),
+        }
+    }
+
+    /// The signature of a call made under `overrides`: with a `hint_` input when there is a
+    /// hint for this predictor (put into `input`), and this predictor's own field texts.
+    pub(crate) fn call_signature(
+        &self,
+        overrides: &CallOverrides,
+        input: &mut FieldValues,
+    ) -> Cow<'_, SignatureInfo> {
+        let called = overrides.signature_for::<S>(self.id, input);
+        match &self.own_text {
+            None => Cow::Borrowed(called),
+            Some(own) if std::ptr::eq(called, S::info()) => Cow::Borrowed(own.info()),
+            Some(own) => Cow::Owned(own.apply_to(called)),
+        }
+    }
+
     /// The adapter used with `lm`.
     pub fn adapter_for(&self, lm: &LM) -> Arc<dyn Adapter> {
         match &self.adapter {
@@ -227,8 +257,9 @@ impl<S: Signature> Predict<S> {
         let demos = self.demo_fields()?;
         // Wrapping modules (BestOfN, Refine, ...) set rollout, temperature and hints per scope.
         let overrides = CallOverrides::current();
+        let signature = self.call_signature(&overrides, &mut fields);
         let request = FormatRequest {
-            signature: overrides.signature_for::<S>(self.id, &mut fields),
+            signature: &signature,
             ..self.format_request(&demos, &fields)
         };
         let config = overrides.apply_to(&self.config);
@@ -249,7 +280,7 @@ impl<S: Signature> Predict<S> {
         input: &'a FieldValues,
     ) -> FormatRequest<'a> {
         FormatRequest {
-            signature: S::info(),
+            signature: self.effective_signature(),
             instructions: self.effective_instructions(),
             demos,
             input,
@@ -273,6 +304,7 @@ impl<S: Signature> Clone for Predict<S> {
             adapter: self.adapter.clone(),
             // A clone is another predictor: traces tell it apart from the original.
             id: PredictorId::fresh(),
+            own_text: self.own_text.clone(),
             _signature: PhantomData,
         }
     }
@@ -284,6 +316,7 @@ impl<S: Signature> fmt::Debug for Predict<S> {
             .field("signature", &S::info().name)
             .field("demos", &self.demos.len())
             .field("instructions", &self.instructions)
+            .field("own_field_text", &self.own_text.is_some())
             .field("config", &self.config)
             .field("lm", &self.lm.as_ref().map(LM::model))
             .field("adapter", &self.adapter.as_ref().map(|a| a.name()))

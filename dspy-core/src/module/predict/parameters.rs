@@ -7,8 +7,9 @@ use crate::lm::LM;
 use crate::module::config::PredictConfig;
 use crate::module::demo::{Demo, DemoState};
 use crate::module::dyn_predictor::DynPredictor;
+use crate::module::field_text::{FieldText, set_field_text};
 use crate::module::id::PredictorId;
-use crate::module::params::Parameters;
+use crate::module::params::{Parameters, own_name};
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -32,6 +33,19 @@ impl<S: Signature> DynPredictor for Predict<S> {
 
     fn has_own_instructions(&self) -> bool {
         self.instructions.is_some()
+    }
+
+    fn effective_signature(&self) -> &SignatureInfo {
+        Predict::effective_signature(self)
+    }
+
+    fn set_field_text(&mut self, name: &str, text: Option<FieldText>) -> Result<()> {
+        self.own_text = set_field_text(S::info(), self.own_text.as_deref(), name, text)?;
+        Ok(())
+    }
+
+    fn has_own_field_text(&self) -> bool {
+        self.own_text.is_some()
     }
 
     fn set_id(&mut self, id: PredictorId) {
@@ -115,7 +129,7 @@ impl<S: Signature> Parameters for Predict<S> {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
     ) {
-        visit(leaf_name(prefix), self);
+        visit(own_name(prefix), self);
     }
 
     fn visit_predictors_mut<'a>(
@@ -123,14 +137,6 @@ impl<S: Signature> Parameters for Predict<S> {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     ) {
-        visit(leaf_name(prefix), self);
-    }
-}
-
-fn leaf_name(prefix: &str) -> String {
-    if prefix.is_empty() {
-        "self".to_string()
-    } else {
-        prefix.to_string()
+        visit(own_name(prefix), self);
     }
 }
