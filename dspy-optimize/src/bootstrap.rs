@@ -52,6 +52,9 @@ use std::collections::BTreeMap;
 ///    that the predictor's signature has, as with [`LabeledFewShot`](crate::LabeledFewShot):
 ///    partial where the example lacks some (shown first, as DSPy shows incomplete demos). A
 ///    predictor left with no demos is named in a [`CompileWarning`] of the report, with why.
+/// 5. Every demo records its [`Provenance`](dspy_core::module::Provenance): its training
+///    example (by content hash, or `.id_field(name)`), bootstrapped (with the round whose run
+///    passed, and that run's trial `train[i] round r` and score as `chosen_by`) or labeled.
 ///
 /// The seed (default 0) drives every draw. When an LM budget runs out, the compile stops and
 /// returns the program built from the traces found so far, with

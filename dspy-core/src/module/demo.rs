@@ -480,6 +480,33 @@ mod tests {
     }
 
     #[test]
+    fn provenance_survives_the_state_of_complete_and_partial_demos() {
+        let provenance =
+            Provenance::bootstrapped("8f43db4bc941733d", 1).chosen_by("X", 3, Some(0.5));
+        let complete = Demo::new(Fine {
+            question: "q".into(),
+            label: Kind::Human,
+            reason: "r".into(),
+            fine_label: "ind".into(),
+        })
+        .with_provenance(provenance.clone());
+        let partial =
+            Demo::<Fine>::from_fields(object(json!({"question": "q", "fine_label": "ind"})))
+                .unwrap()
+                .with_provenance(Provenance::labeled("0b9d6e2a4c1f3e57"));
+        for demo in [complete, partial] {
+            let state = demo.to_state().unwrap();
+            assert_eq!(state.provenance.as_ref(), demo.provenance());
+            let json = serde_json::to_value(&state).unwrap();
+            let back: DemoState = serde_json::from_value(json).unwrap();
+            assert_eq!(Demo::<Fine>::from_state(back).unwrap(), demo);
+        }
+        let plain = Demo::<Fine>::from_fields(object(json!({"question": "q", "fine_label": "x"})));
+        assert!(plain.unwrap().to_state().unwrap().provenance.is_none());
+        assert_eq!(provenance.round, Some(1));
+    }
+
+    #[test]
     fn accepts_by_json_type_and_enum() {
         let nullable_int = json!({"anyOf": [{"type": "integer"}, {"type": "null"}]});
         assert!(accepts(&nullable_int, &json!(3)));

@@ -95,6 +95,10 @@ pub trait NeighborIndex: Send + Sync {
 /// extra LM calls. A training example is its own nearest neighbour, so score a KNN program on
 /// examples outside its training set.
 ///
+/// Each call's neighbours are labeled demos that name their training example
+/// ([`Provenance`](dspy_core::module::Provenance)). The compiled [`KnnProgram`] saves its pool
+/// with the program, so [`KnnProgram::load`] gives it back elsewhere without compiling.
+///
 /// ```
 /// use dspy_core::{DummyLm, LM, Module, Predict};
 /// use dspy_optimize::{Bm25, KNNFewShot};
