@@ -30,7 +30,7 @@ pub mod signature;
 pub mod util;
 
 pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
-pub use error::{Error, LmErrorKind, Result, Source};
+pub use error::{Error, FinetuneErrorKind, LmErrorKind, Result, Source};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{

@@ -5,7 +5,7 @@ use super::config::PredictConfig;
 use super::demo::DemoState;
 use super::field_text::FieldText;
 use super::id::PredictorId;
-use crate::adapter::{Adapter, FieldValues, Formatted};
+use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
 use crate::lm::LM;
 use crate::signature::SignatureInfo;
 use crate::{Error, Result};
@@ -130,6 +130,32 @@ pub trait DynPredictor: Send + Sync {
     fn set_adapter(&mut self, adapter: Option<Arc<dyn Adapter>>);
     /// The prompt it would send for `input` (a JSON object of the input fields).
     fn render_json(&self, input: &FieldValues) -> Result<Formatted>;
+    /// The fine-tuning example for one call of it (input and output as JSON objects of their
+    /// fields, as traces record them): see [`Predict::training_example`](super::Predict::training_example).
+    /// Both must fit the signature (every input and output field, each of its type), else
+    /// [`Error::Config`](crate::Error::Config) names the signature and what does not fit.
+    ///
+    /// ```
+    /// use dspy_core::{DynPredictor, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let predict: &dyn DynPredictor = &Predict::<QA>::new();
+    /// let fields = |v: serde_json::Value| v.as_object().unwrap().clone();
+    /// let example = predict
+    ///     .training_example_json(&fields(serde_json::json!({"question": "2+2?"})), &fields(serde_json::json!({"answer": "4"})))
+    ///     .unwrap();
+    /// assert!(example.completion.contains("4"));
+    /// assert!(predict.training_example_json(&fields(serde_json::json!({"question": "2+2?"})), &fields(serde_json::json!({}))).is_err());
+    /// ```
+    fn training_example_json(
+        &self,
+        input: &FieldValues,
+        output: &FieldValues,
+    ) -> Result<TrainingExample>;
     /// The most LM calls one call of it can make with the adapter it would use now: the first,
     /// then, when the answer cannot be read, one with the adapter's fallback and one re-ask.
     /// Three unless the adapter has fewer of those (the call loop never makes more).

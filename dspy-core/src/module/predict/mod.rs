@@ -14,6 +14,7 @@ use super::prediction::Prediction;
 use super::trace;
 use crate::adapter::{
     Adapter, ChatAdapter, CompletionAdapter, FieldValues, FormatRequest, Formatted, JsonAdapter,
+    TrainingExample,
 };
 use crate::lm::{LM, current_lm};
 use crate::signature::{Signature, SignatureInfo};
@@ -227,6 +228,41 @@ impl<S: Signature> Predict<S> {
         let input = to_fields(input)?;
         let demos = self.demo_fields()?;
         Ok(adapter.format(&self.format_request(&demos, &input)))
+    }
+
+    /// The fine-tuning example for one call: the prompt this predictor sends for `input` (with
+    /// its instructions and demos, by the adapter it would use now, as [`render`](Self::render))
+    /// and `output` written as that adapter writes a demo's answer
+    /// ([`Adapter::format_training`]).
+    ///
+    /// Pin the adapter (`with_adapter`) when the fine-tuned model will be served with another
+    /// LM than the one in effect now, so the example is rendered as that model will be asked.
+    ///
+    /// ```
+    /// use dspy_core::adapter::Prompt;
+    /// use dspy_core::{ChatAdapter, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let predict = Predict::<QA>::new().with_adapter(ChatAdapter::new());
+    /// let input = QAInput { question: "Capital of France?".into() };
+    /// let example = predict.training_example(&input, &QAOutput { answer: "Paris".into() }).unwrap();
+    /// assert_eq!(example.prompt, predict.render(&input).unwrap().prompt);
+    /// assert!(example.completion.starts_with("[[ ## answer ## ]]\nParis"));
+    /// ```
+    pub fn training_example(
+        &self,
+        input: &S::Input,
+        output: &S::Output,
+    ) -> Result<TrainingExample> {
+        let adapter = self.adapter_now();
+        let input = to_fields(input)?;
+        let output = to_fields(output)?;
+        let demos = self.demo_fields()?;
+        Ok(adapter.format_training(&self.format_request(&demos, &input), &output))
     }
 
     /// The adapter a call would use now: its own, else the one for the LM in effect, else

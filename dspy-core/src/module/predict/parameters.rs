@@ -2,7 +2,7 @@
 //! predictor (named `self` at the root).
 
 use super::Predict;
-use crate::adapter::{Adapter, FieldValues, Formatted};
+use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
 use crate::lm::LM;
 use crate::module::config::PredictConfig;
 use crate::module::demo::{Demo, DemoState};
@@ -86,14 +86,17 @@ impl<S: Signature> DynPredictor for Predict<S> {
     }
 
     fn render_json(&self, input: &FieldValues) -> Result<Formatted> {
-        let typed: S::Input = serde_json::from_value(serde_json::Value::Object(input.clone()))
-            .map_err(|e| {
-                Error::config(format!(
-                    "input does not fit signature `{}`: {e}",
-                    S::info().name
-                ))
-            })?;
-        self.render(&typed)
+        self.render(&typed_fields::<S, S::Input>("input", input)?)
+    }
+
+    fn training_example_json(
+        &self,
+        input: &FieldValues,
+        output: &FieldValues,
+    ) -> Result<TrainingExample> {
+        let input = typed_fields::<S, S::Input>("input", input)?;
+        let output = typed_fields::<S, S::Output>("output", output)?;
+        self.training_example(&input, &output)
     }
 
     fn lm_calls_at_most(&self) -> u32 {
@@ -104,6 +107,19 @@ impl<S: Signature> DynPredictor for Predict<S> {
         let reask = fallback.as_deref().unwrap_or(&*adapter).reask_on_error();
         1 + u32::from(fallback.is_some()) + u32::from(reask)
     }
+}
+
+/// `fields` as `S`'s input or output (`what`); what does not fit is an [`Error::Config`].
+fn typed_fields<S: Signature, T: serde::de::DeserializeOwned>(
+    what: &str,
+    fields: &FieldValues,
+) -> Result<T> {
+    serde_json::from_value(serde_json::Value::Object(fields.clone())).map_err(|e| {
+        Error::config(format!(
+            "{what} does not fit signature `{}`: {e}",
+            S::info().name
+        ))
+    })
 }
 
 /// Demos of `S`; the first that does not fit is an [`Error::State`] naming it and, when it can
