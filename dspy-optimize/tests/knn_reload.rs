@@ -7,7 +7,7 @@
 
 use dspy_core::lm::BoxFuture;
 use dspy_core::lm::Embedder;
-use dspy_core::{Parameters, Predict};
+use dspy_core::{ModuleExt, Parameters, Predict};
 use dspy_macros::Signature;
 use dspy_optimize::{Bm25, Embeddings, KNNFewShot, KnnProgram, LabeledFewShot, Similarity};
 use serde::{Deserialize, Serialize};
@@ -320,4 +320,50 @@ async fn an_embeddings_program_loads_only_with_its_embedder() {
         compiled.predictor("self").unwrap().demo_count()
     );
     std::fs::remove_dir_all(path.parent().unwrap()).ok();
+}
+
+/// A KNN program saved as a stage of a bigger program loads on its own from the stage's part of
+/// the state ([`ProgramState::scoped`](dspy_core::module::ProgramState::scoped)), with the
+/// prompts of the stage that was saved; the other stage's part is not its pool.
+#[tokio::test]
+async fn a_knn_stage_of_a_pipeline_loads_from_its_part_of_the_state() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let first = KNNFewShot::new(3, Bm25::new())
+        .compile(&Predict::<Classify>::new(), &trec(0..40))
+        .await
+        .unwrap()
+        .into_program();
+    let second = KNNFewShot::new(4, Bm25::new())
+        .compile(&base(&trec(40..300)).await, &trec(40..300))
+        .await
+        .unwrap()
+        .into_program();
+    let expected = prompts(&second).await;
+    let pipeline = first
+        .map(|out: ClassifyOutput| ClassifyInput {
+            question: format!("{:?}", out.label),
+        })
+        .then(second);
+    let path = temp_dir("pipeline").join("program.json");
+    pipeline.save(&path).unwrap();
+
+    let state = dspy_core::module::ProgramState::read(&path).unwrap();
+    let stage = state.scoped("1").unwrap();
+    let loaded = KnnProgram::from_state(stage, Predict::<Classify>::new(), &Bm25::new())
+        .await
+        .unwrap();
+    assert_eq!((loaded.k(), loaded.pool_len()), (4, 260));
+    assert_eq!(prompts(&loaded).await, expected);
+
+    let other = KnnProgram::from_state(
+        state.scoped("0").unwrap(),
+        Predict::<Classify>::new(),
+        &Bm25::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((other.k(), other.pool_len()), (3, 40));
+    assert!(state.scoped("2").is_err());
 }

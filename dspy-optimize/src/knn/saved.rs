@@ -91,7 +91,9 @@ impl<P: Parameters> KnnProgram<P> {
             })
     }
 
-    /// [`load`](Self::load), from state already read.
+    /// [`load`](Self::load), from state already read. For a KNN program saved as a stage of a
+    /// bigger program, pass that stage's part of the state:
+    /// [`state.scoped("1")`](dspy_core::module::ProgramState::scoped).
     pub async fn from_state<S: Similarity>(
         mut state: ProgramState,
         mut program: P,

@@ -8,6 +8,7 @@
 
 mod fingerprint;
 mod load;
+mod scope;
 mod versioned;
 
 pub use fingerprint::{FieldFingerprint, SignatureFingerprint};
