@@ -75,6 +75,53 @@
 //! }
 //! ```
 //!
+//! ## Fine-tuning
+//!
+//! A [`Finetuner`](dspy_core::lm::Finetuner) turns [`TrainingData`](dspy_core::lm::TrainingData),
+//! rendered by each predictor's adapter exactly as it prompts at inference, into a new LM;
+//! [`Finetune`](dspy_core::lm::Finetune) runs one, cached by a content hash (the README's
+//! example, kept identical by a test):
+//!
+//! ```
+//! use dspy::lm::{DummyFinetuner, Hyperparameters};
+//! use dspy::prelude::*;
+//!
+//! /// Classify the question by the kind of answer it expects.
+//! #[derive(Signature, Clone, Debug)]
+//! struct Classify {
+//!     #[input]
+//!     question: String,
+//!     #[output]
+//!     label: String,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> dspy::Result<()> {
+//!     let classify = Predict::<Classify>::new().with_adapter(ChatAdapter::new());
+//!     // Runs that passed the metric, rendered as the predictor prompts at inference.
+//!     let mut data = TrainingData::new();
+//!     for (question, label) in [("Who was Galileo?", "HUM"), ("How far is the Moon?", "NUM")] {
+//!         let input = ClassifyInput { question: question.into() };
+//!         let output = ClassifyOutput { label: label.into() };
+//!         data.push("classify", classify.training_example(&input, &output)?);
+//!     }
+//!     // Trains nothing and serves a scripted LM, so this runs as it is;
+//!     // OpenAiFinetuner::from_env("gpt-4.1-nano-2025-04-14")? runs a real job.
+//!     let answers = DummyLm::new([serde_json::json!({"label": "HUM"})]);
+//!     let finetuner = DummyFinetuner::new(LM::new(answers));
+//!     let tuned = Finetune::new(&data)
+//!         .hyperparameters(Hyperparameters::new().epochs(3))
+//!         .no_cache() // by default, runs are cached under dspy's cache directory
+//!         .on_progress(|p| eprintln!("{p}"))
+//!         .run(&finetuner)
+//!         .await?;
+//!     let classify = classify.with_lm(tuned.lm);
+//!     let out = classify.call(ClassifyInput { question: "Who wrote Hamlet?".into() }).await?;
+//!     assert_eq!(out.label, "HUM");
+//!     Ok(())
+//! }
+//! ```
+//!
 //! The crates behind the facade: [`dspy_core`] (signatures, adapters, LMs, modules),
 //! `dspy-macros` (the derives) and [`dspy_optimize`] (optimizers).
 #![forbid(unsafe_code)]
@@ -127,6 +174,7 @@ pub mod prelude {
     pub use dspy_core::adapter::{ChatAdapter, CompletionAdapter, JsonAdapter};
     pub use dspy_core::lm::Embedder;
     pub use dspy_core::lm::{DummyLm, LM, LanguageModel};
+    pub use dspy_core::lm::{Finetune, Finetuner, TrainingData};
     pub use dspy_core::module::Retrieve;
     pub use dspy_core::module::react::{ReActEvent, ReActStream};
     #[cfg(feature = "sqlite")]

@@ -91,6 +91,15 @@ pub enum Error {
         /// A few of the unpaired examples, cut to one line each.
         sample: String,
     },
+    /// A fine-tuning run ended without a model: its job failed, or it was cancelled.
+    Finetune {
+        /// Whether it failed or was cancelled.
+        kind: FinetuneErrorKind,
+        /// The provider's job id, when there was a job.
+        job: Option<String>,
+        /// What the provider (or the trainer) said (never contains the API key).
+        message: String,
+    },
     /// A serialization problem inside dspy (a bug or an unsupported type).
     Serde(serde_json::Error),
 }
@@ -143,6 +152,14 @@ impl fmt::Display for Error {
                 only_in_first.len(),
                 only_in_second.len()
             ),
+            Error::Finetune { kind, job, message } => {
+                let job = job.as_deref().map(|j| format!(" {j}")).unwrap_or_default();
+                write!(
+                    f,
+                    "fine-tuning job{job} {kind}: {message}; {}",
+                    kind.advice()
+                )
+            }
             Error::Serde(e) => write!(f, "serialization error: {e}"),
         }
     }
@@ -238,6 +255,50 @@ impl fmt::Display for LmErrorKind {
             LmErrorKind::Server => "server error",
             LmErrorKind::BadRequest => "bad request",
             LmErrorKind::Backend => "backend error",
+        })
+    }
+}
+
+/// Why a fine-tuning run ended without a model ([`Error::Finetune`]).
+///
+/// ```
+/// use dspy_core::{Error, FinetuneErrorKind};
+/// let err = Error::Finetune {
+///     kind: FinetuneErrorKind::Failed,
+///     job: Some("ftjob-1".into()),
+///     message: "the provider said: the training file has 2 examples, at least 10 are needed".into(),
+/// };
+/// let text = err.to_string();
+/// assert!(text.starts_with("fine-tuning job ftjob-1 failed: the provider said"), "{text}");
+/// assert!(text.contains("run again"), "{text}");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FinetuneErrorKind {
+    /// The job failed (the provider rejected the data, the base model, the quota...).
+    Failed,
+    /// The job was cancelled: by this run's cancel token, or by someone else.
+    Cancelled,
+}
+
+impl FinetuneErrorKind {
+    fn advice(self) -> &'static str {
+        match self {
+            FinetuneErrorKind::Failed => {
+                "fix what it names (the training data, the base model, the hyperparameters or \
+                 the account's quota) and run again: a failed job is not resumed, the next run \
+                 starts a new one"
+            }
+            FinetuneErrorKind::Cancelled => "nothing was trained; run again to start a new job",
+        }
+    }
+}
+
+impl fmt::Display for FinetuneErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FinetuneErrorKind::Failed => "failed",
+            FinetuneErrorKind::Cancelled => "was cancelled",
         })
     }
 }

@@ -30,7 +30,7 @@ pub mod signature;
 pub mod util;
 
 pub use adapter::{Adapter, ChatAdapter, CompletionAdapter, Fix, JsonAdapter};
-pub use error::{Error, LmErrorKind, Result, Source};
+pub use error::{Error, FinetuneErrorKind, LmErrorKind, Result, Source};
 pub use lm::{DummyLm, LM, LanguageModel, LmRequest, LmResponse, Usage, configure, with_lm};
 pub use module::{BestOfN, CallBatch, MultiChainComparison, Parallel, Refine, WithRationale};
 pub use module::{
@@ -63,6 +63,7 @@ pub use indexmap::IndexMap;
 /// What generated code needs; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::ModuleState;
     pub use crate::module::child_name;
     pub use crate::module::derive_support::{IsModule, ModuleField, NeverApplies};
     pub use schemars;

@@ -1,4 +1,5 @@
-//! Code generation from a checked [`ModuleModel`]: `impl Parameters`.
+//! Code generation from a checked [`ModuleModel`]: `impl Parameters` (its three visits:
+//! predictors, predictors mutably, module states).
 //!
 //! Each visit goes through a nested function whose type parameters are named after the fields
 //! (`fn __dspy_fields<.., retrieve, answer>`) and through dspy's hidden `ModuleField<marker, _>` trait, so
@@ -21,19 +22,29 @@ pub(crate) fn expand(model: &ModuleModel) -> TokenStream {
     } = model;
     let (impl_generics, ty_generics, _) = generics.split_for_impl();
     let where_clause = where_clause(model);
-    let visit = visit_fn(model, false);
-    let visit_mut = visit_fn(model, true);
+    let visit = visit_fn(model, Visit::Predictors);
+    let visit_mut = visit_fn(model, Visit::PredictorsMut);
+    let visit_states = visit_fn(model, Visit::ModuleStates);
     quote! {
         #[automatically_derived]
         impl #impl_generics #krate::Parameters for #ident #ty_generics #where_clause {
             #visit
             #visit_mut
+            #visit_states
         }
     }
 }
 
-/// `visit_predictors` or `visit_predictors_mut`.
-fn visit_fn(model: &ModuleModel, mutable: bool) -> TokenStream {
+/// Which of `Parameters`' visits a generated method is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    Predictors,
+    PredictorsMut,
+    ModuleStates,
+}
+
+/// `visit_predictors`, `visit_predictors_mut` or `visit_module_states`.
+fn visit_fn(model: &ModuleModel, visit: Visit) -> TokenStream {
     let ModuleModel {
         ident,
         generics,
@@ -41,22 +52,30 @@ fn visit_fn(model: &ModuleModel, mutable: bool) -> TokenStream {
         fields,
     } = model;
     let (_, ty_generics, _) = generics.split_for_impl();
-    let (method, field_method, reference) = if mutable {
-        (
-            quote!(visit_predictors_mut),
-            quote!(visit_field_mut),
-            quote!(&'__dspy_a mut),
-        )
-    } else {
-        (
+    let mutable = visit == Visit::PredictorsMut;
+    let (method, field_method, reference, item) = match visit {
+        Visit::Predictors => (
             quote!(visit_predictors),
             quote!(visit_field),
             quote!(&'__dspy_a),
-        )
+            quote!(#krate::DynPredictor),
+        ),
+        Visit::PredictorsMut => (
+            quote!(visit_predictors_mut),
+            quote!(visit_field_mut),
+            quote!(&'__dspy_a mut),
+            quote!(#krate::DynPredictor),
+        ),
+        Visit::ModuleStates => (
+            quote!(visit_module_states),
+            quote!(visit_field_states),
+            quote!(&'__dspy_a),
+            quote!(#krate::__private::ModuleState),
+        ),
     };
     let visitor = quote!(&mut dyn ::core::ops::FnMut(
         ::std::string::String,
-        #reference dyn #krate::DynPredictor,
+        #reference dyn #item,
     ));
 
     let mut nested = generics.clone();

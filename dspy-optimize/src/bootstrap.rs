@@ -4,8 +4,9 @@ mod estimate;
 
 use crate::search::bootstrap_options::{BootstrapOptions, bootstrap_setters};
 use crate::search::failure::{is_budget, is_fatal};
-use crate::search::fields::{all_fields, fits, is_example};
+use crate::search::fields::{fits, is_example};
 use crate::search::measure::measure;
+use crate::search::provenance::Examples;
 use crate::search::sampling::assign_labeled;
 use crate::search::scoring::{ByRef, passes};
 use crate::search::seed::derive_seed;
@@ -17,7 +18,7 @@ use crate::{CompileWarning, Compiled, Estimate, Optimizer, Trial};
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
-use dspy_core::module::{CallOverrides, trace as traced, with_overrides};
+use dspy_core::module::{CallOverrides, DemoState, trace as traced, with_overrides};
 use dspy_core::{Example, Module, Parameters, Result};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
@@ -52,6 +53,9 @@ use std::collections::BTreeMap;
 ///    that the predictor's signature has, as with [`LabeledFewShot`](crate::LabeledFewShot):
 ///    partial where the example lacks some (shown first, as DSPy shows incomplete demos). A
 ///    predictor left with no demos is named in a [`CompileWarning`] of the report, with why.
+/// 5. Every demo records its [`Provenance`](dspy_core::module::Provenance): its training
+///    example (by content hash, or `.id_field(name)`), bootstrapped (with the round whose run
+///    passed, and that run's trial `train[i] round r` and score as `chosen_by`) or labeled.
 ///
 /// The seed (default 0) drives every draw. When an LM budget runs out, the compile stops and
 /// returns the program built from the traces found so far, with
@@ -127,7 +131,7 @@ impl<M> BootstrapFewShot<M> {
     }
 
     bootstrap_setters!();
-    search_setters!([options] seed, concurrency, progress, metric);
+    search_setters!([options] seed, concurrency, progress, id_field, metric);
     compile_methods!(compile, estimate);
 
     /// As [`compile`](Optimizer::compile), with `teacher` (a program of the same structure,
@@ -187,7 +191,7 @@ impl<M> BootstrapFewShot<M> {
         E: Example<Input = P::Input> + Serialize,
         M: Metric<E, P::Output>,
     {
-        let examples = all_fields(trainset)?;
+        let examples = Examples::of(trainset, &self.options)?;
         let mut rng = Rng::new(self.options.seed);
         let mut teacher = student.clone();
         if self.bootstrap.max_labeled_demos > 0 {
@@ -307,14 +311,14 @@ where
 
 /// The training examples' fields, and where their attempts are logged, if anywhere.
 struct Runs<'l> {
-    examples: Vec<FieldValues>,
+    examples: Examples,
     within: Option<Within<'l>>,
 }
 
 /// How one training example's attempts ended.
 enum Outcome {
-    /// A run passed: one demo per predictor name.
-    Success(BTreeMap<String, FieldValues>),
+    /// A run passed in this round: one demo per predictor name.
+    Success(BTreeMap<String, FieldValues>, usize),
     /// Every round failed.
     Failed,
     /// An LM budget ran out.
@@ -341,9 +345,9 @@ impl Attempt {
 
     /// What a log keeps of an attempt that ended (a success's demos, `None` for a failure);
     /// one a budget or a fatal error stopped is not kept, so it runs again.
-    fn logged(&self) -> Option<Option<&BTreeMap<String, FieldValues>>> {
+    fn logged(&self) -> Option<Option<(&BTreeMap<String, FieldValues>, usize)>> {
         match &self.outcome {
-            Outcome::Success(demos) => Some(Some(demos)),
+            Outcome::Success(demos, round) => Some(Some((demos, *round))),
             Outcome::Failed => Some(None),
             Outcome::Budget | Outcome::Fatal(_) => None,
         }
@@ -351,8 +355,11 @@ impl Attempt {
 
     /// The attempt logged as `name` in `within`, if it was.
     fn replay(within: Option<Within<'_>>, name: &str) -> Option<Self> {
-        let (demos, trials) = within?.replay::<Option<BTreeMap<String, FieldValues>>>(name)?;
-        let outcome = demos.map_or(Outcome::Failed, Outcome::Success);
+        let (demos, trials) =
+            within?.replay::<Option<(BTreeMap<String, FieldValues>, usize)>>(name)?;
+        let outcome = demos.map_or(Outcome::Failed, |(demos, round)| {
+            Outcome::Success(demos, round)
+        });
         Some(Attempt {
             trials,
             outcome,
@@ -364,7 +371,7 @@ impl Attempt {
 /// The traces found: per predictor name, its demos in training-set order, and which examples
 /// succeeded.
 struct Traces {
-    demos: BTreeMap<String, Vec<FieldValues>>,
+    demos: BTreeMap<String, Vec<DemoState>>,
     succeeded: Vec<bool>,
 }
 
@@ -384,7 +391,7 @@ impl<M> BootstrapFewShot<M> {
         M: Metric<E, P::Output>,
     {
         let runs = Runs {
-            examples: all_fields(trainset)?,
+            examples: Examples::of(trainset, &self.options)?,
             within: None,
         };
         let rng = Rng::new(self.options.seed);
@@ -426,22 +433,20 @@ impl<M> BootstrapFewShot<M> {
             let mut demos = traces.demos.remove(&name).unwrap_or_default();
             demos.truncate(self.bootstrap.max_bootstrapped_demos);
             let room = self.bootstrap.max_labeled_demos.saturating_sub(demos.len());
+            let fields = &examples.fields;
             let pool: Vec<usize> = rest
                 .iter()
                 .copied()
-                .filter(|&i| fits(&*predictor, &examples[i]))
+                .filter(|&i| fits(&*predictor, &fields[i]))
                 .collect();
-            let labeled = self
-                .bootstrap
-                .labeled
-                .pick(&pool, examples, room, &mut rng);
-            demos.extend(labeled.into_iter().map(|i| examples[i].clone()));
+            let labeled = self.bootstrap.labeled.pick(&pool, fields, room, &mut rng);
+            demos.extend(labeled.into_iter().map(|i| examples.labeled(i)));
             if demos.is_empty() {
-                let rest: Vec<FieldValues> = rest.iter().map(|&i| examples[i].clone()).collect();
+                let rest: Vec<FieldValues> = rest.iter().map(|&i| fields[i].clone()).collect();
                 let why = self.why_empty(&*predictor, successes, &rest);
                 frame.report.warn(CompileWarning::predictor(name, why));
             }
-            predictor.set_demos_json(demos)?;
+            predictor.set_demo_states(demos)?;
         }
         Ok(program)
     }
@@ -497,13 +502,14 @@ impl<M> BootstrapFewShot<M> {
         let progress = frame.progress(trainset.len(), &self.title);
         let metric = ByRef(&self.metric);
         let (teacher_demos, metric, within) = (&teacher_demos, &metric, runs.within);
+        let examples = &runs.examples;
         // By index, not by reference: see `Evaluate::run` (rust-lang/rust#102211).
         let mut attempts = stream::iter(0..trainset.len())
             .map(|index| async move {
                 if let Some(replayed) = Attempt::replay(within, &train_step(index)) {
                     return replayed;
                 }
-                let (example, fields) = (&trainset[index], &runs.examples[index]);
+                let (example, fields) = (&trainset[index], &examples.fields[index]);
                 self.attempt(metric, teacher, teacher_demos, index, example, fields)
                     .await
             })
@@ -519,10 +525,17 @@ impl<M> BootstrapFewShot<M> {
             }
             frame.report.trials.extend(attempt.trials);
             match attempt.outcome {
-                Outcome::Success(demos) => {
+                Outcome::Success(demos, round) => {
                     traces.succeeded[index] = true;
                     found += 1;
+                    // The passing run is the attempt's last trial.
+                    let trial = frame.report.trials.len() - 1;
+                    let score = frame.report.trials[trial].score;
                     for (name, demo) in demos {
+                        let mut demo = examples.bootstrapped(index, demo, round);
+                        demo.provenance = demo
+                            .provenance
+                            .map(|p| p.chosen_by(&frame.report.optimizer, trial, score));
                         traces.demos.entry(name).or_default().push(demo);
                     }
                 }
@@ -575,7 +588,7 @@ impl<M> BootstrapFewShot<M> {
                     if passes(score, self.bootstrap.metric_threshold) {
                         let mut rng = Rng::new(derive_seed(self.options.seed, index as u64));
                         let demos = trace_demos(&trace.with_names(teacher), &mut rng);
-                        return Attempt::new(trials, Outcome::Success(demos));
+                        return Attempt::new(trials, Outcome::Success(demos, round));
                     }
                 }
                 Err(error) => {

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 /// temporary file, flushed to disk, renamed), so a kill mid-write leaves the previous state.
 ///
 /// The program's state is what [`Parameters::state`](dspy_core::Parameters::state) saves: its
-/// predictors' instructions and demos. Anything else a program holds is not in the key, such as
-/// the examples a [`KnnProgram`](crate::KnnProgram) draws neighbours from: after changing those,
-/// delete the checkpoint (or give it another path) to start over.
+/// predictors' instructions and demos, and the state of modules that hold some of their own
+/// (the examples a [`KnnProgram`](crate::KnnProgram) draws neighbours from). Anything else a
+/// program holds is not in the key: after changing it, delete the checkpoint (or give it
+/// another path) to start over.
 ///
 /// ```
 /// use dspy_optimize::checkpoint::{Checkpoint, fingerprint};

@@ -1,6 +1,7 @@
 //! `Compiled<P>`: the program an optimizer returns, with the report of how it was found.
 
 use crate::CompileReport;
+use dspy_core::module::ModuleState;
 use dspy_core::{DynPredictor, Module, Parameters, Result};
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -93,5 +94,13 @@ impl<P: Parameters> Parameters for Compiled<P> {
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     ) {
         self.program.visit_predictors_mut(prefix, visit);
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.program.visit_module_states(prefix, visit);
     }
 }

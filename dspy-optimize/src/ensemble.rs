@@ -6,6 +6,7 @@ use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setter
 use crate::{Estimate, Trial};
 use dspy_core::data::Rng;
 use dspy_core::evaluate::normalize_text;
+use dspy_core::module::ModuleState;
 use dspy_core::module::child_name;
 use dspy_core::{DynPredictor, Module, Parameters, Result};
 use serde::Serialize;
@@ -310,5 +311,14 @@ impl<P: Parameters, R> Parameters for EnsembleProgram<P, R> {
     ) {
         self.programs
             .visit_predictors_mut(&child_name(prefix, "programs"), visit);
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.programs
+            .visit_module_states(&child_name(prefix, "programs"), visit);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::Trial;
 use crate::search::estimate::Estimator;
-use crate::search::fields::all_fields;
+use crate::search::provenance::{Examples, demo_ids};
 use crate::search::sampling::{Sampling, assign_labeled};
 use crate::search::warnings::warn_demoless;
 use crate::search::{Frame, Search, SearchOptions, compile_methods, compile_now, search_setters};
@@ -30,6 +30,9 @@ const NAME: &str = "LabeledFewShot";
 ///
 /// `.per_class("label")` balances the draw over the values of a field: `k` demos dealt out class
 /// by class, so each class gets about `k / classes`.
+///
+/// Every demo records its [`Provenance`](dspy_core::module::Provenance): labeled, from the
+/// example with its content hash (or its `.id_field(name)`); the report's one trial lists them.
 ///
 /// ```
 /// use dspy_core::{Parameters, Predict};
@@ -81,7 +84,7 @@ impl LabeledFewShot {
         self
     }
 
-    search_setters!([options] seed);
+    search_setters!([options] seed, id_field);
     compile_methods!(estimate);
 
     /// A copy of `program` whose predictors carry labeled demos from `trainset`.
@@ -108,21 +111,23 @@ impl LabeledFewShot {
     {
         let started = Instant::now();
         let mut student = program.clone();
-        let examples = all_fields(trainset)?;
+        let examples = Examples::of(trainset, &self.options)?;
         let mut rng = Rng::new(self.options.seed);
         assign_labeled(&mut student, &examples, self.k, &self.sampling, &mut rng)?;
-        warn_demoless(&mut frame.report, &student, &examples, "k is 0");
+        warn_demoless(&mut frame.report, &student, &examples.fields, "k is 0");
         let demos: usize = student
             .predictors()
             .iter()
             .map(|(_, p)| p.demo_count())
             .sum();
-        frame.report.trials.push(Trial::new(
+        let mut trial = Trial::new(
             format!("labeled ({demos} demos)"),
             None,
             &Default::default(),
             started.elapsed(),
-        ));
+        );
+        trial.demos = demo_ids(&student)?;
+        frame.report.trials.push(trial);
         Ok(student)
     }
 }

@@ -7,6 +7,7 @@ use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::failure::is_budget;
 use crate::search::fields::all_fields;
 use crate::search::measure::measure;
+use crate::search::provenance::{demo_ids, mark_chosen};
 use crate::search::resume::Resume;
 use crate::search::scoring::{ByRef, score_of};
 use crate::search::step_log::StepLog;
@@ -35,7 +36,10 @@ use std::sync::Mutex;
 ///    `max_bootstrapped_demos`.
 ///
 /// Each candidate is scored on the validation set (the training set when none is given, as
-/// in DSPy); the first with the highest score wins (later ties do not replace it). The search
+/// in DSPy); the first with the highest score wins (later ties do not replace it). Each
+/// candidate's trial lists its demos' training examples, and each demo of the program returned
+/// records its [`Provenance`](dspy_core::module::Provenance): its example, labeled or
+/// bootstrapped (in which round), and the winning trial with its score. The search
 /// stops early once a candidate reaches [`stop_at_score`](Self::stop_at_score). Every
 /// candidate is a trial of the report (score, LM calls for building and scoring it, time), and
 /// [`CompileReport::best`](crate::CompileReport::best) points at the winner.
@@ -138,7 +142,7 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
     }
 
     bootstrap_setters!();
-    search_setters!([options] seed, concurrency, progress, checkpoint, metric);
+    search_setters!([options] seed, concurrency, progress, checkpoint, id_field, metric);
     compile_methods!(compile, compile_with_valset, estimate);
 
     /// How many shuffled bootstrap candidates to try after the three fixed ones (default 16).
@@ -225,7 +229,8 @@ where
                 break;
             }
         }
-        let chosen = best.map_or_else(|| program.clone(), |(program, _)| program);
+        let mut chosen = best.map_or_else(|| program.clone(), |(program, _)| program);
+        mark_chosen(&mut frame.report, &mut chosen, program)?;
         let otherwise = chosen_has_none(&frame.report);
         warn_demoless(
             &mut frame.report,
@@ -368,6 +373,9 @@ impl<M> BootstrapFewShotWithRandomSearch<M> {
         let (candidate, score, description, budget_error) = run.outcome?;
         let budget = candidate.is_none();
         let mut trial = Trial::new(description, score, &run.usage, run.elapsed);
+        if let Some(candidate) = &candidate {
+            trial.demos = demo_ids(candidate)?;
+        }
         if let Some(error) = &budget_error {
             trial = trial.failed(error);
         } else if budget {

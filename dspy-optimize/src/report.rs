@@ -6,6 +6,7 @@ mod page;
 use dspy_core::lm::UsageReport;
 use dspy_core::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -15,7 +16,10 @@ use std::time::Duration;
 ///
 /// `score` is `None` when nothing was scored (labeled demos only, an index built), and `error`
 /// holds why a run failed (an answer that did not parse is a failed trial, not a failed
-/// compile).
+/// compile). A trial that scored a whole candidate program lists its demos' training examples
+/// (`demos`), and each demo of the program returned names the trial that chose it (its
+/// [`Provenance`](dspy_core::module::Provenance)), so the report and the saved program link
+/// both ways.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
     /// What was tried, in words (`zero-shot`, `bootstrap seed 3 (2 traces)`, `train[7] round 0`).
@@ -32,6 +36,11 @@ pub struct Trial {
     /// Why it failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The candidate's demos, per predictor name: the ids of their training examples (see
+    /// [`example_id`](dspy_core::module::example_id)), in prompt order. Empty for a trial that
+    /// did not try a whole program, or one whose demos have no provenance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub demos: BTreeMap<String, Vec<String>>,
 }
 
 impl Trial {
@@ -49,6 +58,7 @@ impl Trial {
             cache_hits: usage.cache_hits,
             elapsed,
             error: None,
+            demos: BTreeMap::new(),
         }
     }
 

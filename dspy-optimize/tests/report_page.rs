@@ -267,7 +267,27 @@ fn check_page(name: &str, report: &CompileReport) {
             text(cells[1])
         );
         assert_eq!(has_class(*row, "best"), i == chosen, "row {i}");
+        // A candidate's demos are listed under it by their examples' ids.
+        let demos = row.descendants().find(|n| has_class(*n, "demos"));
+        assert_eq!(demos.is_some(), !trial.demos.is_empty(), "row {i}");
+        if let Some(demos) = demos {
+            let line = text(demos);
+            for (name, ids) in &trial.demos {
+                let first = &ids[0][..8];
+                assert!(
+                    line.contains(&format!("{name} {} ({first}", ids.len())),
+                    "{line}"
+                );
+            }
+        }
     }
+    // Both compiles tried demo sets: some rows list them.
+    assert!(
+        trials
+            .iter()
+            .any(|r| r.descendants().any(|n| has_class(n, "demos"))),
+        "{name}"
+    );
     assert!(text(trials[chosen]).contains("returned"));
     let below = report.best_score.unwrap() < max;
     assert_eq!(

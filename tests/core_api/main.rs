@@ -21,6 +21,7 @@ mod react;
 mod readme;
 mod retrieve;
 mod save_load;
+mod saved_text;
 mod signature_derive;
 mod streaming;
 mod streaming_modules;

@@ -1,4 +1,5 @@
-//! The README's Retrieval example is the one the facade's crate docs doc-test, line for line.
+//! The README's Retrieval and Fine-tuning examples are the ones the facade's crate docs
+//! doc-test, line for line.
 
 use std::path::Path;
 
@@ -38,4 +39,14 @@ fn the_readme_retrieval_example_is_doc_tested() {
         "{readme:#?}"
     );
     assert_eq!(readme, crate_doc_block("## Retrieval"));
+}
+
+#[test]
+fn the_readme_finetuning_example_is_doc_tested() {
+    let readme = readme_block("## Fine-tuning");
+    assert!(
+        readme.iter().any(|l| l.contains("training_example")),
+        "{readme:#?}"
+    );
+    assert_eq!(readme, crate_doc_block("## Fine-tuning"));
 }

@@ -268,3 +268,130 @@ async fn undecodable_answers_never_log_the_key() {
         );
     }
 }
+
+/// Fine-tuning over HTTP with every path that could carry the key: a job run to its model, an
+/// upload refused with a 401 that quotes the key, a job whose failure quotes it, and a run
+/// interrupted with its state saved. The key reaches no error, log, Debug output, saved file
+/// or cache key.
+#[tokio::test]
+async fn finetuning_never_leaks_the_key() {
+    if !in_own_process(module_path!(), "finetuning_never_leaks_the_key") {
+        return;
+    }
+    use dspy::lm::{Finetune, Finetuner, Hyperparameters, OpenAiFinetuner, TrainingData};
+    let capture = Capture::default();
+    capture.0.lock().unwrap().every_target = true;
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let server =
+        TestServer::with_replies(&["[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"]).await;
+    let dir = TempDir::new("ft-secrets");
+    let runs = dir.path().join("runs");
+    let clock = RecordingClock::new();
+    let finetuner = |prefix: &str| {
+        OpenAiFinetuner::new(server.builder(prefix))
+            .unwrap()
+            .clock(clock.clone())
+            .cache(CacheConfig::new().with_disk_dir(dir.path().join("answers")))
+    };
+    let predict = Predict::<CapitalQa>::new().with_adapter(ChatAdapter::new());
+    let mut data = TrainingData::new();
+    for i in 0..support::server::jobs::MIN_EXAMPLES {
+        let output = CapitalQaOutput {
+            answer: format!("City {i}"),
+        };
+        let input = question(&format!("Capital of country {i}?"));
+        data.push("answer", predict.training_example(&input, &output).unwrap());
+    }
+
+    let ok = finetuner("/v1");
+    let done = Finetune::new(&data)
+        .cache_dir(&runs)
+        .run(&ok)
+        .await
+        .unwrap();
+    let answer = predict
+        .clone()
+        .with_lm(done.lm.clone())
+        .call(question("France?"))
+        .await;
+    assert_eq!(answer.unwrap().answer, "Paris");
+    let refused = Finetune::new(&data)
+        .no_cache()
+        .run(&finetuner("/status/401/v1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &refused,
+            Error::Lm {
+                kind: dspy::LmErrorKind::Auth,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let few = TrainingData::new().with("answer", data.examples("answer")[0].clone());
+    let leaky = Finetune::new(&few)
+        .cache_dir(&runs)
+        .run(&finetuner("/echo-key/v1"))
+        .await
+        .unwrap_err();
+    assert!(
+        leaky
+            .to_string()
+            .contains("request made with key <redacted>"),
+        "{leaky}"
+    );
+    // Interrupted once its job runs: its saved state stays on disk.
+    let running = Arc::new(tokio::sync::Notify::new());
+    let signal = running.clone();
+    let interrupted = Finetune::new(&data)
+        .hyperparameters(Hyperparameters::new().epochs(1))
+        .cache_dir(&runs)
+        .on_progress(move |p| {
+            if p.status == "running" {
+                signal.notify_one();
+            }
+        })
+        .run(&ok);
+    tokio::select! {
+        biased;
+        () = running.notified() => {}
+        done = interrupted => panic!("the run should not finish: {done:?}"),
+    }
+
+    let files = files_under(dir.path());
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    assert!(names.iter().any(|n| n.ends_with("model.json")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("pending.json")),
+        "{names:?}"
+    );
+    let mut seen = vec![
+        ("the 401 error", format!("{refused} {refused:?}")),
+        ("the failed job's error", format!("{leaky} {leaky:?}")),
+        ("Debug of the finetuner", format!("{ok:?} {ok:#?}")),
+        ("Debug of the result", format!("{done:?}")),
+        ("the base model", ok.base_model()),
+        ("logs", capture.everything()),
+    ];
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        seen.push(("a saved file", String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    for (what, text) in &seen {
+        assert!(!text.contains(KEY), "the key leaked into {what}: {text}");
+        assert!(
+            !text.contains("SECRET"),
+            "the key leaked into {what}: {text}"
+        );
+    }
+    assert!(
+        capture.everything().contains("fine-tuning"),
+        "progress is logged"
+    );
+    // The key is no part of a run's cache key: with another key, the same run is the same.
+    let other = OpenAiFinetuner::new(server.builder("/v1").api_key("sk-other-key-1234")).unwrap();
+    let run = Finetune::new(&data);
+    assert_eq!(run.key(&other).unwrap(), run.key(&ok).unwrap());
+}

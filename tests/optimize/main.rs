@@ -9,4 +9,5 @@ mod few_shot;
 mod gepa;
 mod mipro;
 mod pipeline;
+mod provenance;
 mod simba;

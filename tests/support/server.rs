@@ -20,6 +20,9 @@
 //!   `choices: []`), `/echo-key/v1/..` and `/echo-key-stream/v1/..` (a 200 that is not JSON and
 //!   quotes the key, whole or as a stream event), `/stall-stream/v1/..` (a stream that stalls 5 s
 //!   after its first events); anything else is 404.
+//! - The fine-tuning API (`/v1/files`, `/v1/fine_tuning/jobs...`), with jobs that move a step
+//!   each time they are read: see `jobs.rs`. `/status/401/v1/files` and
+//!   `/status/401/v1/fine_tuning/jobs` echo the key in a 401, as the completion paths do.
 //! - It counts requests, faults and the most requests in flight at once, and records each
 //!   request (path, `Authorization`, body) unless told not to.
 //!
@@ -29,12 +32,16 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+#[path = "jobs.rs"]
+pub(crate) mod jobs;
+use jobs::Jobs;
 
 /// The key tests send; it must never show up in errors, logs or caches.
 pub(crate) const KEY: &str = "sk-test-SECRET";
@@ -143,6 +150,7 @@ impl Stats {
 struct Shared {
     config: ServerConfig,
     stats: Arc<Stats>,
+    jobs: Arc<Jobs>,
 }
 
 /// A running server; it stops with the runtime that started it.
@@ -150,15 +158,19 @@ pub(crate) struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub root: String,
     pub stats: Arc<Stats>,
+    /// The fine-tuning API's files and jobs.
+    pub jobs: Arc<Jobs>,
 }
 
 impl TestServer {
     /// Starts a server on a free port of 127.0.0.1.
     pub(crate) async fn start(config: ServerConfig) -> TestServer {
         let stats = Arc::new(Stats::default());
+        let jobs = Arc::new(Jobs::default());
         let shared = Arc::new(Shared {
             config,
             stats: stats.clone(),
+            jobs: jobs.clone(),
         });
         let app = Router::new().fallback(handle).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -166,7 +178,7 @@ impl TestServer {
             .expect("bind 127.0.0.1");
         let root = format!("http://{}", listener.local_addr().expect("local address"));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        TestServer { root, stats }
+        TestServer { root, stats, jobs }
     }
 
     /// A server answering `replies` in turn, with no faults.
@@ -273,9 +285,10 @@ fn pick_fault(faults: &Faults, x: f64) -> Fault {
 
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: String,
+    raw: String,
 ) -> Response {
     let stats = &*shared.stats;
     let config = &shared.config;
@@ -286,7 +299,7 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let body: Value = serde_json::from_str(&raw).unwrap_or_else(|_| Value::String(raw.clone()));
     if config.record {
         stats.hits.lock().unwrap().push(Hit {
             path: path.clone(),
@@ -298,6 +311,24 @@ async fn handle(
         tokio::time::sleep(config.latency).await;
     }
 
+    if let Some(response) =
+        shared
+            .jobs
+            .handle(&method, &path, &headers, &raw, &sent_key(&authorization))
+    {
+        return response;
+    }
+    let model = body["model"].as_str().unwrap_or_default();
+    if path != "/v1/embeddings" && model.starts_with("ft:") && !shared.jobs.serves(model) {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(
+                json!({"error": {"message": format!("The model `{model}` does not exist"),
+                "type": "invalid_request_error", "param": null, "code": "model_not_found"}}),
+            ),
+        )
+            .into_response();
+    }
     match path.as_str() {
         "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" => {
             match pick_fault(&config.faults, unit(config.seed, n)) {
@@ -340,7 +371,10 @@ async fn handle(
             }
         }
         "/status/429/v1/chat/completions" => rate_limited(3),
-        "/status/401/v1/chat/completions" | "/status/401/v1/embeddings" => {
+        "/status/401/v1/chat/completions"
+        | "/status/401/v1/embeddings"
+        | "/status/401/v1/files"
+        | "/status/401/v1/fine_tuning/jobs" => {
             // Like OpenAI, echo the key that was sent: the client must scrub it.
             let sent = authorization
                 .unwrap_or_default()

@@ -1,6 +1,8 @@
 use super::parse::parse_section;
 use super::render::{display_value, field_value};
-use super::{Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt};
+use super::{
+    Adapter, AnswerFormat, FieldValues, FormatRequest, Formatted, Prompt, TrainingExample,
+};
 use crate::Result;
 use crate::signature::{FieldSpec, SignatureInfo};
 
@@ -80,6 +82,50 @@ impl Adapter for CompletionAdapter {
                     .map(|f| (f.name.clone(), f.prefix.clone()))
                     .collect(),
             },
+        }
+    }
+
+    /// The prompt, and the answer as a demo block writes the outputs (`value\nPrefix: value`,
+    /// blank lines collapsed), after the first output's prefix that the prompt leaves open, and
+    /// ending with the blank line that separates a demo from the next block: where the adapter's
+    /// stop sequence ends an answer at inference.
+    ///
+    /// ```
+    /// use dspy_core::adapter::{Adapter, CompletionAdapter, FormatRequest, Prompt};
+    /// use dspy_core::SignatureInfo;
+    /// let sig = SignatureInfo::new("QA").input::<String>("question", "").output::<String>("answer", "");
+    /// let input = serde_json::json!({"question": "2+2?"}).as_object().unwrap().clone();
+    /// let output = serde_json::json!({"answer": "4"}).as_object().unwrap().clone();
+    /// let request = FormatRequest { signature: &sig, instructions: "", demos: &[], input: &input };
+    /// let example = CompletionAdapter::new().format_training(&request, &output);
+    /// assert_eq!(example.prompt, Prompt::Text("Question: 2+2?\nAnswer:".into()));
+    /// assert_eq!(example.completion, " 4\n\n");
+    /// ```
+    fn format_training(
+        &self,
+        request: &FormatRequest<'_>,
+        output: &FieldValues,
+    ) -> TrainingExample {
+        let formatted = self.format(request);
+        let sig = request.signature;
+        let lines = field_lines(&sig.outputs, output).join("\n");
+        // The prompt ends with the first output's prefix; without that field the answer can
+        // only start on the next line.
+        let answer = match sig.outputs.first() {
+            Some(first) if output.contains_key(&first.name) => lines
+                .strip_prefix(first.prefix.as_str())
+                .unwrap_or(&lines)
+                .to_string(),
+            _ => format!("\n{lines}"),
+        };
+        let end = formatted
+            .stop
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        TrainingExample {
+            prompt: formatted.prompt,
+            completion: format!("{answer}{end}"),
         }
     }
 

@@ -19,6 +19,7 @@ mod read;
 mod reask;
 mod render;
 mod stream;
+mod training;
 
 pub use chat::ChatAdapter;
 pub use completion::CompletionAdapter;
@@ -27,6 +28,7 @@ pub use message::{Message, Prompt, Role};
 pub use parse::Fix;
 pub use render::{display_value, field_value, python_json};
 pub use stream::FieldScanner;
+pub use training::TrainingExample;
 
 pub(crate) use json::response_schema;
 pub(crate) use parse::is_cut_off;
@@ -169,6 +171,32 @@ pub trait Adapter: Send + Sync + Debug {
 
     /// Recovers the output fields from a completion, leniently; fails with [`crate::Error::Parse`].
     fn parse(&self, signature: &SignatureInfo, completion: &str) -> Result<Parsed>;
+
+    /// One fine-tuning example: the prompt [`format`](Self::format) renders for `request`, and
+    /// `output` (every output field) written as this adapter writes a demo's answer for the same
+    /// input, so a fine-tuned model is trained on exactly what it is shown at inference.
+    ///
+    /// The default takes the answer from `format` itself: the assistant turn of a prompt whose
+    /// only demo is the input and `output`. An adapter whose prompts are one text (no turns)
+    /// should override it; [`CompletionAdapter`] does.
+    ///
+    /// ```
+    /// use dspy_core::adapter::{Adapter, FormatRequest, JsonAdapter};
+    /// use dspy_core::SignatureInfo;
+    /// let sig = SignatureInfo::new("QA").input::<String>("question", "").output::<u32>("year", "");
+    /// let input = serde_json::json!({"question": "When did Apollo 11 land?"}).as_object().unwrap().clone();
+    /// let output = serde_json::json!({"year": 1969}).as_object().unwrap().clone();
+    /// let request = FormatRequest { signature: &sig, instructions: "", demos: &[], input: &input };
+    /// let example = JsonAdapter::new().format_training(&request, &output);
+    /// assert_eq!(example.completion, "{\n  \"year\": 1969\n}");
+    /// ```
+    fn format_training(
+        &self,
+        request: &FormatRequest<'_>,
+        output: &FieldValues,
+    ) -> TrainingExample {
+        training::default_training(self, request, output)
+    }
 
     /// The adapter to try once when parsing this one's answer fails (DSPy falls back from chat
     /// markers to JSON).

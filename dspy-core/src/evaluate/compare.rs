@@ -5,14 +5,13 @@ use super::classes::ClassField;
 use super::comparison::{ClassDelta, Comparison, Outcome, PairedExample, ReportSummary};
 use super::rows::{Row, Rows, mean};
 use super::stats::{Interval, McNemar};
-use crate::lm::canonical_json;
+use crate::module::{example_id, number_repeats};
 use crate::signature::field_schema;
 use crate::util::snippet;
 use crate::{Error, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -20,8 +19,9 @@ use std::sync::Arc;
 /// Compares two evaluation reports of the same dev set, example by example.
 ///
 /// Examples are paired by id, not by position, so a reordered dev set pairs fine. The id is the
-/// example's content hash (SHA-256 of its canonical JSON, inputs and gold outputs; identical
-/// examples are told apart by their order) unless [`id_field`](Comparer::id_field) or
+/// example's content hash ([`example_id`]: SHA-256 of its canonical JSON, inputs and gold
+/// outputs; identical examples are told apart by their order, see [`number_repeats`]), the id
+/// a demo's [`Provenance`](crate::module::Provenance) names its training example by, unless [`id_field`](Comparer::id_field) or
 /// [`id_by`](Comparer::id_by) gives one. Reports whose sets of ids differ are refused with
 /// [`Error::DevSetMismatch`].
 ///
@@ -267,24 +267,25 @@ impl Comparer {
     }
 
     fn ids_of(&self, rows: &[Row], which: &str) -> Result<Vec<String>> {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        rows.iter()
-            .map(|row| {
-                let id = self.id(row, which)?;
-                let count = seen.entry(id.clone()).or_insert(0);
-                *count += 1;
-                match (&self.ids, *count) {
-                    (_, 1) => Ok(id),
-                    // Identical examples are interchangeable: number the repeats.
-                    (IdRule::ContentHash, n) => Ok(format!("{id}#{n}")),
-                    _ => Err(Error::config(format!(
-                        "two examples of the {which} report have the id `{id}` (the second at \
-                         index {}); ids must be unique to pair examples",
-                        row.index
-                    ))),
-                }
-            })
-            .collect()
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|row| self.id(row, which))
+            .collect::<Result<_>>()?;
+        if matches!(self.ids, IdRule::ContentHash) {
+            // Identical examples are interchangeable: number the repeats.
+            return Ok(number_repeats(ids));
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (id, row) in ids.iter().zip(rows) {
+            if seen.insert(id, row.index).is_some() {
+                return Err(Error::config(format!(
+                    "two examples of the {which} report have the id `{id}` (the second at \
+                     index {}); ids must be unique to pair examples",
+                    row.index
+                )));
+            }
+        }
+        Ok(ids)
     }
 
     fn id(&self, row: &Row, which: &str) -> Result<String> {
@@ -296,7 +297,7 @@ impl Comparer {
             ))
         };
         match &self.ids {
-            IdRule::ContentHash => Ok(content_hash(&row.example)),
+            IdRule::ContentHash => Ok(example_id(&row.example)),
             IdRule::Field(name) => super::classes::label(row.example.get(name))
                 .ok_or_else(|| missing(&format!("field `{name}` to pair by"))),
             IdRule::By(id) => id(&row.example).ok_or_else(|| missing("id")),
@@ -310,12 +311,6 @@ impl Comparer {
             IdRule::By(_) => "custom id".into(),
         }
     }
-}
-
-/// The first 16 hex digits (64 bits) of the SHA-256 of the example's canonical JSON.
-fn content_hash(example: &Value) -> String {
-    let digest = Sha256::digest(canonical_json(example).as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn mismatch(only_in_first: &[(String, &Row)], only_in_second: &[(String, &Row)]) -> Error {

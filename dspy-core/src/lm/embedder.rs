@@ -104,10 +104,12 @@ pub async fn embed_normalized<E: Embedder + ?Sized>(
     Ok(vectors)
 }
 
-/// `v` scaled to length 1 (a zero vector stays zero).
+/// `v` scaled to length 1 (a zero vector stays zero). A vector already of length 1 (to within
+/// 1e-6) is left as it is, so normalizing twice changes nothing: vectors saved and read back
+/// index bit for bit as they were.
 pub(crate) fn normalized(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
+    if norm > 0.0 && (norm - 1.0).abs() > 1e-6 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
     v
@@ -116,6 +118,17 @@ pub(crate) fn normalized(mut v: Vec<f32>) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalizing_twice_changes_no_bit() {
+        let once = normalized(vec![3.0, 4.0, 1e-3, 7.25]);
+        let norm = once.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-6, "{norm}");
+        let twice = normalized(once.clone());
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&twice), bits(&once));
+        assert_eq!(normalized(vec![0.0, 0.0]), [0.0, 0.0]);
+    }
 
     struct Fixed(Vec<Vec<f32>>);
     impl Embedder for Fixed {

@@ -4,6 +4,7 @@ mod builder;
 mod dummy;
 mod embed_request;
 mod embedder;
+mod finetune;
 mod handle;
 mod language_model;
 pub mod layers;
@@ -21,6 +22,10 @@ pub use dummy::DummyLm;
 pub use embed_request::{EmbedRequest, EmbedResponse};
 pub(crate) use embedder::normalized;
 pub use embedder::{Embedder, embed_normalized};
+pub use finetune::{
+    CancelToken, DummyFinetuner, Finetune, Finetuned, FinetunedModel, Finetuner, Hyperparameters,
+    ProgressFn, TrainBudget, TrainJob, TrainProgress, TrainingData, WeightsFile,
+};
 pub use handle::LM;
 pub use language_model::{BoxFuture, LanguageModel};
 pub use layers::{
@@ -31,7 +36,7 @@ pub use layers::{
 #[cfg(feature = "local")]
 pub use local::{LocalLm, LocalLmBuilder, LocalStats, THREADS_VAR as LOCAL_THREADS_VAR};
 #[cfg(feature = "openai")]
-pub use openai::{Mode, OpenAiEmbedder, OpenAiLm, OpenAiLmBuilder, TIMEOUT_VAR};
+pub use openai::{Mode, OpenAiEmbedder, OpenAiFinetuner, OpenAiLm, OpenAiLmBuilder, TIMEOUT_VAR};
 pub use request::{Capabilities, Choice, FinishReason, LmRequest, LmResponse, Usage};
 pub use settings::{configure, current_lm, inspect_history, with_lm, with_lm_sync};
 pub use stream::{ChunkStream, LmChunk, response_stream};

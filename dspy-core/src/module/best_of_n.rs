@@ -1,3 +1,4 @@
+use super::module_state::ModuleState;
 use super::overrides::{CallOverrides, with_overrides};
 use super::trace::{self, Trace};
 use super::{DynPredictor, Module, Parameters, Predict, WrapsPredict, child_name};
@@ -264,5 +265,14 @@ impl<M: Module + Parameters> Parameters for BestOfN<M> {
     ) {
         self.module
             .visit_predictors_mut(&child_name(prefix, "module"), visit);
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.module
+            .visit_module_states(&child_name(prefix, "module"), visit);
     }
 }

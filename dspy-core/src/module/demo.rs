@@ -1,8 +1,9 @@
 //! [`Demo`]: one few-shot demonstration a predictor shows (a complete example of its signature,
-//! or the fields of one that it has), and [`DemoState`], a demo as saved state and optimizers see
-//! it.
+//! or the fields of one that it has) and where it came from, and [`DemoState`], a demo as saved
+//! state and optimizers see it.
 
 use super::convert::to_fields;
+use super::provenance::Provenance;
 use crate::adapter::FieldValues;
 use crate::signature::{FieldSpec, Signature, SignatureInfo};
 use crate::util::snippet;
@@ -55,9 +56,13 @@ use serde_json::Value;
 /// let unlabeled = json!({"question": "Who wrote Hamlet ?"});
 /// assert!(Demo::<Fine>::from_fields(unlabeled.as_object().unwrap().clone()).is_err());
 /// ```
+///
+/// A demo an optimizer set also says where it came from ([`provenance`](Self::provenance));
+/// one made by hand has no provenance.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Demo<S> {
     value: DemoValue<S>,
+    provenance: Option<Provenance>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +77,34 @@ impl<S: Signature> Demo<S> {
     pub fn new(example: S) -> Self {
         Demo {
             value: DemoValue::Complete(example),
+            provenance: None,
         }
+    }
+
+    /// The same demo, recorded as coming from `provenance`.
+    ///
+    /// ```
+    /// use dspy_core::module::{Demo, Provenance};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let demo = Demo::new(QA { question: "2+2?".into(), answer: "4".into() });
+    /// assert!(demo.provenance().is_none()); // made by hand
+    /// let demo = demo.with_provenance(Provenance::labeled("3f2a9c0d11b2e4f5"));
+    /// assert_eq!(demo.provenance().unwrap().example, "3f2a9c0d11b2e4f5");
+    /// ```
+    #[must_use]
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = Some(provenance);
+        self
+    }
+
+    /// Where the demo came from, when an optimizer made it.
+    pub fn provenance(&self) -> Option<&Provenance> {
+        self.provenance.as_ref()
     }
 
     /// The demo `fields` make for `S`: complete when every field of `S` is there (then it must
@@ -133,12 +165,20 @@ impl<S: Signature> Demo<S> {
 
     /// The demo as saved.
     pub(crate) fn to_state(&self) -> Result<DemoState> {
-        self.fields().map(DemoState::new)
+        let fields = self.fields()?;
+        Ok(DemoState {
+            fields,
+            provenance: self.provenance.clone(),
+        })
     }
 
     /// A saved demo, checked as [`from_fields`](Self::from_fields) checks it.
     pub(crate) fn from_state(state: DemoState) -> std::result::Result<Self, String> {
-        demo_from_fields(state.fields)
+        let demo = demo_from_fields(state.fields)?;
+        Ok(Demo {
+            provenance: state.provenance,
+            ..demo
+        })
     }
 }
 
@@ -152,25 +192,46 @@ impl<S: Signature> From<S> for Demo<S> {
 /// and set it through [`DynPredictor`](super::DynPredictor).
 ///
 /// It is a struct rather than the bare fields so that what else a demo carries can be added to
-/// it (and to saved files) without changing its type.
+/// it (and to saved files) without changing its type: its [`Provenance`], when an optimizer set
+/// it.
 ///
 /// ```
-/// use dspy_core::module::DemoState;
-/// let fields = serde_json::json!({"question": "2+2?", "answer": "4"});
+/// use dspy_core::module::{DemoState, Provenance};
+/// use serde_json::json;
+/// let fields = json!({"question": "2+2?", "answer": "4"});
 /// let demo = DemoState::new(fields.as_object().unwrap().clone());
-/// assert_eq!(serde_json::to_value(&demo).unwrap(), serde_json::json!({"fields": fields}));
+/// assert_eq!(serde_json::to_value(&demo).unwrap(), json!({"fields": fields}));
+///
+/// let labeled = demo.with_provenance(Provenance::labeled("3f2a9c0d11b2e4f5"));
+/// assert_eq!(
+///     serde_json::to_value(&labeled).unwrap(),
+///     json!({"fields": fields, "provenance": {"example": "3f2a9c0d11b2e4f5", "source": "labeled"}})
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DemoState {
     /// Its fields: all of its signature's (a complete demo) or some (a partial one).
     pub fields: FieldValues,
+    /// Where it came from, when an optimizer made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 impl DemoState {
-    /// A demo of these fields.
+    /// A demo of these fields, with no provenance.
     pub fn new(fields: FieldValues) -> Self {
-        DemoState { fields }
+        DemoState {
+            fields,
+            provenance: None,
+        }
+    }
+
+    /// The same demo, recorded as coming from `provenance`.
+    #[must_use]
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = Some(provenance);
+        self
     }
 }
 
@@ -196,6 +257,7 @@ fn demo_from_fields<S: Signature>(mut fields: FieldValues) -> std::result::Resul
     check_side::<S::Output>("output", &info.outputs, &kept)?;
     Ok(Demo {
         value: DemoValue::Partial(kept),
+        provenance: None,
     })
 }
 
@@ -415,6 +477,33 @@ mod tests {
         let state = Demo::new(example.clone()).to_state().unwrap();
         assert_eq!(state.fields["label"], "location");
         assert_eq!(Demo::<Fine>::from_state(state).unwrap(), Demo::new(example));
+    }
+
+    #[test]
+    fn provenance_survives_the_state_of_complete_and_partial_demos() {
+        let provenance =
+            Provenance::bootstrapped("8f43db4bc941733d", 1).chosen_by("X", 3, Some(0.5));
+        let complete = Demo::new(Fine {
+            question: "q".into(),
+            label: Kind::Human,
+            reason: "r".into(),
+            fine_label: "ind".into(),
+        })
+        .with_provenance(provenance.clone());
+        let partial =
+            Demo::<Fine>::from_fields(object(json!({"question": "q", "fine_label": "ind"})))
+                .unwrap()
+                .with_provenance(Provenance::labeled("0b9d6e2a4c1f3e57"));
+        for demo in [complete, partial] {
+            let state = demo.to_state().unwrap();
+            assert_eq!(state.provenance.as_ref(), demo.provenance());
+            let json = serde_json::to_value(&state).unwrap();
+            let back: DemoState = serde_json::from_value(json).unwrap();
+            assert_eq!(Demo::<Fine>::from_state(back).unwrap(), demo);
+        }
+        let plain = Demo::<Fine>::from_fields(object(json!({"question": "q", "fine_label": "x"})));
+        assert!(plain.unwrap().to_state().unwrap().provenance.is_none());
+        assert_eq!(provenance.round, Some(1));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! the compiler reports the unmet `ModuleField` bound itself (with this message), where with one
 //! impl it would report the nested `Parameters` bound, which cannot name the field.
 
-use super::{DynPredictor, Parameters};
+use super::{DynPredictor, ModuleState, Parameters};
 
 /// `Kind` of the impl for modules.
 #[derive(Debug)]
@@ -43,6 +43,13 @@ pub trait ModuleField<Field, Kind> {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     );
+
+    /// [`Parameters::visit_module_states`] on the field.
+    fn visit_field_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    );
 }
 
 impl<T: Parameters + ?Sized, Field> ModuleField<Field, IsModule> for T {
@@ -61,6 +68,14 @@ impl<T: Parameters + ?Sized, Field> ModuleField<Field, IsModule> for T {
     ) {
         self.visit_predictors_mut(prefix, visit);
     }
+
+    fn visit_field_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.visit_module_states(prefix, visit);
+    }
 }
 
 impl<T: sealed::Unimplementable + ?Sized, Field> ModuleField<Field, NeverApplies> for T {
@@ -72,4 +87,6 @@ impl<T: sealed::Unimplementable + ?Sized, Field> ModuleField<Field, NeverApplies
         _: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     ) {
     }
+
+    fn visit_field_states<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a dyn ModuleState)) {}
 }

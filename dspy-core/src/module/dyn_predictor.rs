@@ -3,11 +3,12 @@
 
 use super::config::PredictConfig;
 use super::demo::DemoState;
+use super::field_text::FieldText;
 use super::id::PredictorId;
-use crate::Result;
-use crate::adapter::{Adapter, FieldValues, Formatted};
+use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
 use crate::lm::LM;
 use crate::signature::SignatureInfo;
+use crate::{Error, Result};
 use std::sync::Arc;
 
 /// A predictor seen without its signature type: what optimizers read and change.
@@ -45,6 +46,51 @@ pub trait DynPredictor: Send + Sync {
     fn set_instructions(&mut self, instructions: Option<String>);
     /// Whether its instructions were replaced.
     fn has_own_instructions(&self) -> bool;
+    /// Its signature as its prompts show it: [`signature`](DynPredictor::signature), with the
+    /// description and prefix of every field whose text was replaced
+    /// ([`set_field_text`](DynPredictor::set_field_text)).
+    fn effective_signature(&self) -> &SignatureInfo {
+        self.signature()
+    }
+    /// Replaces the description and prefix its prompts show for field `name`, as
+    /// [`set_instructions`](DynPredictor::set_instructions) replaces the instructions; `None`
+    /// goes back to the signature's. A loaded program does this where the text it was saved
+    /// with differs from the code's. A field the signature does not have is an
+    /// [`Error::Config`] naming its fields.
+    ///
+    /// ```
+    /// use dspy_core::{DynPredictor, Predict};
+    /// use dspy_core::module::FieldText;
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input(desc = "a question")] question: String, #[output] answer: String }
+    ///
+    /// let mut predict = Predict::<QA>::new();
+    /// let text = FieldText::new("a question about geography", "Question:");
+    /// predict.set_field_text("question", Some(text)).unwrap();
+    /// assert!(predict.has_own_field_text());
+    /// assert_eq!(predict.effective_signature().inputs[0].desc, "a question about geography");
+    /// let prompt = predict.render(&QAInput { question: "Capital of Peru?".into() }).unwrap();
+    /// assert!(prompt.prompt.to_text().contains("a question about geography"));
+    ///
+    /// predict.set_field_text("question", None).unwrap();
+    /// assert!(!predict.has_own_field_text());
+    /// assert!(predict.set_field_text("nope", None).is_err());
+    /// ```
+    fn set_field_text(&mut self, name: &str, text: Option<FieldText>) -> Result<()> {
+        let _ = text;
+        Err(Error::config(format!(
+            "this predictor of signature `{}` keeps its signature's field texts; it cannot \
+             replace the text of field `{name}`",
+            self.signature().name
+        )))
+    }
+    /// Whether the text of any of its fields was replaced.
+    fn has_own_field_text(&self) -> bool {
+        false
+    }
     /// Takes `id` as its own. For a wrapper that runs a per-call copy of a program (with other
     /// demos, say): giving the copy's predictors the original ids makes traces of the copy's
     /// calls name the original predictors, which is what optimizers look them up by.
@@ -84,6 +130,32 @@ pub trait DynPredictor: Send + Sync {
     fn set_adapter(&mut self, adapter: Option<Arc<dyn Adapter>>);
     /// The prompt it would send for `input` (a JSON object of the input fields).
     fn render_json(&self, input: &FieldValues) -> Result<Formatted>;
+    /// The fine-tuning example for one call of it (input and output as JSON objects of their
+    /// fields, as traces record them): see [`Predict::training_example`](super::Predict::training_example).
+    /// Both must fit the signature (every input and output field, each of its type), else
+    /// [`Error::Config`](crate::Error::Config) names the signature and what does not fit.
+    ///
+    /// ```
+    /// use dspy_core::{DynPredictor, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let predict: &dyn DynPredictor = &Predict::<QA>::new();
+    /// let fields = |v: serde_json::Value| v.as_object().unwrap().clone();
+    /// let example = predict
+    ///     .training_example_json(&fields(serde_json::json!({"question": "2+2?"})), &fields(serde_json::json!({"answer": "4"})))
+    ///     .unwrap();
+    /// assert!(example.completion.contains("4"));
+    /// assert!(predict.training_example_json(&fields(serde_json::json!({"question": "2+2?"})), &fields(serde_json::json!({}))).is_err());
+    /// ```
+    fn training_example_json(
+        &self,
+        input: &FieldValues,
+        output: &FieldValues,
+    ) -> Result<TrainingExample>;
     /// The most LM calls one call of it can make with the adapter it would use now: the first,
     /// then, when the answer cannot be read, one with the adapter's fallback and one re-ask.
     /// Three unless the adapter has fewer of those (the call loop never makes more).

@@ -10,7 +10,9 @@ mod convert;
 mod demo;
 pub(crate) mod derive_support;
 mod dyn_predictor;
+mod field_text;
 mod id;
+mod module_state;
 mod multi_chain;
 mod offer_feedback;
 mod overrides;
@@ -18,6 +20,7 @@ mod parallel;
 mod params;
 mod predict;
 mod prediction;
+mod provenance;
 pub mod react;
 mod refine;
 mod retrieve;
@@ -34,19 +37,23 @@ pub use chain_of_thought::{ChainOfThought, Reasoned, WithReasoning};
 pub use config::PredictConfig;
 pub use demo::{Demo, DemoState};
 pub use dyn_predictor::DynPredictor;
+pub use field_text::FieldText;
 pub use id::PredictorId;
+pub use module_state::ModuleState;
 pub use multi_chain::{Compare, CompareInput, MultiChainComparison, WithRationale};
 pub use offer_feedback::{OfferFeedback, OfferFeedbackInput, OfferFeedbackOutput};
 pub use overrides::{CallOverrides, HINT_FIELD, with_overrides};
 pub use parallel::{CallBatch, DEFAULT_CONCURRENCY, Parallel, call_batch};
-pub use params::{Parameters, child_name};
+pub use params::{Parameters, child_name, own_name};
 pub use predict::Predict;
 pub use prediction::Prediction;
+pub use provenance::{ChosenBy, DemoSource, Provenance, example_id, number_repeats};
 pub use react::{ReAct, Tool};
 pub use refine::Refine;
 pub use retrieve::{Retrieve, RetrieveInput, RetrieveOutput};
 pub use state::{
-    FieldFingerprint, PredictorState, ProgramState, STATE_FORMAT_VERSION, SignatureFingerprint,
+    FieldFingerprint, LoadReport, PredictorState, ProgramState, STATE_FORMAT_VERSION, SavedModule,
+    SignatureFingerprint, TextChange,
 };
 pub use stream::{PredictionStream, StreamEvent};
 pub use then::{Map, ModuleExt, Then};

@@ -1,3 +1,4 @@
+use super::module_state::ModuleState;
 use super::{DynPredictor, Module, Parameters, Predict, WrapsPredict};
 use crate::Result;
 use futures_util::StreamExt;
@@ -160,5 +161,13 @@ impl<M: Parameters> Parameters for Parallel<M> {
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     ) {
         self.module.visit_predictors_mut(prefix, visit);
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.module.visit_module_states(prefix, visit);
     }
 }

@@ -3,7 +3,8 @@
 
 use super::dyn_predictor::DynPredictor;
 use super::id::PredictorId;
-use super::state::ProgramState;
+use super::module_state::ModuleState;
+use super::state::{LoadReport, ProgramState, module_problems};
 use crate::Result;
 use std::path::Path;
 
@@ -44,6 +45,28 @@ pub trait Parameters {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     );
+
+    /// Calls `visit` with the name ([`own_name`] of its prefix) and the [`ModuleState`] of
+    /// every module inside that holds state beyond its predictors' (a KNN program's neighbour
+    /// pool), so saving the program saves it too and loading checks it.
+    ///
+    /// None by default: most modules' state is their predictors'. A module that wraps others
+    /// forwards the call to them (as `#[derive(Module)]` does for every field), and a module
+    /// with state of its own also visits itself.
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        let _ = (prefix, visit);
+    }
+
+    /// Every module with state of its own, with its name.
+    fn module_states(&self) -> Vec<(String, &dyn ModuleState)> {
+        let mut all = Vec::new();
+        self.visit_module_states("", &mut |name, m| all.push((name, m)));
+        all
+    }
 
     /// Every predictor with its name, in a stable order.
     fn predictors(&self) -> Vec<(String, &dyn DynPredictor)> {
@@ -92,7 +115,8 @@ pub trait Parameters {
     }
 
     /// What every predictor learned (instructions and demos), by name, with a fingerprint of
-    /// its signature. See [`ProgramState`].
+    /// its signature and the text its prompts show, and the state of every module with state
+    /// of its own. See [`ProgramState`].
     fn state(&self) -> Result<ProgramState> {
         ProgramState::capture(self)
     }
@@ -100,8 +124,11 @@ pub trait Parameters {
     /// Puts `state` into this program's predictors, checking first that it fits: the same
     /// predictors, with the same fields of the same types, and demos that fit them. If anything
     /// differs, the [`Error::State`](crate::Error::State) names each predictor and field, and nothing is changed.
+    ///
+    /// The saved text wins over the code's: see [`ProgramState::apply`], which also says which
+    /// predictors' text differed.
     fn load_state(&mut self, state: ProgramState) -> Result<()> {
-        state.apply(self)
+        state.apply(self).map(drop)
     }
 
     /// Saves what the program learned to `path` as versioned JSON, atomically (a temporary file
@@ -140,9 +167,35 @@ pub trait Parameters {
     where
         Self: Sized,
     {
+        self.load_with_report(path).map(drop)
+    }
+
+    /// [`load`](Parameters::load), returning what the load found: the predictors whose saved
+    /// text (instructions, field descriptions and prefixes) differed from the code's, which the
+    /// loaded program uses rather than the code's (each is also logged as a `tracing` warning).
+    ///
+    /// ```
+    /// use dspy_core::{Parameters, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let path = std::env::temp_dir().join(format!("qa-report-doc-{}.json", std::process::id()));
+    /// Predict::<QA>::new().save(&path)?;
+    /// let report = Predict::<QA>::new().load_with_report(&path)?;
+    /// assert!(report.is_clean()); // the same code: the same text
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    fn load_with_report(&mut self, path: impl AsRef<Path>) -> Result<LoadReport>
+    where
+        Self: Sized,
+    {
         let path = path.as_ref();
         ProgramState::read(path)
-            .and_then(|state| self.load_state(state))
+            .and_then(|state| state.apply(self))
             .map_err(|error| match error {
                 // Which file did not fit matters when a program loads several.
                 crate::Error::State(message) => {
@@ -156,16 +209,63 @@ pub trait Parameters {
 // Here rather than in state.rs: they list the program's predictors through `Parameters`, which
 // itself offers `state` and `load_state` through them.
 impl ProgramState {
-    /// The state of every predictor in `program`.
+    /// The state of every predictor in `program`, and of every module in it with state of its
+    /// own.
     pub fn capture<P: Parameters + ?Sized>(program: &P) -> Result<Self> {
-        ProgramState::of_predictors(program.predictors())
+        ProgramState::of_program(program.predictors(), program.module_states())
     }
 
     /// Puts this state into `program`, after checking that it fits: the same predictors, each
-    /// with the same fields of the same types, and demos that fit them. When anything does not
-    /// fit, the error lists every difference and `program` is left unchanged.
-    pub fn apply<P: Parameters + ?Sized>(self, program: &mut P) -> Result<()> {
-        self.put_into(program.predictors_mut())
+    /// with the same fields of the same types, demos that fit them, and the same state of every
+    /// module with state of its own. When anything does not fit, the error lists every
+    /// difference and `program` is left unchanged.
+    ///
+    /// The saved text wins: a predictor whose saved instructions or field descriptions differ
+    /// from its signature's in the code keeps the saved ones, so it shows the prompts it was
+    /// evaluated with. The [`LoadReport`] names those predictors and what differs.
+    pub fn apply<P: Parameters + ?Sized>(self, program: &mut P) -> Result<LoadReport> {
+        let problems = module_problems(&self.modules, &program.module_states());
+        let report = self.put_into(program.predictors_mut(), problems)?;
+        for change in &report.changed_text {
+            tracing::warn!("{change}");
+        }
+        Ok(report)
+    }
+
+    /// The state of every predictor in `program`, without the state of its modules: what an
+    /// optimizer snapshots while it searches (module state, such as a KNN program's pool, does
+    /// not change during a search, and can be large). Put it back with
+    /// [`apply_to_predictors`](Self::apply_to_predictors).
+    pub fn of_predictors<P: Parameters + ?Sized>(program: &P) -> Result<Self> {
+        ProgramState::of_program(program.predictors(), Vec::new())
+    }
+
+    /// [`apply`](Self::apply) to `program`'s predictors only: module states, saved or not, are
+    /// left out of the check and of the load, and nothing is logged.
+    pub fn apply_to_predictors<P: Parameters + ?Sized>(
+        self,
+        program: &mut P,
+    ) -> Result<LoadReport> {
+        let saved = ProgramState {
+            modules: Default::default(),
+            ..self
+        };
+        saved.put_into(program.predictors_mut(), Vec::new())
+    }
+}
+
+/// The name a module (or predictor) at `prefix` saves its own state under: `prefix`, or `self`
+/// at the root (as DSPy names a bare predictor).
+///
+/// ```
+/// assert_eq!(dspy_core::module::own_name(""), "self");
+/// assert_eq!(dspy_core::module::own_name("classify"), "classify");
+/// ```
+pub fn own_name(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "self".to_string()
+    } else {
+        prefix.to_string()
     }
 }
 
@@ -199,6 +299,14 @@ impl<P: Parameters + ?Sized> Parameters for Box<P> {
     ) {
         (**self).visit_predictors_mut(prefix, visit);
     }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        (**self).visit_module_states(prefix, visit);
+    }
 }
 
 /// An absent module has no predictors; a present one is named as if it were not optional.
@@ -222,6 +330,16 @@ impl<P: Parameters> Parameters for Option<P> {
             p.visit_predictors_mut(prefix, visit);
         }
     }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        if let Some(p) = self {
+            p.visit_module_states(prefix, visit);
+        }
+    }
 }
 
 /// Element `i` is named `prefix.i`.
@@ -243,6 +361,16 @@ impl<P: Parameters> Parameters for Vec<P> {
     ) {
         for (i, p) in self.iter_mut().enumerate() {
             p.visit_predictors_mut(&child_name(prefix, &i.to_string()), visit);
+        }
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        for (i, p) in self.iter().enumerate() {
+            p.visit_module_states(&child_name(prefix, &i.to_string()), visit);
         }
     }
 }

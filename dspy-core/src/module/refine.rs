@@ -1,4 +1,5 @@
 use super::best_of_n::{Best, Failures, Reward, Rollouts, attempt_scope};
+use super::module_state::ModuleState;
 use super::offer_feedback::{OfferFeedback, OfferFeedbackInput, describe_modules};
 use super::trace::{self, Trace};
 use super::{DynPredictor, Module, Parameters, Predict, PredictorId, WrapsPredict, child_name};
@@ -279,5 +280,14 @@ impl<M: Module + Parameters> Parameters for Refine<M> {
     ) {
         self.module
             .visit_predictors_mut(&child_name(prefix, "module"), visit);
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.module
+            .visit_module_states(&child_name(prefix, "module"), visit);
     }
 }

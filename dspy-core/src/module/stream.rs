@@ -160,8 +160,9 @@ impl<S: Signature> Predict<S> {
         let mut fields = to_fields(&input)?;
         let demos = self.demo_fields()?;
         let overrides = CallOverrides::current();
+        let signature = self.call_signature(&overrides, &mut fields);
         let request = FormatRequest {
-            signature: overrides.signature_for::<S>(self.id, &mut fields),
+            signature: &signature,
             ..self.format_request(&demos, &fields)
         };
         let config = overrides.apply_to(&self.config);

@@ -1,6 +1,7 @@
 //! Composition: `a.then(b)` runs `b` on an input wired by name from `a`'s input and output;
 //! `a.map(f)` transforms `a`'s output.
 
+use super::module_state::ModuleState;
 use super::{DynPredictor, Module, Parameters, child_name};
 use crate::Result;
 use crate::signature::fields::WireFrom;
@@ -173,6 +174,15 @@ impl<A: Module + Parameters, B: Module + Parameters> Parameters for Then<A, B> {
         self.0.visit_predictors_mut(&child_name(prefix, "0"), visit);
         self.1.visit_predictors_mut(&child_name(prefix, "1"), visit);
     }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.0.visit_module_states(&child_name(prefix, "0"), visit);
+        self.1.visit_module_states(&child_name(prefix, "1"), visit);
+    }
 }
 
 impl<A: Module + Clone, B: Module + Clone> Clone for Then<A, B> {
@@ -250,6 +260,14 @@ impl<A: Parameters, F> Parameters for Map<A, F> {
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     ) {
         self.module.visit_predictors_mut(prefix, visit);
+    }
+
+    fn visit_module_states<'a>(
+        &'a self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &'a dyn ModuleState),
+    ) {
+        self.module.visit_module_states(prefix, visit);
     }
 }
 

@@ -4,6 +4,7 @@ use super::{NeighborIndex, Similarity};
 use dspy_core::Result;
 use dspy_core::lm::BoxFuture;
 use dspy_core::retrieve::{Bm25, Bm25Index, Passage};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Shared words, rare ones counting more: [`Bm25`]'s ranking (`Bm25::new()` for the usual
@@ -33,6 +34,11 @@ impl Similarity for Bm25 {
             .map(|(i, text)| Passage::new(i.to_string(), text));
         let index: Arc<dyn NeighborIndex> = Arc::new(self.build(passages));
         Box::pin(std::future::ready(Ok(index)))
+    }
+
+    /// `k1` and `b`: a saved KNN program loads only with the same.
+    fn settings(&self) -> Value {
+        json!({"k1": self.k1, "b": self.b})
     }
 }
 

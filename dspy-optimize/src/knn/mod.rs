@@ -6,33 +6,43 @@
 //! `/embeddings` endpoint (feature `openai`). The indexes are dspy-core's retrieval indexes
 //! ([`dspy_core::retrieve`]); `Bm25`, `Embedder` and `OpenAiEmbedder` are dspy-core's, named
 //! here too.
+//!
+//! A compiled [`KnnProgram`] saves its neighbour pool with its predictors' state, and
+//! [`KnnProgram::load`] gives it back in a fresh process without compiling.
 
 mod bm25;
 mod embed;
+mod program;
+mod saved;
 
 pub use dspy_core::lm::Embedder;
 #[cfg(feature = "openai")]
 pub use dspy_core::lm::OpenAiEmbedder;
 pub use dspy_core::retrieve::Bm25;
 pub use embed::Embeddings;
+pub use program::KnnProgram;
 
 use crate::search::estimate::Estimator;
-use crate::search::fields::{all_fields, fits};
+use crate::search::provenance::Examples;
 use crate::search::warnings::why_none_fit;
-use crate::search::{Frame, Search, SearchOptions, compile_methods};
+use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
 use crate::{CompileWarning, Estimate, Trial};
-use dspy_core::adapter::FieldValues;
 use dspy_core::lm::BoxFuture;
-use dspy_core::{DynPredictor, Error, Example, Module, Parameters, Result};
-use serde::Serialize;
+use dspy_core::{Error, Example, Module, Parameters, Result};
+use program::{Pool, PoolEntry};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// How examples are compared: builds a [`NeighborIndex`] over the training examples' texts.
 ///
 /// A text is an example's input fields as `name: value` pairs joined by ` | ` (DSPy's layout).
+///
+/// A saved [`KnnProgram`] records the similarity's [`name`](Self::name) and
+/// [`settings`](Self::settings), and what its index keeps ([`NeighborIndex::saved`]); loading
+/// it checks the first two against the similarity given and gets the index back from
+/// [`restore`](Self::restore).
 pub trait Similarity: Send + Sync {
     /// A short name for reports (`BM25`, `embeddings`).
     fn name(&self) -> String;
@@ -40,6 +50,25 @@ pub trait Similarity: Send + Sync {
     /// An index over `documents`; [`NeighborIndex::nearest`] answers with positions in it.
     fn index<'a>(&'a self, documents: Vec<String>)
     -> BoxFuture<'a, Result<Arc<dyn NeighborIndex>>>;
+
+    /// What the ranking depends on besides the documents (BM25's `k1` and `b`), as JSON; a
+    /// saved program loads only with a similarity of the same name and settings. Default:
+    /// nothing.
+    fn settings(&self) -> Value {
+        Value::Null
+    }
+
+    /// The index a saved program had over `documents`, from what its index kept (`saved`,
+    /// [`NeighborIndex::saved`]). Default: built again with [`index`](Self::index), which gives
+    /// the same index when it depends on the documents and settings alone (as BM25's does).
+    fn restore<'a>(
+        &'a self,
+        documents: Vec<String>,
+        saved: &'a Value,
+    ) -> BoxFuture<'a, Result<Arc<dyn NeighborIndex>>> {
+        let _ = saved;
+        self.index(documents)
+    }
 }
 
 /// Finds the documents nearest a query.
@@ -47,6 +76,13 @@ pub trait NeighborIndex: Send + Sync {
     /// The positions of the (at most) `k` documents most similar to `query`, most similar
     /// first; equally similar documents in their original order.
     fn nearest<'a>(&'a self, query: &'a str, k: usize) -> BoxFuture<'a, Result<Vec<usize>>>;
+
+    /// What a saved program keeps of this index beyond its documents, for
+    /// [`Similarity::restore`] (an embeddings index: its vectors, so loading embeds nothing but
+    /// queries). Default: nothing, the index is built again from the documents.
+    fn saved(&self) -> Result<Value> {
+        Ok(Value::Null)
+    }
 }
 
 /// DSPy's `KNNFewShot`: the compiled program looks up, for each input, the `k` training
@@ -58,6 +94,10 @@ pub trait NeighborIndex: Send + Sync {
 /// re-bootstraps the neighbours through the LM on every call, compiling and running cost no
 /// extra LM calls. A training example is its own nearest neighbour, so score a KNN program on
 /// examples outside its training set.
+///
+/// Each call's neighbours are labeled demos that name their training example
+/// ([`Provenance`](dspy_core::module::Provenance)). The compiled [`KnnProgram`] saves its pool
+/// with the program, so [`KnnProgram::load`] gives it back elsewhere without compiling.
 ///
 /// ```
 /// use dspy_core::{DummyLm, LM, Module, Predict};
@@ -93,7 +133,7 @@ pub struct KNNFewShot<S> {
 }
 
 /// Where a [`KnnProgram`] puts the neighbours among the demos.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct DemoLayout {
     nearest_last: bool,
     keep_demos: bool,
@@ -139,6 +179,7 @@ impl<S: Similarity> KNNFewShot<S> {
         self
     }
 
+    search_setters!([options] id_field);
     compile_methods!(compile, estimate);
 }
 
@@ -165,13 +206,13 @@ where
         _: Option<&[E]>,
     ) -> Result<KnnProgram<P>> {
         let started = Instant::now();
-        let examples = all_fields(trainset)?;
+        let examples = Examples::of(trainset, &self.options)?;
         let texts = trainset
             .iter()
             .map(|e| input_text(&e.input()))
             .collect::<Result<Vec<String>>>()?;
-        let count = examples.len();
-        let index = self.similarity.index(texts).await?;
+        let count = examples.fields.len();
+        let index = self.similarity.index(texts.clone()).await?;
         frame.report.trials.push(Trial::new(
             format!(
                 "{} index of {count} examples, k = {}",
@@ -184,18 +225,26 @@ where
         ));
         for (name, predictor) in program.predictors() {
             let kept = self.layout.keep_demos && predictor.demo_count() > 0;
-            if let Some(why) = why_none_fit(predictor, &examples).filter(|_| !kept) {
+            if let Some(why) = why_none_fit(predictor, &examples.fields).filter(|_| !kept) {
                 let why = format!("no demos: no neighbour can be one, as {why}");
                 frame.report.warn(CompileWarning::predictor(name, why));
             }
         }
-        Ok(KnnProgram {
-            program: program.clone(),
-            index,
-            examples: Arc::new(examples),
+        let Examples { fields, ids } = examples;
+        let entries = ids
+            .into_iter()
+            .zip(texts)
+            .zip(fields)
+            .map(|((id, text), fields)| PoolEntry { id, text, fields })
+            .collect();
+        let pool = Pool {
+            entries,
             k: self.k,
             layout: self.layout,
-        })
+            similarity: self.similarity.name(),
+            settings: self.similarity.settings(),
+        };
+        Ok(KnnProgram::new(program.clone(), pool, index))
     }
 
     /// No LM call: the index is built by the similarity (an [`Embeddings`] index embeds the
@@ -208,114 +257,6 @@ where
             trainset.len()
         ));
         Ok(estimate.finish())
-    }
-}
-
-/// The program [`KNNFewShot`] compiles: `P`, run on each input with the nearest training
-/// examples as demos.
-///
-/// Its predictors are `P`'s, with the same names: saving it saves `P`'s learned state (not the
-/// training set, which is given again when compiling).
-#[derive(Clone)]
-pub struct KnnProgram<P> {
-    program: P,
-    index: Arc<dyn NeighborIndex>,
-    examples: Arc<Vec<FieldValues>>,
-    k: usize,
-    layout: DemoLayout,
-}
-
-impl<P> KnnProgram<P> {
-    /// The program the demos are given to.
-    pub fn program(&self) -> &P {
-        &self.program
-    }
-
-    /// The positions in the training set of the examples nearest `input`, nearest first.
-    pub fn neighbors<I: Serialize>(
-        &self,
-        input: &I,
-    ) -> impl Future<Output = Result<Vec<usize>>> + Send + '_ {
-        // The text is made now, so the future does not hold `input`.
-        let query = input_text(input);
-        let (index, k) = (self.index.clone(), self.k);
-        async move { index.nearest(&query?, k).await }
-    }
-}
-
-impl<P> std::fmt::Debug for KnnProgram<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KnnProgram")
-            .field("examples", &self.examples.len())
-            .field("k", &self.k)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<P> Module for KnnProgram<P>
-where
-    P: Module + Parameters + Clone,
-    P::Input: Serialize,
-{
-    type Input = P::Input;
-    type Output = P::Output;
-
-    async fn call(&self, input: P::Input) -> Result<P::Output> {
-        let nearest = self.neighbors(&input).await?;
-        let mut demos: Vec<FieldValues> = nearest
-            .iter()
-            .filter_map(|&i| self.examples.get(i).cloned())
-            .collect();
-        if self.layout.nearest_last {
-            demos.reverse();
-        }
-        // A copy per call: concurrent calls each see their own demos. Its predictors keep the
-        // original ids, so traces of this call name the program's predictors.
-        let ids: Vec<_> = self
-            .program
-            .predictors()
-            .iter()
-            .map(|(_, p)| p.id())
-            .collect();
-        let mut program = self.program.clone();
-        for ((_, predictor), id) in program.predictors_mut().into_iter().zip(ids) {
-            predictor.set_id(id);
-            let fitting: Vec<FieldValues> = demos
-                .iter()
-                .filter(|d| fits(&*predictor, d))
-                .cloned()
-                .collect();
-            if !fitting.is_empty() {
-                let fitting = if self.layout.keep_demos {
-                    let mut kept = predictor.demos_json()?;
-                    kept.extend(fitting);
-                    kept
-                } else {
-                    fitting
-                };
-                predictor.set_demos_json(fitting)?;
-            }
-        }
-        program.call(input).await
-    }
-}
-
-/// `P`'s predictors, under the same names.
-impl<P: Parameters> Parameters for KnnProgram<P> {
-    fn visit_predictors<'a>(
-        &'a self,
-        prefix: &str,
-        visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
-    ) {
-        self.program.visit_predictors(prefix, visit);
-    }
-
-    fn visit_predictors_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
-    ) {
-        self.program.visit_predictors_mut(prefix, visit);
     }
 }
 

@@ -7,9 +7,9 @@ use super::{Found, Plan, SearchSettings};
 use crate::search::scoring::score_on;
 use crate::search::step_log::{StepLog, scored};
 use crate::search::{Frame, SearchOptions};
-use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
+use dspy_core::module::DemoState;
 use dspy_core::util::snippet;
 use dspy_core::{Example, Module, Parameters, Result};
 
@@ -17,7 +17,7 @@ use dspy_core::{Example, Module, Parameters, Result};
 /// A point holds, per predictor, the instruction index then (with demos) the demo-set index.
 pub(super) struct Space {
     pub instructions: Vec<Vec<String>>,
-    pub demo_sets: Option<Vec<Vec<Vec<FieldValues>>>>,
+    pub demo_sets: Option<Vec<Vec<Vec<DemoState>>>>,
 }
 
 /// One Bayesian search: what it scores, on what, with which settings.
@@ -269,7 +269,7 @@ impl Space {
                 predictor.set_instructions(Some(instruction.clone()));
             }
             if let Some(sets) = &self.demo_sets {
-                predictor.set_demos_json(sets[p][point[p * width + 1]].clone())?;
+                predictor.set_demo_states(sets[p][point[p * width + 1]].clone())?;
             }
         }
         Ok(candidate)

@@ -10,6 +10,7 @@ use crate::search::demo_sets::{Candidate, DemoSets};
 use crate::search::fields::all_fields;
 use crate::search::measure::measure;
 use crate::search::models::scoped;
+use crate::search::provenance::{demo_ids, mark_chosen};
 use crate::search::resume::Resume;
 use crate::search::step_log::{Logged, StepLog, Within};
 use crate::search::warnings::{chosen_has_none, warn_demoless};
@@ -19,6 +20,7 @@ use bayes::Space;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::evaluate::Metric;
+use dspy_core::module::DemoState;
 use dspy_core::{Error, Example, Module, Parameters, Result};
 use propose::{Grounding, PromptModel, Target};
 use serde::Serialize;
@@ -164,7 +166,7 @@ impl<M> MIPROv2<M> {
     }
 
     bootstrap_setters!();
-    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, id_field, metric);
     compile_methods!(compile, compile_with_valset, estimate);
 
     /// Sizes the search with a preset (the default is `Light`); clears
@@ -300,13 +302,14 @@ where
             .steps(frame, &mut found, program, trainset, valset)
             .await;
         frame.stop_on_budget(outcome)?;
-        let chosen = match found.best {
+        let mut chosen = match found.best {
             Some((best, _, trial)) => {
                 frame.report.choose(trial);
                 best
             }
             None => program.clone(),
         };
+        mark_chosen(&mut frame.report, &mut chosen, program)?;
         let otherwise = chosen_has_none(&frame.report);
         warn_demoless(
             &mut frame.report,
@@ -420,10 +423,12 @@ impl<M> MIPROv2<M> {
         let train_fields = all_fields(trainset)?;
         let log = self.open_log(frame, &plan, program, &train_fields, &valset)?;
 
-        // Step 1: demo sets, as [predictor][set].
+        // Step 1: demo sets, as [predictor][set], with their provenance; the proposer sees
+        // their fields.
         let demo_sets = self
             .demo_sets(frame, &log, program, trainset, plan.demo_candidates)
             .await?;
+        let demo_fields = fields_of(&demo_sets);
 
         // Step 2: instruction candidates, the current ones first.
         let instructions = Box::pin(self.instructions(
@@ -431,7 +436,7 @@ impl<M> MIPROv2<M> {
             &log,
             program,
             &train_fields,
-            &demo_sets,
+            &demo_fields,
             &plan,
             &mut rng,
         ))
@@ -492,7 +497,7 @@ impl<M> MIPROv2<M> {
         program: &P,
         trainset: &[E],
         count: usize,
-    ) -> Result<Vec<Vec<Vec<FieldValues>>>>
+    ) -> Result<Vec<Vec<Vec<DemoState>>>>
     where
         P: Module + Parameters + Clone,
         P::Output: Sync,
@@ -502,7 +507,7 @@ impl<M> MIPROv2<M> {
         let bootstrap = self.demo_bootstrap();
         let candidates = demo_candidates(&bootstrap, count);
         let predictors = program.predictor_names().len();
-        let mut sets: Vec<Vec<Vec<FieldValues>>> = vec![Vec::new(); predictors];
+        let mut sets: Vec<Vec<Vec<DemoState>>> = vec![Vec::new(); predictors];
         let total = candidates.len();
         for (k, candidate) in candidates.into_iter().enumerate() {
             let label = format!("MIPROv2 demo set {}/{total}", k + 1);
@@ -550,18 +555,19 @@ impl<M> MIPROv2<M> {
         &self,
         k: usize,
         build: impl Future<Output = Result<(P, String, bool)>>,
-    ) -> Logged<Vec<Vec<FieldValues>>> {
+    ) -> Logged<Vec<Vec<DemoState>>> {
         let built = measure(scoped(self.options.task_model.as_ref(), build)).await;
         let (program, description, budget) = match built.outcome {
             Ok(built) => built,
             Err(error) => return Logged::failed(error),
         };
-        let trial = crate::Trial::new(
+        let mut trial = crate::Trial::new(
             format!("demo set {k}: {description}"),
             None,
             &built.usage,
             built.elapsed,
         );
+        trial.demos = demo_ids(&program).unwrap_or_default();
         if budget {
             let error = Error::Budget(format!(
                 "the LM budget ran out while bootstrapping demo set {k}"
@@ -574,7 +580,7 @@ impl<M> MIPROv2<M> {
         let demos = program
             .predictors()
             .iter()
-            .map(|(_, p)| p.demos_json())
+            .map(|(_, p)| p.demo_states())
             .collect::<Result<_>>();
         match demos {
             Ok(demos) => Logged::ok(demos, vec![trial]),
@@ -659,6 +665,18 @@ impl<M> MIPROv2<M> {
         }
         Ok(grounding)
     }
+}
+
+/// The fields of every demo of `sets` ([predictor][set][demo]), as the proposer shows them.
+fn fields_of(sets: &[Vec<Vec<DemoState>>]) -> Vec<Vec<Vec<FieldValues>>> {
+    sets.iter()
+        .map(|per_set| {
+            per_set
+                .iter()
+                .map(|demos| demos.iter().map(|d| d.fields.clone()).collect())
+                .collect()
+        })
+        .collect()
 }
 
 /// The `count` demo-set candidates of each predictor: zero-shot, labeled (when there are

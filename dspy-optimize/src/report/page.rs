@@ -1,5 +1,6 @@
 //! A compile report as one self-contained HTML page: the score of every trial with the best
-//! so far, every trial's candidate, whether the budget stopped it, and what it used. Built
+//! so far, every trial's candidate (and its demos' examples), whether the budget stopped it,
+//! and what it used. Built
 //! from dspy-core's page kit, so it looks like the evaluation and comparison pages.
 
 use super::{CompileReport, Trial};
@@ -205,6 +206,9 @@ fn candidate(trial: &Trial, best: bool) -> Html {
         cell.push(Html::text(" "));
         cell.push(pill("returned", Tone::Accent));
     }
+    if !trial.demos.is_empty() {
+        cell.push(Html::tag("div", "demos", Html::text(&demo_line(trial))));
+    }
     if let Some(error) = &trial.error {
         cell.push(Html::tag(
             "div",
@@ -213,6 +217,30 @@ fn candidate(trial: &Trial, best: bool) -> Html {
         ));
     }
     cell.into_iter().collect()
+}
+
+/// Most example ids shown per predictor under a trial (the JSON report has all of them).
+const IDS_SHOWN: usize = 4;
+
+/// A trial's demos in one line: per predictor, how many and the first examples' ids (8 digits
+/// each), e.g. `demos: self 6 (8f43db4b, 19a7fcb9, …)`.
+fn demo_line(trial: &Trial) -> String {
+    let parts: Vec<String> = trial
+        .demos
+        .iter()
+        .map(|(name, ids)| {
+            let mut shown: Vec<&str> = ids
+                .iter()
+                .take(IDS_SHOWN)
+                .map(|id| id.get(..8).unwrap_or(id))
+                .collect();
+            if ids.len() > IDS_SHOWN {
+                shown.push("…");
+            }
+            format!("{name} {} ({})", ids.len(), shown.join(", "))
+        })
+        .collect();
+    format!("demos: {}", parts.join("; "))
 }
 
 /// How scores are written: as percentages when every one is a fraction, else as numbers.

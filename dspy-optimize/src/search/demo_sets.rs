@@ -7,7 +7,8 @@ use super::SearchOptions;
 use super::bootstrap_options::BootstrapOptions;
 use super::estimate::Count;
 use super::estimate::counts::bootstrap_runs;
-use super::fields::{all_fields, clear_demos};
+use super::fields::clear_demos;
+use super::provenance::Examples;
 use super::sampling::assign_labeled;
 use super::scoring::{ByRef, passes};
 use super::seed::derive_seed;
@@ -92,7 +93,7 @@ impl<M> DemoSets<'_, M> {
         E: Serialize,
     {
         let mut labeled = program.clone();
-        let examples = all_fields(trainset)?;
+        let examples = Examples::of(trainset, self.options)?;
         let mut rng = Rng::new(self.options.seed);
         let (k, sampling) = (self.bootstrap.max_labeled_demos, &self.bootstrap.labeled);
         assign_labeled(&mut labeled, &examples, k, sampling, &mut rng)?;

@@ -63,6 +63,7 @@ pub(crate) mod measure;
 pub(crate) mod models;
 mod options;
 pub(crate) mod prompting;
+pub(crate) mod provenance;
 pub(crate) mod resume;
 pub(crate) mod rollout;
 pub(crate) mod sampling;

@@ -34,6 +34,9 @@ pub struct SearchOptions {
     pub task_model: Option<LM>,
     /// Where the search's progress is saved, to resume a killed compile.
     pub checkpoint: Option<Checkpoint>,
+    /// The field that names each training example in its demos' provenance; `None`: the
+    /// example's content hash ([`example_id`](dspy_core::module::example_id)).
+    pub id_field: Option<String>,
 }
 
 impl Default for SearchOptions {
@@ -45,6 +48,7 @@ impl Default for SearchOptions {
             prompt_model: None,
             task_model: None,
             checkpoint: None,
+            id_field: None,
         }
     }
 }
@@ -116,6 +120,16 @@ macro_rules! search_setters {
             self
         }
     };
+    (@id_field [$($field:ident)?]) => {
+        /// Names each training example, in the provenance of the demos made from it, by the
+        /// value of its field `name` (a string, or any JSON value as text) instead of its
+        /// content hash. Every example must have the field, and no two may share its value.
+        #[must_use]
+        pub fn id_field(mut self, name: impl Into<String>) -> Self {
+            self$(.$field)?.id_field = Some(name.into());
+            self
+        }
+    };
     (@metric [$($field:ident)?]) => {
         /// The metric.
         pub fn metric(&self) -> &M {
@@ -126,5 +140,5 @@ macro_rules! search_setters {
 pub(crate) use search_setters;
 
 impl SearchOptions {
-    search_setters!([] seed, concurrency, progress, prompt_model, task_model, checkpoint);
+    search_setters!([] seed, concurrency, progress, prompt_model, task_model, checkpoint, id_field);
 }

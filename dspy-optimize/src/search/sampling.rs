@@ -2,6 +2,7 @@
 //! field when asked.
 
 use super::fields::fits;
+use super::provenance::Examples;
 use dspy_core::adapter::FieldValues;
 use dspy_core::data::Rng;
 use dspy_core::{Parameters, Result};
@@ -79,21 +80,23 @@ fn class_of(example: &FieldValues, field: &str) -> String {
 }
 
 /// Gives every predictor of `program` up to `k` labeled demos drawn from the examples that fit
-/// it (see [`fits`]); a predictor that no example fits is left with none. Predictors draw in
-/// order from one generator, so each gets its own sample.
+/// it (see [`fits`]), each recorded as labeled from its example; a predictor that no example
+/// fits is left with none. Predictors draw in order from one generator, so each gets its own
+/// sample.
 pub(crate) fn assign_labeled<P: Parameters>(
     program: &mut P,
-    examples: &[FieldValues],
+    examples: &Examples,
     k: usize,
     sampling: &Sampling,
     rng: &mut Rng,
 ) -> Result<()> {
+    let fields = &examples.fields;
     for (_, predictor) in program.predictors_mut() {
-        let pool: Vec<usize> = (0..examples.len())
-            .filter(|&i| fits(&*predictor, &examples[i]))
+        let pool: Vec<usize> = (0..fields.len())
+            .filter(|&i| fits(&*predictor, &fields[i]))
             .collect();
-        let picked = sampling.pick(&pool, examples, k, rng);
-        predictor.set_demos_json(picked.into_iter().map(|i| examples[i].clone()).collect())?;
+        let picked = sampling.pick(&pool, fields, k, rng);
+        predictor.set_demo_states(picked.into_iter().map(|i| examples.labeled(i)).collect())?;
     }
     Ok(())
 }

@@ -117,13 +117,13 @@ pub(super) fn drop_demos<P: Parameters>(
     let positions: Vec<usize> = (0..drop).map(|_| rng.below(most)).collect();
     for (_, predictor) in program.predictors_mut() {
         let kept: Vec<_> = predictor
-            .demos_json()?
+            .demo_states()?
             .into_iter()
             .enumerate()
             .filter(|(i, _)| !positions.contains(i))
             .map(|(_, d)| d)
             .collect();
-        predictor.set_demos_json(kept)?;
+        predictor.set_demo_states(kept)?;
     }
     Ok(drop)
 }

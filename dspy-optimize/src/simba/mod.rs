@@ -5,9 +5,9 @@ mod estimate;
 mod step;
 mod strategies;
 
-use crate::search::fields::all_fields;
 use crate::search::measure::{Measured, measure};
 use crate::search::models::scoped;
+use crate::search::provenance::{Examples, mark_chosen};
 use crate::search::resume::Resume;
 use crate::search::rollout::{Job, RunSettings, Runs, run_jobs};
 use crate::search::steps::{Steps, run_steps};
@@ -157,6 +157,8 @@ struct Context<'a, P, E> {
     program: &'a P,
     trainset: &'a [E],
     fields: Vec<FieldValues>,
+    /// Each training example's id, as demos made from it record it.
+    ids: Vec<String>,
     bsize: usize,
 }
 
@@ -229,7 +231,7 @@ impl<M> SIMBA<M> {
         self
     }
 
-    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, metric);
+    search_setters!([options] seed, concurrency, progress, prompt_model, task_model, checkpoint, id_field, metric);
     compile_methods!(compile, estimate);
 }
 
@@ -263,7 +265,7 @@ where
         if trainset.is_empty() {
             return Err(Error::config("SIMBA needs a non-empty training set"));
         }
-        let fields = all_fields(trainset)?;
+        let Examples { fields, ids } = Examples::of(trainset, &self.options)?;
         let resume = self.resume(frame, program, &fields)?;
         let ascent = Ascent {
             simba: self,
@@ -271,6 +273,7 @@ where
                 program,
                 trainset,
                 fields,
+                ids,
                 bsize: self.settings.bsize.min(trainset.len()),
             },
         };
@@ -393,7 +396,9 @@ fn choose<P: Parameters + Clone>(
     if let Some(trial) = trial {
         frame.report.choose(trial);
     }
-    build(program, &state.programs[best].state)
+    let mut built = build(program, &state.programs[best].state)?;
+    mark_chosen(&mut frame.report, &mut built, program)?;
+    Ok(built)
 }
 
 impl<M> SIMBA<M> {
@@ -423,7 +428,7 @@ impl<M> SIMBA<M> {
         Rng::new(self.options.seed).shuffle(&mut order);
         Ok(SimbaState {
             programs: vec![Entry {
-                state: program.state()?,
+                state: ProgramState::of_predictors(program)?,
                 scores: Vec::new(),
                 trial: None,
             }],
@@ -506,9 +511,9 @@ impl<M> SIMBA<M> {
     }
 }
 
-/// A copy of `program` with `state` loaded.
+/// A copy of `program` with `state` (its predictors') loaded.
 fn build<P: Parameters + Clone>(program: &P, state: &ProgramState) -> Result<P> {
     let mut built = program.clone();
-    built.load_state(state.clone())?;
+    state.clone().apply_to_predictors(&mut built)?;
     Ok(built)
 }

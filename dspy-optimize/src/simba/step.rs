@@ -14,7 +14,7 @@ use dspy_core::evaluate::Metric;
 use dspy_core::lm::UsageReport;
 use dspy_core::module::CallOverrides;
 use dspy_core::util::snippet;
-use dspy_core::{Example, Module, Parameters, Result};
+use dspy_core::{Example, Module, Parameters, ProgramState, Result};
 use std::time::{Duration, Instant};
 
 /// Characters of a new rule shown in its trial (50 and the ellipsis).
@@ -176,7 +176,13 @@ impl<M> SIMBA<M> {
         }
         let (applied, usage, strategy) = if use_demo {
             let maxlen = settings.demo_input_field_maxlen;
-            let applied = with_demo(&mut program, &bucket, round.p10, maxlen, &mut description);
+            let id = &context.ids[round.batch[*example]];
+            let made = Made {
+                id,
+                p10: round.p10,
+                maxlen,
+            };
+            let applied = with_demo(&mut program, &bucket, &made, &mut description);
             (applied, UsageReport::default(), "append_a_demo")
         } else {
             let fields = &context.fields[round.batch[*example]];
@@ -246,7 +252,7 @@ impl<M> SIMBA<M> {
                 new.elapsed + share,
             ));
             state.programs.push(Entry {
-                state: new.program.state()?,
+                state: ProgramState::of_predictors(&new.program)?,
                 scores,
                 trial: Some(state.trials.len() - 1),
             });
@@ -261,18 +267,25 @@ impl<M> SIMBA<M> {
     }
 }
 
-/// `append_a_demo`: the best run's calls become demos (unless it skips). The error of a demo
-/// that does not fit is the strategy's failure.
+/// What `append_a_demo` makes demos with: the bucket's example id, the batch's 10th
+/// percentile, and how long an input field may be.
+struct Made<'a> {
+    id: &'a str,
+    p10: f64,
+    maxlen: usize,
+}
+
+/// `append_a_demo`: the best run's calls become demos (unless it skips), bootstrapped from the
+/// bucket's example. The error of a demo that does not fit is the strategy's failure.
 fn with_demo<P: Parameters>(
     program: &mut P,
     bucket: &[Run<'_>],
-    p10: f64,
-    maxlen: usize,
+    made: &Made<'_>,
     description: &mut String,
 ) -> Result<()> {
-    match demos_from_best(bucket, p10, maxlen) {
+    match demos_from_best(bucket, made.p10, made.maxlen) {
         Some(demos) => {
-            let added = append_demos(program, demos)?;
+            let added = append_demos(program, demos, made.id)?;
             description.push_str(&format!(" append_a_demo: {added} demos"));
         }
         None => description.push_str(" append_a_demo: skipped"),

@@ -5,7 +5,7 @@
 
 use crate::search::models::scoped;
 use dspy_core::adapter::FieldValues;
-use dspy_core::module::Trace;
+use dspy_core::module::{DemoState, Provenance, Trace};
 use dspy_core::{LM, Module, Parameters, Predict, Result};
 use dspy_macros::Signature;
 use serde_json::{Value, json};
@@ -104,17 +104,21 @@ pub(crate) fn demos_from_best(
     Some(demos)
 }
 
-/// Appends `demos` (one per predictor name) to `program`'s predictors.
+/// Appends `demos` (one per predictor name) to `program`'s predictors, each recorded as
+/// bootstrapped from the example with id `example` (a run sampled on it, not a round).
 pub(crate) fn append_demos<P: Parameters>(
     program: &mut P,
     demos: BTreeMap<String, FieldValues>,
+    example: &str,
 ) -> Result<usize> {
+    let mut provenance = Provenance::bootstrapped(example, 0);
+    provenance.round = None;
     let mut added = 0;
     for (name, demo) in demos {
         if let Some(predictor) = program.predictor_mut(&name) {
-            let mut all = predictor.demos_json()?;
-            all.push(demo);
-            predictor.set_demos_json(all)?;
+            let mut all = predictor.demo_states()?;
+            all.push(DemoState::new(demo).with_provenance(provenance.clone()));
+            predictor.set_demo_states(all)?;
             added += 1;
         }
     }

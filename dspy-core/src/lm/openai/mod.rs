@@ -18,9 +18,11 @@ mod embed;
 mod embedder;
 mod env;
 mod error;
+mod finetune;
 mod transport;
 
 pub use embedder::OpenAiEmbedder;
+pub use finetune::OpenAiFinetuner;
 
 use super::stream::Yielder;
 use super::{

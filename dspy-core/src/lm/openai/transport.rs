@@ -75,7 +75,7 @@ impl tower::Service<HttpRequestFactory> for Transport {
 }
 
 /// A non-2xx answer as an [`HttpFailure`], its body already scrubbed.
-async fn failure(response: reqwest::Response, secret: Option<&str>) -> OpenAIError {
+pub(super) async fn failure(response: reqwest::Response, secret: Option<&str>) -> OpenAIError {
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     let body = match response.bytes().await {

@@ -7,16 +7,19 @@ use super::call::run_adapter;
 use super::config::PredictConfig;
 use super::convert::{decode, to_fields};
 use super::demo::Demo;
+use super::field_text::OwnFieldText;
 use super::id::PredictorId;
 use super::overrides::CallOverrides;
 use super::prediction::Prediction;
 use super::trace;
 use crate::adapter::{
     Adapter, ChatAdapter, CompletionAdapter, FieldValues, FormatRequest, Formatted, JsonAdapter,
+    TrainingExample,
 };
 use crate::lm::{LM, current_lm};
-use crate::signature::Signature;
+use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -56,6 +59,8 @@ pub struct Predict<S: Signature> {
     pub(crate) lm: Option<LM>,
     adapter: Option<Arc<dyn Adapter>>,
     pub(crate) id: PredictorId,
+    /// Field descriptions and prefixes replacing the signature's (a loaded program's).
+    pub(crate) own_text: Option<Arc<OwnFieldText>>,
     _signature: PhantomData<fn() -> S>,
 }
 
@@ -69,6 +74,7 @@ impl<S: Signature> Predict<S> {
             lm: None,
             adapter: None,
             id: PredictorId::fresh(),
+            own_text: None,
             _signature: PhantomData,
         }
     }
@@ -174,6 +180,31 @@ impl<S: Signature> Predict<S> {
             .unwrap_or(&S::info().instructions)
     }
 
+    /// The signature as this predictor's prompts show it: `S`'s, with the field descriptions
+    /// and prefixes that replace `S`'s when it has its own (see
+    /// [`DynPredictor::set_field_text`](super::DynPredictor::set_field_text)).
+    pub fn effective_signature(&self) -> &SignatureInfo {
+        match &self.own_text {
+            Some(own) => own.info(),
+            None => S::info(),
+        }
+    }
+
+    /// The signature of a call made under `overrides`: with a `hint_` input when there is a
+    /// hint for this predictor (put into `input`), and this predictor's own field texts.
+    pub(crate) fn call_signature(
+        &self,
+        overrides: &CallOverrides,
+        input: &mut FieldValues,
+    ) -> Cow<'_, SignatureInfo> {
+        let called = overrides.signature_for::<S>(self.id, input);
+        match &self.own_text {
+            None => Cow::Borrowed(called),
+            Some(own) if std::ptr::eq(called, S::info()) => Cow::Borrowed(own.info()),
+            Some(own) => Cow::Owned(own.apply_to(called)),
+        }
+    }
+
     /// The adapter used with `lm`.
     pub fn adapter_for(&self, lm: &LM) -> Arc<dyn Adapter> {
         match &self.adapter {
@@ -197,6 +228,41 @@ impl<S: Signature> Predict<S> {
         let input = to_fields(input)?;
         let demos = self.demo_fields()?;
         Ok(adapter.format(&self.format_request(&demos, &input)))
+    }
+
+    /// The fine-tuning example for one call: the prompt this predictor sends for `input` (with
+    /// its instructions and demos, by the adapter it would use now, as [`render`](Self::render))
+    /// and `output` written as that adapter writes a demo's answer
+    /// ([`Adapter::format_training`]).
+    ///
+    /// Pin the adapter (`with_adapter`) when the fine-tuned model will be served with another
+    /// LM than the one in effect now, so the example is rendered as that model will be asked.
+    ///
+    /// ```
+    /// use dspy_core::adapter::Prompt;
+    /// use dspy_core::{ChatAdapter, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let predict = Predict::<QA>::new().with_adapter(ChatAdapter::new());
+    /// let input = QAInput { question: "Capital of France?".into() };
+    /// let example = predict.training_example(&input, &QAOutput { answer: "Paris".into() }).unwrap();
+    /// assert_eq!(example.prompt, predict.render(&input).unwrap().prompt);
+    /// assert!(example.completion.starts_with("[[ ## answer ## ]]\nParis"));
+    /// ```
+    pub fn training_example(
+        &self,
+        input: &S::Input,
+        output: &S::Output,
+    ) -> Result<TrainingExample> {
+        let adapter = self.adapter_now();
+        let input = to_fields(input)?;
+        let output = to_fields(output)?;
+        let demos = self.demo_fields()?;
+        Ok(adapter.format_training(&self.format_request(&demos, &input), &output))
     }
 
     /// The adapter a call would use now: its own, else the one for the LM in effect, else
@@ -227,8 +293,9 @@ impl<S: Signature> Predict<S> {
         let demos = self.demo_fields()?;
         // Wrapping modules (BestOfN, Refine, ...) set rollout, temperature and hints per scope.
         let overrides = CallOverrides::current();
+        let signature = self.call_signature(&overrides, &mut fields);
         let request = FormatRequest {
-            signature: overrides.signature_for::<S>(self.id, &mut fields),
+            signature: &signature,
             ..self.format_request(&demos, &fields)
         };
         let config = overrides.apply_to(&self.config);
@@ -249,7 +316,7 @@ impl<S: Signature> Predict<S> {
         input: &'a FieldValues,
     ) -> FormatRequest<'a> {
         FormatRequest {
-            signature: S::info(),
+            signature: self.effective_signature(),
             instructions: self.effective_instructions(),
             demos,
             input,
@@ -273,6 +340,7 @@ impl<S: Signature> Clone for Predict<S> {
             adapter: self.adapter.clone(),
             // A clone is another predictor: traces tell it apart from the original.
             id: PredictorId::fresh(),
+            own_text: self.own_text.clone(),
             _signature: PhantomData,
         }
     }
@@ -284,6 +352,7 @@ impl<S: Signature> fmt::Debug for Predict<S> {
             .field("signature", &S::info().name)
             .field("demos", &self.demos.len())
             .field("instructions", &self.instructions)
+            .field("own_field_text", &self.own_text.is_some())
             .field("config", &self.config)
             .field("lm", &self.lm.as_ref().map(LM::model))
             .field("adapter", &self.adapter.as_ref().map(|a| a.name()))

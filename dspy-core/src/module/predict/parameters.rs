@@ -2,13 +2,14 @@
 //! predictor (named `self` at the root).
 
 use super::Predict;
-use crate::adapter::{Adapter, FieldValues, Formatted};
+use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
 use crate::lm::LM;
 use crate::module::config::PredictConfig;
 use crate::module::demo::{Demo, DemoState};
 use crate::module::dyn_predictor::DynPredictor;
+use crate::module::field_text::{FieldText, set_field_text};
 use crate::module::id::PredictorId;
-use crate::module::params::Parameters;
+use crate::module::params::{Parameters, own_name};
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -32,6 +33,19 @@ impl<S: Signature> DynPredictor for Predict<S> {
 
     fn has_own_instructions(&self) -> bool {
         self.instructions.is_some()
+    }
+
+    fn effective_signature(&self) -> &SignatureInfo {
+        Predict::effective_signature(self)
+    }
+
+    fn set_field_text(&mut self, name: &str, text: Option<FieldText>) -> Result<()> {
+        self.own_text = set_field_text(S::info(), self.own_text.as_deref(), name, text)?;
+        Ok(())
+    }
+
+    fn has_own_field_text(&self) -> bool {
+        self.own_text.is_some()
     }
 
     fn set_id(&mut self, id: PredictorId) {
@@ -72,14 +86,17 @@ impl<S: Signature> DynPredictor for Predict<S> {
     }
 
     fn render_json(&self, input: &FieldValues) -> Result<Formatted> {
-        let typed: S::Input = serde_json::from_value(serde_json::Value::Object(input.clone()))
-            .map_err(|e| {
-                Error::config(format!(
-                    "input does not fit signature `{}`: {e}",
-                    S::info().name
-                ))
-            })?;
-        self.render(&typed)
+        self.render(&typed_fields::<S, S::Input>("input", input)?)
+    }
+
+    fn training_example_json(
+        &self,
+        input: &FieldValues,
+        output: &FieldValues,
+    ) -> Result<TrainingExample> {
+        let input = typed_fields::<S, S::Input>("input", input)?;
+        let output = typed_fields::<S, S::Output>("output", output)?;
+        self.training_example(&input, &output)
     }
 
     fn lm_calls_at_most(&self) -> u32 {
@@ -90,6 +107,19 @@ impl<S: Signature> DynPredictor for Predict<S> {
         let reask = fallback.as_deref().unwrap_or(&*adapter).reask_on_error();
         1 + u32::from(fallback.is_some()) + u32::from(reask)
     }
+}
+
+/// `fields` as `S`'s input or output (`what`); what does not fit is an [`Error::Config`].
+fn typed_fields<S: Signature, T: serde::de::DeserializeOwned>(
+    what: &str,
+    fields: &FieldValues,
+) -> Result<T> {
+    serde_json::from_value(serde_json::Value::Object(fields.clone())).map_err(|e| {
+        Error::config(format!(
+            "{what} does not fit signature `{}`: {e}",
+            S::info().name
+        ))
+    })
 }
 
 /// Demos of `S`; the first that does not fit is an [`Error::State`] naming it and, when it can
@@ -115,7 +145,7 @@ impl<S: Signature> Parameters for Predict<S> {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a dyn DynPredictor),
     ) {
-        visit(leaf_name(prefix), self);
+        visit(own_name(prefix), self);
     }
 
     fn visit_predictors_mut<'a>(
@@ -123,14 +153,6 @@ impl<S: Signature> Parameters for Predict<S> {
         prefix: &str,
         visit: &mut dyn FnMut(String, &'a mut dyn DynPredictor),
     ) {
-        visit(leaf_name(prefix), self);
-    }
-}
-
-fn leaf_name(prefix: &str) -> String {
-    if prefix.is_empty() {
-        "self".to_string()
-    } else {
-        prefix.to_string()
+        visit(own_name(prefix), self);
     }
 }
