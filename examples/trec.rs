@@ -46,34 +46,18 @@
 //! compiling takes a few minutes at a few hundred prompt tokens per second. Predict picks a
 //! completion-style prompt by itself for base (non-chat) models.
 
+#[path = "support/trec.rs"]
+mod trec_task;
+
 use dspy::data;
 use dspy::evaluate::{Evaluate, EvaluationReport};
 use dspy::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// The kind of answer a question expects (the TREC coarse classes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum QuestionKind {
-    Abbreviation,
-    Description,
-    Entity,
-    Human,
-    Location,
-    Number,
-}
-
-/// Classify the question by the kind of answer it expects.
-#[derive(Signature, Clone, Debug)]
-struct ClassifyQuestion {
-    #[input(desc = "a question in English")]
-    question: String,
-    #[output(desc = "the kind of answer the question expects")]
-    label: QuestionKind,
-}
-
-const CLASSES: usize = 6;
+use trec_task::{
+    CLASSES, ClassifyQuestion, ClassifyQuestionInput, ClassifyQuestionOutput, held_out_split,
+    knn_program, metric,
+};
 
 const USAGE: &str = "usage: trec [--optimizer labeled|bootstrap|random-search|knn|ensemble|mipro|copro|gepa|simba] \
 [--test FILE] [--dev N] [--train N] [--per-class N] [--neighbors N] [--seed N] [--out FILE] \
@@ -169,10 +153,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn metric(ex: &ClassifyQuestion, out: &ClassifyQuestionOutput) -> bool {
-    ex.label == out.label
-}
-
 /// One row of the before/after table.
 struct Row {
     name: String,
@@ -243,10 +223,6 @@ where
     Ok(report)
 }
 
-fn examples_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/trec/train.jsonl")
-}
-
 #[tokio::main]
 async fn main() -> dspy::Result<()> {
     let args = match parse_args() {
@@ -283,9 +259,7 @@ async fn main() -> dspy::Result<()> {
     }
 
     // Held-out dev split first, then the pool the optimizers learn from.
-    let all: Vec<ClassifyQuestion> = data::load_jsonl(examples_path())?;
-    let mut pool = data::shuffled(all, args.seed);
-    let dev: Vec<ClassifyQuestion> = pool.drain(..args.dev.min(pool.len())).collect();
+    let (dev, pool) = held_out_split(args.dev, args.seed)?;
     let train: Vec<ClassifyQuestion> = pool.iter().take(args.train).cloned().collect();
     println!(
         "TREC: {} dev questions held out, {} to learn from ({} for bootstrapping)\n",
@@ -411,30 +385,6 @@ async fn main() -> dspy::Result<()> {
         println!("\n{line}");
     }
     Ok(())
-}
-
-/// The KNN program: balanced labeled demos first (the same on every call, so the embedded
-/// model computes them once), then the `--neighbors` questions most like this one by BM25, the
-/// nearest last.
-async fn knn_program(
-    classify: &Predict<ClassifyQuestion>,
-    pool: &[ClassifyQuestion],
-    per_class: usize,
-    neighbors: usize,
-    seed: u64,
-) -> dspy::Result<KnnProgram<Predict<ClassifyQuestion>>> {
-    let base = LabeledFewShot::new(per_class * CLASSES)
-        .per_class("label")
-        .seed(seed)
-        .compile(classify, pool)
-        .await?
-        .into_program();
-    let knn = KNNFewShot::new(neighbors, Bm25::new())
-        .keep_demos(true)
-        .nearest_last(true)
-        .compile(&base, pool)
-        .await?;
-    Ok(knn.into_program())
 }
 
 /// An instruction-tuned model run in process as a chat model, with the production layers.

@@ -187,7 +187,7 @@ pub mod prelude {
         ChainOfThought, Demo, DynPredictor, Error, Example, Parameters, Predict, PredictConfig,
         Prediction, Reasoned, Result, SignatureInfo, WithReasoning, configure, with_lm,
     };
-    pub use dspy_core::{ConfigureExt, ModuleExt, WrapsPredict};
+    pub use dspy_core::{ConfigureExt, ExportPrompts, ModuleExt, WrapsPredict};
     pub use dspy_core::{PredictionStream, StreamEvent};
     pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{

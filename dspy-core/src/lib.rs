@@ -38,6 +38,7 @@ pub use module::{
     PredictorId, ProgramState, ReAct, Reasoned, Tool, WithReasoning,
 };
 pub use module::{ConfigureExt, Map, ModuleExt, Then, WrapsPredict};
+pub use module::{ExportPrompts, ProgramPrompts, PromptView};
 pub use module::{PredictionStream, StreamEvent};
 pub use signature::{
     Example, FieldSpec, Signature, SignatureInfo, SignatureValue, field_schema, type_hint,

@@ -13,6 +13,7 @@ mod chain_of_thought;
 mod combinators;
 mod data;
 mod evaluate;
+mod export_prompts;
 mod golden_prompts;
 mod module_derive;
 mod no_lm;

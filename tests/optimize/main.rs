@@ -7,6 +7,7 @@ mod support;
 mod copro;
 mod few_shot;
 mod gepa;
+mod migrate;
 mod mipro;
 mod pipeline;
 mod provenance;

@@ -252,6 +252,20 @@ async fn bootstrapped_demos_name_their_example_round_and_passing_trial() {
     }
     let loaded = reloaded(&compiled, "bootstrap");
     assert_eq!(provenances(&loaded), provenance);
+
+    // The exported prompt says under each demo's heading where it came from.
+    let markdown = compiled.prompts().unwrap().to_markdown();
+    for (k, p) in provenance.iter().enumerate() {
+        let heading = format!("#### Demo {} of 8 · complete\n\n_{p}._\n", k + 1);
+        assert!(
+            markdown.contains(&heading),
+            "{heading} is not in:\n{markdown}"
+        );
+    }
+    assert!(
+        markdown.contains("_bootstrapped from example "),
+        "{markdown}"
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use super::config::PredictConfig;
 use super::demo::DemoState;
 use super::field_text::FieldText;
 use super::id::PredictorId;
+use super::prompt_view::PromptView;
 use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
 use crate::lm::LM;
 use crate::signature::SignatureInfo;
@@ -156,6 +157,40 @@ pub trait DynPredictor: Send + Sync {
         input: &FieldValues,
         output: &FieldValues,
     ) -> Result<TrainingExample>;
+    /// The adapter a call would use now: its own, else the one the LM in effect calls for,
+    /// else [`ChatAdapter`](crate::ChatAdapter) (no LM configured).
+    fn adapter(&self) -> Arc<dyn Adapter>;
+    /// The prompt it would send, its input shown as `{name}` placeholders, without calling the
+    /// LM: its instructions, fields and demos as the [adapter](DynPredictor::adapter) renders
+    /// them, split into parts (see [`PromptView`]; it prints as Markdown). To see it as another
+    /// LM's adapter would render it, call it inside
+    /// [`with_lm_sync`](crate::lm::with_lm_sync).
+    ///
+    /// ```
+    /// use dspy_core::{DummyLm, DynPredictor, LM, Predict};
+    /// use dspy_core::lm::with_lm_sync;
+    /// # use dspy_macros::Signature;
+    /// /// Answer with the capital city.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct Capital { #[input] country: String, #[output] city: String }
+    ///
+    /// let predict = Predict::<Capital>::new().with_instructions("Name the capital.");
+    /// let base_model = LM::new(DummyLm::new([]).completion_model());
+    /// let view = with_lm_sync(base_model, || predict.render_prompt()).unwrap();
+    /// assert_eq!(view.adapter, "CompletionAdapter");
+    /// assert_eq!(view.formatted.prompt.to_text(), "Name the capital.\n\nCountry: {country}\nCity:");
+    /// ```
+    fn render_prompt(&self) -> Result<PromptView> {
+        let adapter = self.adapter();
+        Ok(PromptView::render(
+            self.effective_signature(),
+            &*adapter,
+            self.effective_instructions(),
+            self.has_own_instructions(),
+            self.demo_states()?,
+        ))
+    }
     /// The most LM calls one call of it can make with the adapter it would use now: the first,
     /// then, when the answer cannot be read, one with the adapter's fallback and one re-ask.
     /// Three unless the adapter has fewer of those (the call loop never makes more).

@@ -326,6 +326,8 @@ th { background: var(--bg); font-weight: 600; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
 tbody tr.best { background: #ddf4ff; }
 table.fixed-layout { table-layout: fixed; }
+/* Fixed columns are only so wide: a long header (a model's name) wraps rather than overlaps. */
+table.fixed-layout th:not(.num) { white-space: normal; overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kv { margin: 0; display: grid; grid-template-columns: max-content 1fr; gap: 1px 8px; }
 .kv dt { color: var(--muted); }

@@ -99,6 +99,10 @@ impl<S: Signature> DynPredictor for Predict<S> {
         self.training_example(&input, &output)
     }
 
+    fn adapter(&self) -> Arc<dyn Adapter> {
+        self.adapter_now()
+    }
+
     fn lm_calls_at_most(&self) -> u32 {
         // As `run_adapter_from` tries: the first answer, the fallback's once, one re-ask (by
         // the adapter in use by then).
