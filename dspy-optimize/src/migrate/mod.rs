@@ -160,7 +160,7 @@ impl<'p, P, M, To> Migrate<'p, P, M, (), To> {
 
     /// The old model, and the state compiled for it (as [`Parameters::save`] wrote it),
     /// loaded into a copy of the program. State that does not fit is an
-    /// [`Error::State`](dspy_core::Error::State).
+    /// [`Error::State`].
     pub fn from_state(
         self,
         lm: LM,
