@@ -376,3 +376,38 @@ async fn semantic_f1_judges_with_its_own_module() {
     let prompt = judge_lm.requests()[0].prompt.to_text();
     assert!(prompt.contains("ground_truth") && prompt.contains("system_response"));
 }
+
+/// Set in the child process of the test below.
+const PROGRESS_CHILD: &str = "DSPY_TEST_PROGRESS_OFF_TERMINAL";
+
+/// Where stderr is not a terminal (here a pipe, as in CI), progress left on by default is a
+/// plain line, not a bar drawn nowhere: the child evaluates with the default progress and the
+/// parent reads the line from the pipe.
+#[tokio::test]
+async fn off_a_terminal_progress_is_written_as_plain_lines() {
+    if std::env::var_os(PROGRESS_CHILD).is_some() {
+        let (devset, lm) = setup(12);
+        let program = Predict::<Capital>::new().with_lm(lm);
+        Evaluate::new(exact).run(&program, &devset).await.unwrap();
+        return;
+    }
+    let name = crate::support::alone::test_name(
+        module_path!(),
+        "off_a_terminal_progress_is_written_as_plain_lines",
+    );
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name.as_str(), "--exact", "--test-threads=1"])
+        .env(PROGRESS_CHILD, "1")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("Evaluate: 12/12 (100%) in "))
+        .unwrap_or_else(|| panic!("no progress line in:\n{stderr}"));
+    assert!(line.contains(" done"), "{line}");
+    // No bar's control sequences reach the pipe.
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
