@@ -148,9 +148,10 @@ impl<M> BootstrapFewShot<M> {
         E: Example<Input = P::Input> + Serialize,
         M: Metric<E, P::Output>,
     {
-        let with_teacher = WithTeacher {
+        let with_teacher = Run {
             bootstrap: self,
-            teacher,
+            teacher: Some(teacher),
+            within: None,
         };
         with_teacher.compile(student, trainset).await
     }
@@ -170,9 +171,10 @@ impl<M> BootstrapFewShot<M> {
         E: Example<Input = P::Input> + Serialize + Sync,
         M: Metric<E, P::Output>,
     {
-        let logged = LoggedRuns {
+        let logged = Run {
             bootstrap: self,
-            within,
+            teacher: None,
+            within: Some(within),
         };
         Optimizer::compile(&logged, student, trainset).await
     }
@@ -203,13 +205,15 @@ impl<M> BootstrapFewShot<M> {
     }
 }
 
-/// Bootstrapping whose runs are logged in a step of another optimizer's compile.
-struct LoggedRuns<'a, M> {
+/// Bootstrapping as a search of its own: with a teacher given, or its runs logged in a step of
+/// another optimizer's compile.
+struct Run<'a, M, P> {
     bootstrap: &'a BootstrapFewShot<M>,
-    within: Within<'a>,
+    teacher: Option<&'a P>,
+    within: Option<Within<'a>>,
 }
 
-impl<P, E, M> Search<P, E> for LoggedRuns<'_, M>
+impl<P, E, M> Search<P, E> for Run<'_, M, P>
 where
     P: Module + Parameters + Clone,
     P::Output: Sync,
@@ -230,52 +234,25 @@ where
         trainset: &[E],
         _: Option<&[E]>,
     ) -> Result<P> {
-        let within = Some(self.within);
-        self.bootstrap
-            .bootstrap(frame, student, trainset, within)
-            .await
-    }
-
-    fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
-        self.bootstrap.estimate_with(student, None, trainset)
-    }
-}
-
-/// Bootstrapping with a teacher given, as a search of its own.
-struct WithTeacher<'a, M, P> {
-    bootstrap: &'a BootstrapFewShot<M>,
-    teacher: &'a P,
-}
-
-impl<P, E, M> Search<P, E> for WithTeacher<'_, M, P>
-where
-    P: Module + Parameters + Clone,
-    P::Output: Sync,
-    E: Example<Input = P::Input> + Serialize,
-    M: Metric<E, P::Output>,
-{
-    type Program = P;
-    const NAME: &'static str = "BootstrapFewShot";
-
-    fn options(&self) -> &SearchOptions {
-        &self.bootstrap.options
-    }
-
-    async fn search(
-        &self,
-        frame: &mut Frame<'_>,
-        student: &P,
-        trainset: &[E],
-        _: Option<&[E]>,
-    ) -> Result<P> {
-        self.bootstrap
-            .build(frame, student, self.teacher.clone(), trainset)
-            .await
+        match self.teacher {
+            Some(teacher) => {
+                let teacher = teacher.clone();
+                self.bootstrap
+                    .build(frame, student, teacher, trainset)
+                    .await
+            }
+            None => {
+                let within = self.within;
+                self.bootstrap
+                    .bootstrap(frame, student, trainset, within)
+                    .await
+            }
+        }
     }
 
     fn estimate(&self, student: &P, trainset: &[E], _: Option<&[E]>) -> Result<Estimate> {
         self.bootstrap
-            .estimate_with(student, Some(self.teacher), trainset)
+            .estimate_with(student, self.teacher, trainset)
     }
 }
 
