@@ -408,6 +408,8 @@ async fn off_a_terminal_progress_is_written_as_plain_lines() {
         .find(|l| l.starts_with("Evaluate: 12/12 (100%) in "))
         .unwrap_or_else(|| panic!("no progress line in:\n{stderr}"));
     assert!(line.contains(" done"), "{line}");
+    // The final line carries the final score: 6 of the 12 answers are right.
+    assert!(line.contains("; score 50.0% ("), "{line}");
     // No bar's control sequences reach the pipe.
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }

@@ -52,8 +52,12 @@ impl Lines {
         let mut state = self.lock();
         state.done += 1;
         let now = Instant::now();
-        if now.duration_since(state.last) >= self.every {
+        let last_step = state.done == self.total;
+        if last_step || now.duration_since(state.last) >= self.every {
+            // The last step's message too, so the final line carries the final score.
             state.message = message();
+        }
+        if !last_step && now.duration_since(state.last) >= self.every {
             state.last = now;
             self.write(&mut state, "");
         }
