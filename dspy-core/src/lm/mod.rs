@@ -22,6 +22,8 @@ pub use dummy::DummyLm;
 pub use embed_request::{EmbedRequest, EmbedResponse};
 pub(crate) use embedder::normalized;
 pub use embedder::{Embedder, embed_normalized};
+#[cfg(feature = "finetune")]
+pub use finetune::LocalFinetuner;
 pub use finetune::{
     CancelToken, DummyFinetuner, Finetune, Finetuned, FinetunedModel, Finetuner, Hyperparameters,
     ProgressFn, TrainBudget, TrainJob, TrainProgress, TrainingData, WeightsFile,

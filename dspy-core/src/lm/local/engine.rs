@@ -15,7 +15,7 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaLoraAdapter, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
@@ -44,6 +44,8 @@ pub(crate) struct EngineConfig {
     pub chat: bool,
     /// Prompt prefixes kept at once, one KV-cache sequence each.
     pub prefix_slots: u32,
+    /// A LoRA adapter file applied at load, with its scale.
+    pub lora: Option<(PathBuf, f32)>,
 }
 
 /// Work for the engine thread.
@@ -112,14 +114,24 @@ impl LoadFailure {
 
 fn run(config: EngineConfig, rx: mpsc::Receiver<Job>, stats: Arc<Mutex<LocalStats>>) {
     let loaded = load(&config);
-    let (path, model) = match loaded {
+    let (path, mut model) = match loaded {
         Ok(loaded) => loaded,
         Err(failure) => {
             rx.into_iter().for_each(|job| job.fail(&failure));
             return;
         }
     };
-    let mut engine = match Engine::new(&model, &config, stats) {
+    // Freed with the model (llama.cpp keeps a model's adapters), so it lives as long.
+    let mut adapter = match config.lora.as_ref().map(|(p, _)| init_lora(&mut model, p)) {
+        Some(Err(failure)) => {
+            rx.into_iter().for_each(|job| job.fail(&failure));
+            return;
+        }
+        Some(Ok(adapter)) => Some(adapter),
+        None => None,
+    };
+    let lora = adapter.as_mut().zip(config.lora.as_ref().map(|(_, s)| *s));
+    let mut engine = match Engine::new(&model, &config, stats, lora) {
         Ok(engine) => engine,
         Err(failure) => {
             rx.into_iter().for_each(|job| job.fail(&failure));
@@ -185,6 +197,26 @@ fn load(config: &EngineConfig) -> std::result::Result<(PathBuf, LlamaModel), Loa
     Ok((path, model))
 }
 
+/// Reads a LoRA adapter file for `model`.
+fn init_lora(
+    model: &mut LlamaModel,
+    path: &std::path::Path,
+) -> std::result::Result<LlamaLoraAdapter, LoadFailure> {
+    let failure = |why: String| LoadFailure {
+        config: true,
+        message: format!(
+            "cannot apply the LoRA adapter {} ({why}); check it was trained for this model",
+            path.display()
+        ),
+    };
+    if !path.is_file() {
+        return Err(failure("no such file".into()));
+    }
+    model
+        .lora_adapter_init(path)
+        .map_err(|e| failure(e.to_string()))
+}
+
 struct Engine<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
@@ -206,6 +238,7 @@ impl<'m> Engine<'m> {
         model: &'m LlamaModel,
         config: &EngineConfig,
         stats: Arc<Mutex<LocalStats>>,
+        lora: Option<(&mut LlamaLoraAdapter, f32)>,
     ) -> std::result::Result<Self, LoadFailure> {
         let backend = backend().map_err(|message| LoadFailure {
             config: false,
@@ -224,10 +257,17 @@ impl<'m> Engine<'m> {
             // Keep every position of sliding-window layers, so a cached prefix can be cut
             // anywhere and reused.
             .with_swa_full(true);
-        let ctx = model.new_context(backend, params).map_err(|e| LoadFailure {
+        let mut ctx = model.new_context(backend, params).map_err(|e| LoadFailure {
             config: false,
             message: format!("cannot create a context of {context_size} tokens: {e}; try a smaller context_size"),
         })?;
+        if let Some((adapter, scale)) = lora {
+            ctx.lora_adapter_set(adapter, scale)
+                .map_err(|e| LoadFailure {
+                    config: true,
+                    message: format!("llama.cpp refused the LoRA adapter: {e}"),
+                })?;
+        }
         let template = match config.chat {
             false => None,
             true => Some(model.chat_template(None).map_err(|e| LoadFailure {
@@ -571,7 +611,7 @@ impl Allowed for GrammarCheck<'_> {
 }
 
 /// Base models complete text; chat messages become a transcript ending on the model's turn.
-fn prompt_text(prompt: &Prompt) -> String {
+pub(super) fn prompt_text(prompt: &Prompt) -> String {
     match prompt {
         Prompt::Text(text) => text.clone(),
         Prompt::Chat(_) => format!("{}\n\nAssistant:", prompt.to_text()),

@@ -8,8 +8,14 @@ mod grammar;
 mod prefix;
 mod sample;
 mod threads;
+#[cfg(feature = "finetune")]
+mod tokenize;
 
+#[cfg(feature = "finetune")]
+pub(crate) use fetch::{GEMMA_3_270M, file_sha256};
 pub use threads::THREADS_VAR;
+#[cfg(feature = "finetune")]
+pub(crate) use tokenize::tokenize_examples;
 
 use super::{
     BoxFuture, Capabilities, EmbedRequest, EmbedResponse, LanguageModel, LmRequest, LmResponse,
@@ -143,6 +149,7 @@ pub struct LocalLmBuilder {
     seed: u64,
     chat: bool,
     prefix_slots: u32,
+    lora: Option<(PathBuf, f32)>,
 }
 
 impl Default for LocalLmBuilder {
@@ -155,6 +162,7 @@ impl Default for LocalLmBuilder {
             seed: 0,
             chat: false,
             prefix_slots: 4,
+            lora: None,
         }
     }
 }
@@ -253,6 +261,42 @@ impl LocalLmBuilder {
         self
     }
 
+    /// Applies a LoRA adapter (a llama.cpp LoRA GGUF, such as `LocalFinetuner` writes with
+    /// the `finetune` feature) to the model at load, its delta scaled by `scale` (1.0: as
+    /// trained). The model's name gets the adapter's file name (`gemma-3-270m+lora-1f2e...`),
+    /// so cached answers of the base model are not taken for the adapted one's. A file that
+    /// does not fit the model is reported by [`LocalLm::ready`] and every request. Embeddings
+    /// ([`LocalLm::embed_texts`]) still come from the base model.
+    ///
+    /// ```no_run
+    /// use dspy_core::lm::{LanguageModel, LocalLm};
+    /// let lm = LocalLm::builder().lora("runs/lora-1f2e.gguf", 1.0).build()?;
+    /// assert_eq!(lm.model(), "gemma-3-270m+lora-1f2e");
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn lora(mut self, path: impl AsRef<Path>, scale: f32) -> Self {
+        self.lora = Some((path.as_ref().to_path_buf(), scale));
+        self
+    }
+
+    /// The name the model will have: the file's stem (`gemma-3-270m` for the default), with
+    /// `+<adapter stem>` when a LoRA adapter is applied.
+    pub(crate) fn model_name(&self) -> String {
+        let name = match &self.source {
+            ModelSource::Default => match std::env::var("DSPY_LOCAL_MODEL") {
+                Ok(path) if !path.trim().is_empty() => model_name(Path::new(path.trim())),
+                _ => DEFAULT_MODEL_NAME.to_string(),
+            },
+            ModelSource::Instruct => INSTRUCT_MODEL_NAME.to_string(),
+            ModelSource::Path(path) => model_name(path),
+        };
+        match &self.lora {
+            Some((path, _)) => format!("{name}+{}", model_name(path)),
+            None => name,
+        }
+    }
+
     /// Starts the engine thread, which fetches (if needed) and loads the model in the background;
     /// the first request waits for it. Problems with the model file are reported by
     /// [`LocalLm::ready`] and by every request; a [`DSPY_LOCAL_THREADS`](THREADS_VAR) that is no
@@ -267,15 +311,9 @@ impl LocalLmBuilder {
             seed: self.seed,
             chat: self.chat,
             prefix_slots: self.prefix_slots,
+            lora: self.lora.clone(),
         };
-        let name = match &self.source {
-            ModelSource::Default => match std::env::var("DSPY_LOCAL_MODEL") {
-                Ok(path) if !path.trim().is_empty() => model_name(Path::new(path.trim())),
-                _ => DEFAULT_MODEL_NAME.to_string(),
-            },
-            ModelSource::Instruct => INSTRUCT_MODEL_NAME.to_string(),
-            ModelSource::Path(path) => model_name(path),
-        };
+        let name = self.model_name();
         let stats = Arc::new(Mutex::new(LocalStats::default()));
         let jobs = engine::spawn(config.clone(), stats.clone())?;
         Ok(LocalLm {
