@@ -1,49 +1,11 @@
 //! The LoRA adapter: a pair of low-rank matrices beside each of the seven projections of every
 //! layer, and its file in llama.cpp's LoRA GGUF format (what `LocalLm` applies at load).
 
-use super::gemma::Config;
+use super::shape::{Config, Target};
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Result, Tensor, Var};
 use std::io::Cursor;
-
-/// The projections LoRA adapts, in the order of [`Layer::proj`](super::gemma::Layer::proj).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
-    Q,
-    K,
-    V,
-    O,
-    Gate,
-    Up,
-    Down,
-}
-
-impl Target {
-    pub(crate) const ALL: [Target; 7] = [
-        Target::Q,
-        Target::K,
-        Target::V,
-        Target::O,
-        Target::Gate,
-        Target::Up,
-        Target::Down,
-    ];
-
-    /// The GGUF name of layer `layer`'s weight.
-    pub(crate) fn tensor_name(self, layer: usize) -> String {
-        let name = match self {
-            Target::Q => "attn_q",
-            Target::K => "attn_k",
-            Target::V => "attn_v",
-            Target::O => "attn_output",
-            Target::Gate => "ffn_gate",
-            Target::Up => "ffn_up",
-            Target::Down => "ffn_down",
-        };
-        format!("blk.{layer}.{name}.weight")
-    }
-}
 
 /// LoRA matrices for every layer and target: `A` is `[rank, in]` (small random), `B` is
 /// `[out, rank]` (zero at the start, so training starts from the base model). The delta of a
@@ -200,7 +162,7 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lm::finetune::lora::train::tests::tiny;
+    use crate::lm::finetune::lora::shape::tiny;
 
     #[test]
     fn the_adapter_round_trips_through_its_gguf_in_llama_cpps_orientation() {

@@ -1,8 +1,8 @@
 //! The base model for training: the GGUF file we ship (or any Gemma 3 GGUF), read with
 //! candle's GGUF reader and dequantized to F32.
 
-use super::adapter::Target;
-use super::gemma::{Config, Gemma, Layer};
+use super::gemma::{Gemma, Layer};
+use super::shape::{Config, Target};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::{Device, Result, Tensor};
 use std::fs::File;
@@ -97,7 +97,7 @@ fn config(content: &Content) -> Result<Config> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::lm::finetune::lora::train::tests::tiny;
+    use crate::lm::finetune::lora::shape::tiny;
     use candle_core::quantized::gguf_file;
     use candle_core::quantized::{GgmlDType, QTensor};
 

@@ -3,50 +3,10 @@
 //! that all have a backward pass. It mirrors llama.cpp's Gemma 3 graph, so an adapter trained
 //! here means the same when llama.cpp applies it.
 
-use super::adapter::{Lora, Target};
+use super::adapter::Lora;
 use super::ops::{causal_mask, frozen_linear, rms_norm, rope, rope_tables, softmax};
+use super::shape::{Config, Target};
 use candle_core::{Result, Tensor};
-
-/// The shape of a Gemma 3 model.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Config {
-    pub vocab: usize,
-    pub hidden: usize,
-    pub layers: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-    pub ffn: usize,
-    pub eps: f64,
-    /// RoPE base of the global layers.
-    pub rope_base: f64,
-    /// RoPE base of the sliding-window layers.
-    pub rope_base_local: f64,
-    pub sliding_window: usize,
-    /// Every `n`th layer is global, the others slide (Gemma 3: 6).
-    pub swa_pattern: usize,
-}
-
-impl Config {
-    /// Whether layer `i` attends through a sliding window (llama.cpp's standard pattern:
-    /// all but every `swa_pattern`th layer).
-    pub(crate) fn is_local(&self, i: usize) -> bool {
-        self.swa_pattern > 1 && i % self.swa_pattern < self.swa_pattern - 1
-    }
-
-    /// The (input, output) width of `target`'s weight.
-    pub(crate) fn dims(&self, target: Target) -> (usize, usize) {
-        let q = self.heads * self.head_dim;
-        let kv = self.kv_heads * self.head_dim;
-        match target {
-            Target::Q => (self.hidden, q),
-            Target::K | Target::V => (self.hidden, kv),
-            Target::O => (q, self.hidden),
-            Target::Gate | Target::Up => (self.hidden, self.ffn),
-            Target::Down => (self.ffn, self.hidden),
-        }
-    }
-}
 
 /// One layer's frozen weights (projections `[out, in]`, as candle reads GGUF).
 #[derive(Debug, Clone)]

@@ -56,9 +56,10 @@ pub(crate) fn merged_gguf(base: &Path, adapter: &[u8], requantize: bool) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lm::finetune::lora::adapter::{Lora, Target};
+    use crate::lm::finetune::lora::adapter::Lora;
     use crate::lm::finetune::lora::base::{load_gemma, tests::tiny_gguf};
-    use crate::lm::finetune::lora::train::tests::tiny;
+    use crate::lm::finetune::lora::shape::Target;
+    use crate::lm::finetune::lora::shape::tiny;
 
     #[test]
     fn a_merged_model_holds_the_base_weights_plus_the_scaled_delta() {

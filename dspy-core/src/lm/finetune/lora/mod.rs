@@ -8,6 +8,7 @@ mod merge;
 mod ops;
 mod run;
 mod settings;
+mod shape;
 mod train;
 
 use super::finetuner::{Finetuner, TrainJob};

@@ -136,26 +136,9 @@ fn batches(n: usize, schedule: &Schedule) -> Vec<Vec<usize>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::lm::finetune::lora::gemma::Config;
-
-    pub(crate) fn tiny() -> Config {
-        Config {
-            vocab: 40,
-            hidden: 16,
-            layers: 2,
-            heads: 2,
-            kv_heads: 1,
-            head_dim: 8,
-            ffn: 24,
-            eps: 1e-6,
-            rope_base: 1_000_000.0,
-            rope_base_local: 10_000.0,
-            sliding_window: 4,
-            swa_pattern: 2,
-        }
-    }
+    use crate::lm::finetune::lora::shape::tiny;
 
     fn seqs() -> Vec<Sequence> {
         // "Prompts" of a few tokens; the answer is a function of the prompt's first token.
