@@ -189,7 +189,7 @@ pub mod prelude {
     };
     pub use dspy_core::{ConfigureExt, ExportPrompts, ModuleExt, WrapsPredict};
     pub use dspy_core::{PredictionStream, StreamEvent};
-    pub use dspy_optimize::{Auto, COPRO, GEPA, MIPROv2, SIMBA};
+    pub use dspy_optimize::{Auto, BetterTogether, BootstrapFinetune, COPRO, GEPA, MIPROv2, SIMBA};
     pub use dspy_optimize::{
         Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, CompileWarning,
         Compiled, Embeddings, Ensemble, Estimate, KNNFewShot, KnnProgram, LabeledFewShot,

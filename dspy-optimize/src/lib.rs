@@ -1,5 +1,5 @@
 //! Optimizers ("teleprompters") for dspy: they compile a program into one that scores higher on
-//! a metric, by choosing few-shot demonstrations and rewriting instructions.
+//! a metric, by choosing few-shot demonstrations, rewriting instructions and fine-tuning weights.
 //!
 //! Every optimizer takes a program `P: Module + Parameters + Clone`, a training set of examples
 //! `E: Example<Input = P::Input>` (a signature struct is one) and, where it scores runs, a metric
@@ -17,6 +17,8 @@
 //! | [`GEPA`] | instructions evolved by an LM reflecting on runs and metric feedback, over a Pareto frontier of candidates | a metric-call budget: minibatches, validation passes, one reflection per iteration |
 //! | [`SIMBA`] | demos and LM-written rules added where the program's own runs disagree, step by step on minibatches | per step: `num_candidates` runs per example, one rule per bucket, the new programs on the minibatch |
 //! | [`Ensemble`] | several programs, one answer (majority or your reduce) | one per program per call |
+//! | [`BootstrapFinetune`] | the LM fine-tuned on the calls of the runs the metric accepts, per predictor | one teacher run per example, then training through a [`Finetuner`](dspy_core::lm::Finetuner) |
+//! | [`BetterTogether`] | a prompt optimizer and BootstrapFinetune chained (`"p -> w -> p"`), the best step kept | each step's, plus one validation pass per program |
 //!
 //! Shared behaviour:
 //!
@@ -73,11 +75,13 @@
 #![warn(clippy::too_many_lines)]
 
 mod auto;
+mod better_together;
 mod bootstrap;
 pub mod checkpoint;
 mod compiled;
 mod copro;
 mod ensemble;
+mod finetune;
 mod gepa;
 pub mod knn;
 mod labeled;
@@ -90,11 +94,13 @@ pub mod search;
 mod simba;
 
 pub use auto::Auto;
+pub use better_together::BetterTogether;
 pub use bootstrap::BootstrapFewShot;
 pub use compiled::Compiled;
 pub use copro::COPRO;
 pub use dspy_core;
 pub use ensemble::{Ensemble, EnsembleProgram, Majority, Reduce};
+pub use finetune::BootstrapFinetune;
 pub use gepa::{CandidateSelection, GEPA};
 #[cfg(feature = "openai")]
 pub use knn::OpenAiEmbedder;

@@ -5,13 +5,13 @@
 //!
 //! `cargo test -p dspy-optimize --test estimates -- --nocapture` prints each case's figures.
 
-use dspy_core::lm::{BoxFuture, Budget, LmRequest, LmResponse, UsageReport};
+use dspy_core::lm::{BoxFuture, Budget, DummyFinetuner, LmRequest, LmResponse, UsageReport};
 use dspy_core::{DummyLm, DynPredictor, LM, LanguageModel, Module, Parameters, Predict, with_lm};
 use dspy_macros::Signature;
 use dspy_optimize::search::estimate::Count;
 use dspy_optimize::{
-    Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, COPRO, Ensemble, Estimate, GEPA,
-    KNNFewShot, LabeledFewShot, MIPROv2, Optimizer, SIMBA,
+    BetterTogether, Bm25, BootstrapFewShot, BootstrapFewShotWithRandomSearch, BootstrapFinetune,
+    COPRO, Ensemble, Estimate, GEPA, KNNFewShot, LabeledFewShot, MIPROv2, Optimizer, SIMBA,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -582,6 +582,66 @@ async fn simba_estimates_bound() {
     let (mixed, budgeted) = (task(Answers::Mixed), budgeted(Answers::Mixed, 30));
     simba_case("simba two-stage, mixed, rules only", two_stage(), mixed, 0).await;
     simba_case("simba two-stage, budget of 30", two_stage(), budgeted, 4).await;
+}
+
+/// A fine-tune that serves every model it trains with `lm` (so its runs count on `lm` too).
+fn finetune(lm: &LM) -> BootstrapFinetune<Metric> {
+    let finetuner = std::sync::Arc::new(DummyFinetuner::new(lm.clone()));
+    BootstrapFinetune::new(metric as Metric, finetuner)
+        .no_cache()
+        .concurrency(3)
+        .progress(false)
+}
+
+#[tokio::test]
+async fn finetune_and_better_together_estimates_bound_and_predict() {
+    let train = examples(0..8);
+    for (case, answers) in [
+        ("finetune two-stage, right answers", Answers::Right),
+        ("finetune two-stage, mixed", Answers::Mixed),
+    ] {
+        let lm = task(answers);
+        let finetune = finetune(&lm);
+        let estimate = under(&lm, async { finetune.estimate(&two_stage(), &train, None) })
+            .await
+            .unwrap();
+        under(&lm, finetune.compile(&two_stage(), &train))
+            .await
+            .unwrap();
+        let (asked, _) = check(case, &estimate, &lm, None);
+        if answers == Answers::Right {
+            assert_eq!(asked, estimate.calls().expected, "{case}");
+        }
+    }
+    let (train, val) = (examples(0..8), examples(8..12));
+    for (case, lm) in [
+        ("better-together p -> w -> p, mixed", task(Answers::Mixed)),
+        (
+            "better-together, budget of 25 calls",
+            budgeted(Answers::Mixed, 25),
+        ),
+    ] {
+        let prompt = BootstrapFewShot::new(metric as Metric)
+            .max_bootstrapped_demos(2)
+            .max_labeled_demos(2)
+            .progress(false);
+        let together = BetterTogether::new(metric as Metric, prompt, finetune(&lm)).progress(false);
+        let estimate = under(&lm, async {
+            together.estimate(&two_stage(), &train, Some(&val))
+        })
+        .await
+        .unwrap();
+        let compiled = under(
+            &lm,
+            together.compile_with_valset(&two_stage(), &train, &val),
+        )
+        .await
+        .unwrap();
+        check(case, &estimate, &lm, None);
+        let stopped = case.contains("budget");
+        assert_eq!(compiled.report.stopped_by_budget, stopped, "{case}");
+        assert_eq!(compiled.report.trials[0].candidate, "baseline", "{case}");
+    }
 }
 
 #[test]

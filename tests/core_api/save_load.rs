@@ -3,7 +3,7 @@
 
 use dspy::ProgramState;
 use dspy::lm::OpenAiLm;
-use dspy::module::STATE_FORMAT_VERSION;
+use dspy::module::{STATE_FORMAT_VERSION, WEIGHTS_FORMAT_VERSION};
 use dspy::prelude::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -347,14 +347,15 @@ fn unreadable_or_foreign_files_are_clear_errors() {
         "{err:?}"
     );
 
+    // Newer than the newest format this dspy reads.
     let future = dir.file("future.json");
     write_json(
         &future,
-        &json!({"format_version": STATE_FORMAT_VERSION + 1, "dspy_version": "99.0.0", "programs": []}),
+        &json!({"format_version": WEIGHTS_FORMAT_VERSION + 1, "dspy_version": "99.0.0", "programs": []}),
     );
     let message = fresh().load(&future).unwrap_err().to_string();
     assert!(
-        message.contains(&format!("format version {}", STATE_FORMAT_VERSION + 1)),
+        message.contains(&format!("format version {}", WEIGHTS_FORMAT_VERSION + 1)),
         "{message}"
     );
     assert!(message.contains("upgrade dspy"), "{message}");

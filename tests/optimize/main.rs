@@ -6,6 +6,7 @@ mod support;
 
 mod copro;
 mod few_shot;
+mod finetune;
 mod gepa;
 mod migrate;
 mod mipro;

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-enum Kind {
+pub(crate) enum Kind {
     Abbreviation,
     Description,
     Entity,
@@ -30,27 +30,27 @@ enum Kind {
 
 /// A TREC example: the question, its coarse and its fine class.
 #[derive(Signature, Clone, Debug)]
-struct Trec {
+pub(crate) struct Trec {
     #[input]
-    question: String,
+    pub(crate) question: String,
     #[output]
-    label: Kind,
+    pub(crate) label: Kind,
     #[output]
-    fine_label: String,
+    pub(crate) fine_label: String,
 }
 
 /// Classify the question by the kind of answer it expects.
 #[derive(Signature, Clone, Debug)]
-struct Coarse {
+pub(crate) struct Coarse {
     #[input]
-    question: String,
+    pub(crate) question: String,
     #[output]
     label: Kind,
 }
 
 /// List the fine classes of its coarse class the question may belong to.
 #[derive(Signature, Clone, Debug)]
-struct Shortlist {
+pub(crate) struct Shortlist {
     #[input]
     question: String,
     #[input]
@@ -61,7 +61,7 @@ struct Shortlist {
 
 /// Pick the fine class of the question from the shortlist.
 #[derive(Signature, Clone, Debug)]
-struct Fine {
+pub(crate) struct Fine {
     #[input]
     question: String,
     #[input]
@@ -74,14 +74,14 @@ struct Fine {
 
 /// question → coarse → shortlist → fine, wired with `then`'s field names by hand.
 #[derive(Module, Clone)]
-struct TrecPipeline {
-    coarse: Predict<Coarse>,
-    shortlist: Predict<Shortlist>,
-    fine: ChainOfThought<Fine>,
+pub(crate) struct TrecPipeline {
+    pub(crate) coarse: Predict<Coarse>,
+    pub(crate) shortlist: Predict<Shortlist>,
+    pub(crate) fine: ChainOfThought<Fine>,
 }
 
 impl TrecPipeline {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TrecPipeline {
             coarse: Predict::new(),
             shortlist: Predict::new(),
@@ -125,7 +125,7 @@ impl Module for TrecPipeline {
 }
 
 /// The first `n` TREC training questions.
-fn trec(n: usize) -> Vec<Trec> {
+pub(crate) fn trec(n: usize) -> Vec<Trec> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/data/trec/train.jsonl"
@@ -136,7 +136,7 @@ fn trec(n: usize) -> Vec<Trec> {
 }
 
 /// End to end: both labels right.
-fn metric(ex: &Trec, out: &TrecOutput) -> bool {
+pub(crate) fn metric(ex: &Trec, out: &TrecOutput) -> bool {
     ex.label == out.label && ex.fine_label == out.fine_label
 }
 
@@ -149,7 +149,7 @@ fn section(text: &str, name: &str) -> Option<String> {
 
 /// An LM that knows the data: each stage answers right, except the fine stage on the questions
 /// in `wrong`, so the runs on them fail the metric.
-fn oracle(
+pub(crate) fn oracle(
     examples: &[Trec],
     wrong: &[usize],
 ) -> Scripted<impl Fn(&LmRequest) -> Value + Send + Sync + use<>> {

@@ -7,7 +7,7 @@ use super::field_text::FieldText;
 use super::id::PredictorId;
 use super::prompt_view::PromptView;
 use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
-use crate::lm::LM;
+use crate::lm::{FinetunedModel, LM};
 use crate::signature::SignatureInfo;
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -127,6 +127,17 @@ pub trait DynPredictor: Send + Sync {
     fn config_mut(&mut self) -> &mut PredictConfig;
     /// Gives it its own LM (`None`: use the configured one).
     fn set_lm(&mut self, lm: Option<LM>);
+    /// The LM a call would use now: its own, else the configured one (see
+    /// [`Predict::lm`](super::Predict::lm)).
+    fn lm(&self) -> Result<LM>;
+    /// The fine-tuned weights it runs on, when an optimizer (BootstrapFinetune) trained some
+    /// for it: saved with the program, by hash and path.
+    fn weights(&self) -> Option<&FinetunedModel>;
+    /// Records the fine-tuned weights it runs on (`None`: none). The LM that serves them is
+    /// set apart, with [`set_lm`](DynPredictor::set_lm): until it is, a predictor with weights
+    /// refuses to call the configured LM (see
+    /// [`Parameters::load_weights`](super::Parameters::load_weights)).
+    fn set_weights(&mut self, weights: Option<FinetunedModel>);
     /// Gives it its own adapter (`None`: chosen by the LM's capabilities).
     fn set_adapter(&mut self, adapter: Option<Arc<dyn Adapter>>);
     /// The prompt it would send for `input` (a JSON object of the input fields).

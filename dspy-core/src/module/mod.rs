@@ -58,7 +58,7 @@ pub use refine::Refine;
 pub use retrieve::{Retrieve, RetrieveInput, RetrieveOutput};
 pub use state::{
     FieldFingerprint, LoadReport, PredictorState, ProgramState, STATE_FORMAT_VERSION, SavedModule,
-    SignatureFingerprint, TextChange,
+    SignatureFingerprint, TextChange, WEIGHTS_FORMAT_VERSION,
 };
 pub use stream::{PredictionStream, StreamEvent};
 pub use then::{Map, ModuleExt, Then};

@@ -6,6 +6,7 @@ use super::id::PredictorId;
 use super::module_state::ModuleState;
 use super::state::{LoadReport, ProgramState, module_problems};
 use crate::Result;
+use crate::lm::{Finetuner, LM};
 use std::path::Path;
 
 /// Lists every predictor inside a program by a stable dotted name (`retrieve.predict`,
@@ -203,6 +204,62 @@ pub trait Parameters {
                 }
                 other => other,
             })
+    }
+
+    /// Serves every predictor that runs on fine-tuned weights (a program compiled by
+    /// BootstrapFinetune, then saved and loaded) with an LM on them from `finetuner`, the
+    /// backend that trained them; predictors that share weights share one LM. Returns how many
+    /// predictors got one.
+    ///
+    /// Until this is called, such a predictor refuses to run (it would otherwise call the
+    /// base model in place of its weights). Weights trained by another backend are an
+    /// [`Error::Config`](crate::Error::Config); missing or changed weight files were already
+    /// refused by the load.
+    ///
+    /// ```
+    /// use dspy_core::lm::{DummyFinetuner, FinetunedModel, LM};
+    /// use dspy_core::{DummyLm, DynPredictor, Parameters, Predict};
+    /// # use dspy_macros::Signature;
+    /// /// Answer briefly.
+    /// #[derive(Signature, Clone, Debug)]
+    /// # #[dspy(crate = "dspy_core")]
+    /// struct QA { #[input] question: String, #[output] answer: String }
+    ///
+    /// let finetuner = DummyFinetuner::new(LM::new(DummyLm::new([serde_json::json!({"answer": "4"})])));
+    /// let mut program = Predict::<QA>::new();
+    /// program.set_weights(Some(FinetunedModel::new("k", "dummy", "base", "base-ft-1")));
+    /// assert!(program.lm().is_err()); // not the base model in their place
+    /// assert_eq!(program.load_weights(&finetuner)?, 1);
+    /// assert!(program.lm().is_ok());
+    /// # Ok::<(), dspy_core::Error>(())
+    /// ```
+    fn load_weights(&mut self, finetuner: &dyn Finetuner) -> Result<usize> {
+        let mut served: Vec<(String, LM)> = Vec::new();
+        let mut count = 0;
+        for (name, predictor) in self.predictors_mut() {
+            let Some(weights) = predictor.weights().cloned() else {
+                continue;
+            };
+            if weights.backend != finetuner.backend() {
+                return Err(crate::Error::config(format!(
+                    "predictor `{name}` runs on weights trained by the `{}` backend, not by \
+                     `{}`: load them with the backend that trained them",
+                    weights.backend,
+                    finetuner.backend()
+                )));
+            }
+            let lm = match served.iter().find(|(key, _)| *key == weights.key) {
+                Some((_, lm)) => lm.clone(),
+                None => {
+                    let lm = finetuner.load(&weights)?;
+                    served.push((weights.key.clone(), lm.clone()));
+                    lm
+                }
+            };
+            predictor.set_lm(Some(lm));
+            count += 1;
+        }
+        Ok(count)
     }
 }
 

@@ -129,7 +129,7 @@ fn fetches(css: &str) -> bool {
 
 #[test]
 fn evaluation_page_shows_the_confusion_matrix_distribution_and_worst_examples() {
-    let (devset, a, _) = reports();
+    let (devset, a, b) = reports();
     let (dir, keep) = out_dir("evaluation");
     let path = dir.join("evaluation.html");
     a.html()
@@ -285,9 +285,28 @@ fn evaluation_page_shows_the_confusion_matrix_distribution_and_worst_examples() 
         .class_field("label")
         .worst(25);
     assert_eq!(saved.render(), html);
+
+    // An output column only where it shows something the class columns do not: the errors of
+    // failed calls here; nothing for a classifier whose every call was read.
+    assert!(worst_headers(&doc).contains(&"output".to_string()));
+    assert!(a.worst(25).iter().any(|r| r.output.is_err()));
+    assert!(b.results.iter().all(|r| r.output.is_ok()));
+    let clean = b.html().worst(25).render();
+    let headers = worst_headers(&parse(&clean));
+    assert_eq!(headers, ["#", "score", "example", "gold", "predicted"]);
     if !keep {
         std::fs::remove_dir_all(dir).ok();
     }
+}
+
+/// The column headers of the worst-examples table.
+fn worst_headers(doc: &Document) -> Vec<String> {
+    let worst = &by_class(doc, "table", "worst")[0];
+    worst
+        .descendants()
+        .filter(|n| n.has_tag_name("th"))
+        .map(text)
+        .collect()
 }
 
 #[test]

@@ -536,6 +536,7 @@ impl<M> GEPA<M> {
             concurrency: self.options.concurrency,
             failure_score: self.settings.failure_score,
             traced,
+            progress: None,
         };
         // Boxed: an evaluation's future is large, and an iteration holds several.
         let run = Box::pin(evaluate(&self.metric, program, examples, settings));

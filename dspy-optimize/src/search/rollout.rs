@@ -146,6 +146,8 @@ pub(crate) struct RunSettings {
     pub concurrency: usize,
     pub failure_score: f64,
     pub traced: bool,
+    /// The progress bar's title, when one is shown.
+    pub progress: Option<&'static str>,
 }
 
 /// Makes every job concurrently and scores each run. A failed run scores `failure_score`; an
@@ -176,7 +178,8 @@ where
     let report = Evaluate::new(OnJob(metric))
         .concurrency(settings.concurrency)
         .failure_score(settings.failure_score)
-        .progress(false)
+        .progress(settings.progress.is_some())
+        .title(settings.progress.unwrap_or("Runs"))
         // Failed runs are data here (traces of failures, scores of 0): never stop on them.
         .max_lm_errors(usize::MAX)
         .run(&pool, &numbered)

@@ -450,6 +450,7 @@ impl<M> SIMBA<M> {
             concurrency: self.options.concurrency,
             failure_score: 0.0,
             traced,
+            progress: None,
         };
         // Boxed: an evaluation's future is large, and a step holds several.
         let run = Box::pin(run_jobs(&self.metric, programs, jobs, settings));

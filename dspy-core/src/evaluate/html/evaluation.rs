@@ -314,6 +314,19 @@ fn worst(rows: &[Row], n: usize) -> Vec<&Row> {
     sorted
 }
 
+/// Whether the worst examples need an output column: not when the class columns already show
+/// every output field of every row (and no row failed).
+fn shows_output(rows: &[&Row], has_class: bool, skip: &[&str]) -> bool {
+    let more = |row: &&Row| match (&row.output, &row.error) {
+        (Some(serde_json::Value::Object(fields)), _) => {
+            fields.keys().any(|k| !skip.contains(&k.as_str()))
+        }
+        (Some(_), _) | (None, Some(_)) => true,
+        (None, None) => false,
+    };
+    !has_class || rows.iter().any(more)
+}
+
 fn worst_table(rows: &[&Row], class: Option<&ClassField>, skip: &[&str]) -> Html {
     let feedback = rows.iter().any(|r| r.feedback.is_some());
     let mut headers = vec!["#", "score", "example"];
@@ -322,8 +335,11 @@ fn worst_table(rows: &[&Row], class: Option<&ClassField>, skip: &[&str]) -> Html
         headers.extend(["gold", "predicted"]);
         widths.extend([11, 11]);
     }
-    headers.push("output");
-    widths.push(if class.is_some() { 30 } else { 52 });
+    let output = shows_output(rows, class.is_some(), skip);
+    if output {
+        headers.push("output");
+        widths.push(if class.is_some() { 30 } else { 52 });
+    }
     if feedback {
         headers.push("feedback");
         widths = widths.iter().map(|w| w * 4 / 5).collect();
@@ -349,7 +365,9 @@ fn worst_table(rows: &[&Row], class: Option<&ClassField>, skip: &[&str]) -> Html
                 None => Html::empty(),
             });
         }
-        cells.push(outcome(row.output.as_ref(), row.error.as_deref(), skip));
+        if output {
+            cells.push(outcome(row.output.as_ref(), row.error.as_deref(), skip));
+        }
         if feedback {
             cells.push(Html::text(row.feedback.as_deref().unwrap_or("")));
         }

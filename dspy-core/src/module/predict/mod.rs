@@ -16,7 +16,7 @@ use crate::adapter::{
     Adapter, ChatAdapter, CompletionAdapter, FieldValues, FormatRequest, Formatted, JsonAdapter,
     TrainingExample,
 };
-use crate::lm::{LM, current_lm};
+use crate::lm::{FinetunedModel, LM, current_lm};
 use crate::signature::{Signature, SignatureInfo};
 use crate::{Error, Result};
 use std::borrow::Cow;
@@ -61,6 +61,8 @@ pub struct Predict<S: Signature> {
     pub(crate) id: PredictorId,
     /// Field descriptions and prefixes replacing the signature's (a loaded program's).
     pub(crate) own_text: Option<Arc<OwnFieldText>>,
+    /// The fine-tuned weights it runs on (see [`DynPredictor::set_weights`](super::DynPredictor::set_weights)).
+    pub(crate) weights: Option<FinetunedModel>,
     _signature: PhantomData<fn() -> S>,
 }
 
@@ -75,6 +77,7 @@ impl<S: Signature> Predict<S> {
             adapter: None,
             id: PredictorId::fresh(),
             own_text: None,
+            weights: None,
             _signature: PhantomData,
         }
     }
@@ -165,6 +168,10 @@ impl<S: Signature> Predict<S> {
 
     /// The LM this predictor would use now: its own, else the task's or process default.
     pub fn lm(&self) -> Result<LM> {
+        if let (None, Some(weights)) = (&self.lm, &self.weights) {
+            // Never the base model in place of the fine-tuned one, silently.
+            return Err(unserved(weights));
+        }
         self.lm.clone().or_else(current_lm).ok_or_else(|| {
             Error::config(
                 "no LM configured: call dspy::configure(LM::from_env()?) once, wrap the call in \
@@ -324,6 +331,16 @@ impl<S: Signature> Predict<S> {
     }
 }
 
+/// A predictor loaded with fine-tuned weights that no LM serves yet.
+fn unserved(weights: &FinetunedModel) -> Error {
+    Error::config(format!(
+        "this predictor runs on fine-tuned weights (`{}`, trained by the `{}` backend), but no \
+         LM serves them: after loading the program, call `program.load_weights(&finetuner)` \
+         with that backend (or give the predictor an LM with `.with_lm(lm)`)",
+        weights.model, weights.backend
+    ))
+}
+
 impl<S: Signature> Default for Predict<S> {
     fn default() -> Self {
         Self::new()
@@ -341,6 +358,7 @@ impl<S: Signature> Clone for Predict<S> {
             // A clone is another predictor: traces tell it apart from the original.
             id: PredictorId::fresh(),
             own_text: self.own_text.clone(),
+            weights: self.weights.clone(),
             _signature: PhantomData,
         }
     }
@@ -355,6 +373,7 @@ impl<S: Signature> fmt::Debug for Predict<S> {
             .field("own_field_text", &self.own_text.is_some())
             .field("config", &self.config)
             .field("lm", &self.lm.as_ref().map(LM::model))
+            .field("weights", &self.weights.as_ref().map(|w| &w.model))
             .field("adapter", &self.adapter.as_ref().map(|a| a.name()))
             .finish()
     }

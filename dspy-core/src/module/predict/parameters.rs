@@ -3,7 +3,7 @@
 
 use super::Predict;
 use crate::adapter::{Adapter, FieldValues, Formatted, TrainingExample};
-use crate::lm::LM;
+use crate::lm::{FinetunedModel, LM};
 use crate::module::config::PredictConfig;
 use crate::module::demo::{Demo, DemoState};
 use crate::module::dyn_predictor::DynPredictor;
@@ -79,6 +79,18 @@ impl<S: Signature> DynPredictor for Predict<S> {
 
     fn set_lm(&mut self, lm: Option<LM>) {
         self.lm = lm;
+    }
+
+    fn lm(&self) -> Result<LM> {
+        Predict::lm(self)
+    }
+
+    fn weights(&self) -> Option<&FinetunedModel> {
+        self.weights.as_ref()
+    }
+
+    fn set_weights(&mut self, weights: Option<FinetunedModel>) {
+        self.weights = weights;
     }
 
     fn set_adapter(&mut self, adapter: Option<Arc<dyn Adapter>>) {

@@ -151,6 +151,7 @@ impl ProgramState {
         if !problems.is_empty() {
             return Err(misfit(&problems, only_demos));
         }
+        check_weights(&saved)?;
 
         let mut report = LoadReport::default();
         for (name, predictor) in targets.iter_mut() {
@@ -169,8 +170,32 @@ impl ProgramState {
     }
 }
 
-/// Sets one predictor's demos, instructions and field texts.
+/// Refuses state whose fine-tuned weights are missing or changed (a program that would run on
+/// other weights than it was evaluated with), naming the predictor and how to rebuild them.
+fn check_weights(saved: &BTreeMap<String, PredictorState>) -> Result<()> {
+    for (name, state) in saved {
+        if let Some(weights) = &state.weights {
+            weights.check_files().map_err(|e| {
+                Error::State(format!(
+                    "predictor `{name}`: {}; the compile is cached by its data, so running the \
+                     same BootstrapFinetune compile again retrains only what is missing",
+                    state_message(e)
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets one predictor's demos, instructions, field texts and weights.
 fn put_one(predictor: &mut dyn DynPredictor, state: PredictorState, plan: &TextPlan) -> Result<()> {
+    let same_weights =
+        predictor.weights().map(|w| &w.key) == state.weights.as_ref().map(|w| &w.key);
+    if !same_weights {
+        // Its LM served other weights (or none): another LM must serve these.
+        predictor.set_lm(None);
+    }
+    predictor.set_weights(state.weights);
     predictor.set_demo_states(state.demos)?;
     predictor.set_instructions(plan.instructions.clone());
     for (field, text) in &plan.fields {

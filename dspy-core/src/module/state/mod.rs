@@ -18,6 +18,7 @@ pub use load::{LoadReport, TextChange};
 use super::demo::DemoState;
 use super::dyn_predictor::DynPredictor;
 use super::module_state::ModuleState;
+use crate::lm::FinetunedModel;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,8 +36,17 @@ use std::path::Path;
 /// ones.
 pub const STATE_FORMAT_VERSION: u32 = 3;
 
+/// The format written when a predictor runs on fine-tuned weights: format 3 with each such
+/// predictor's `weights` (the model, and its weight files by path and SHA-256). A file without
+/// weights is still written as format 3, so a dspy that knows no weights reads it; one with
+/// weights is refused by such a dspy rather than run on the base model.
+pub const WEIGHTS_FORMAT_VERSION: u32 = 4;
+
 /// The oldest format version this dspy reads.
 const OLDEST_FORMAT_VERSION: u32 = 1;
+
+/// The newest format version this dspy reads.
+const NEWEST_FORMAT_VERSION: u32 = WEIGHTS_FORMAT_VERSION;
 
 /// Everything a program learned, by predictor name: what [`Parameters::save`](super::Parameters::save) writes.
 ///
@@ -128,6 +138,10 @@ pub struct PredictorState {
     /// Its demos, complete or partial, in the order prompts get them.
     #[serde(default)]
     pub demos: Vec<DemoState>,
+    /// The fine-tuned weights it runs on, when it was fine-tuned (format 4); the load checks
+    /// that their files are there and unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<FinetunedModel>,
 }
 
 /// The saved state of one module that holds state beyond its predictors' (see
@@ -156,6 +170,7 @@ impl ProgramState {
                     .has_own_instructions()
                     .then(|| predictor.effective_instructions().to_string()),
                 demos: predictor.demo_states()?,
+                weights: predictor.weights().cloned(),
             };
             if predictors.insert(name.clone(), state).is_some() {
                 return Err(collision("predictors", &name));
@@ -172,7 +187,7 @@ impl ProgramState {
             }
         }
         Ok(ProgramState {
-            format_version: STATE_FORMAT_VERSION,
+            format_version: format_for(&predictors),
             dspy_version: env!("CARGO_PKG_VERSION").to_string(),
             predictors,
             modules: saved,
@@ -244,19 +259,28 @@ impl ProgramState {
     }
 }
 
+/// The format `predictors` are written in: 4 with weights, else 3.
+pub(super) fn format_for(predictors: &BTreeMap<String, PredictorState>) -> u32 {
+    if predictors.values().any(|p| p.weights.is_some()) {
+        WEIGHTS_FORMAT_VERSION
+    } else {
+        STATE_FORMAT_VERSION
+    }
+}
+
 /// Refuses a format this dspy cannot read.
 fn check_version(version: u32, written_by: &str) -> Result<()> {
-    if (OLDEST_FORMAT_VERSION..=STATE_FORMAT_VERSION).contains(&version) {
+    if (OLDEST_FORMAT_VERSION..=NEWEST_FORMAT_VERSION).contains(&version) {
         return Ok(());
     }
-    let advice = if version > STATE_FORMAT_VERSION {
+    let advice = if version > NEWEST_FORMAT_VERSION {
         "upgrade dspy to load it"
     } else {
         "load and save it again with the dspy that wrote it, or compile the program again"
     };
     Err(Error::State(format!(
         "the state file has format version {version} (written by dspy {written_by}), but this \
-         dspy ({}) reads format versions {OLDEST_FORMAT_VERSION} to {STATE_FORMAT_VERSION}; \
+         dspy ({}) reads format versions {OLDEST_FORMAT_VERSION} to {NEWEST_FORMAT_VERSION}; \
          {advice}",
         env!("CARGO_PKG_VERSION")
     )))
@@ -314,11 +338,11 @@ mod tests {
 
     #[test]
     fn versions_other_than_ours_are_refused_with_advice() {
-        let newer = json!({"format_version": 4, "dspy_version": "9.0.0", "future": true});
+        let newer = json!({"format_version": 5, "dspy_version": "9.0.0", "future": true});
         let err = ProgramState::from_json(&newer.to_string()).unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, Error::State(_)), "{message}");
-        assert!(message.contains("format version 4"), "{message}");
+        assert!(message.contains("format version 5"), "{message}");
         assert!(message.contains("dspy 9.0.0"), "{message}");
         assert!(message.contains("upgrade dspy"), "{message}");
 

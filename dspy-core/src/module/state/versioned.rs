@@ -8,9 +8,10 @@
 //! Older formats read into the current layout with what they did not record left out (no
 //! provenance, no saved text: the code's text is used), and saving writes the current format.
 
-use super::{DemoState, PredictorState, ProgramState, STATE_FORMAT_VERSION, SavedModule};
-use super::{SignatureFingerprint, check_version};
+use super::{DemoState, PredictorState, ProgramState, SavedModule};
+use super::{SignatureFingerprint, check_version, format_for};
 use crate::Error;
+use crate::lm::FinetunedModel;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ struct AnyPredictor {
     instructions: Option<String>,
     #[serde(default)]
     demos: Vec<Value>,
+    #[serde(default)]
+    weights: Option<FinetunedModel>,
 }
 
 impl TryFrom<AnyFormat> for ProgramState {
@@ -58,11 +61,12 @@ impl TryFrom<AnyFormat> for ProgramState {
                 signature: predictor.signature,
                 instructions: predictor.instructions,
                 demos,
+                weights: predictor.weights,
             };
             predictors.insert(name, state);
         }
         Ok(ProgramState {
-            format_version: STATE_FORMAT_VERSION,
+            format_version: format_for(&predictors),
             dspy_version: file.dspy_version,
             predictors,
             modules: file.modules,

@@ -94,6 +94,18 @@ impl Estimator {
         });
     }
 
+    /// The phases and notes of `part`, another optimizer's estimate run as step `step` of
+    /// this one, each named for the step.
+    pub(crate) fn include(&mut self, step: &str, part: Estimate) {
+        for mut phase in part.phases {
+            phase.name = format!("{step}: {}", phase.name);
+            self.phases.push(phase);
+        }
+        for note in part.notes {
+            self.note(format!("{step} ({}): {note}", part.optimizer));
+        }
+    }
+
     /// The estimate: the phases, each model's totals and cost.
     pub(crate) fn finish(mut self) -> Estimate {
         let task = self.model(Role::Task);
