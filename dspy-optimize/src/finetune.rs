@@ -5,6 +5,7 @@ mod data;
 mod estimate;
 mod train;
 
+use crate::search::fields::clear_demos;
 use crate::search::rollout::{RunSettings, evaluate};
 use crate::search::scoring::passes;
 use crate::search::{Frame, Search, SearchOptions, compile_methods, search_setters};
@@ -222,7 +223,7 @@ impl<M> BootstrapFinetune<M> {
         };
         let mut program = student.clone();
         if self.exclude_demos {
-            data::clear_demos(&mut program)?;
+            clear_demos(&mut program)?;
         }
         let groups = Groups::of(&program, &traces, self.multitask)?;
         frame.report.warnings.extend(groups.warnings(&program));

@@ -107,14 +107,6 @@ fn no_lm(name: &str, error: Error) -> Error {
     ))
 }
 
-/// Removes every predictor's demos.
-pub(super) fn clear_demos<P: Parameters>(program: &mut P) -> Result<()> {
-    for (_, predictor) in program.predictors_mut() {
-        predictor.set_demo_states(Vec::new())?;
-    }
-    Ok(())
-}
-
 /// Puts the predictors `group` has data for on the LM trained on it, recording its weights
 /// (one of the group without data keeps its LM: the model learned none of its calls).
 pub(super) fn serve<P: Parameters>(program: &mut P, group: &Group, trained: &Finetuned) {
